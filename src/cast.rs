@@ -1,0 +1,106 @@
+//! The cast path (SPEC §2): `is_instance_of` (C# `is`) and `cast` (C# explicit cast).
+//!
+//! 1. The metadata answers first (B1): the class chain for class targets; the class's full
+//!    interface set, with variance, for interface targets. Static facts are precomputed, so
+//!    this is a couple of loads.
+//! 2. Only when that fails, the target is an interface and the class has a hook, the hook's
+//!    `is_interface_implemented` runs (B2), on every attempt: its answer is never cached
+//!    (B3). It is asked about exactly the requested type (B5).
+//! 3. Under `cast`, a `false` answer is `InvalidCast` (B4); an error of the hook's own
+//!    passes through unchanged.
+
+use crate::error::Error;
+use crate::host::Host;
+use crate::object::Object;
+use crate::types::{CastTarget, TypeView};
+
+impl<H: Host> Object<H> {
+    /// C# `obj is T`: whether the object is of type `target`, asking the class's hook
+    /// (with `throw_if_not_implemented = false`) when the metadata says no.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let shape = rt.interface("IShape").define()?;
+    /// let square = rt.class("Square").implement(&shape).define()?;
+    /// let obj = rt.new_object(&square, Value::Nil)?;
+    /// assert!(obj.is_instance_of(&shape, &mut ())?);
+    /// assert!(obj.is_instance_of(rt.object_class(), &mut ())?);
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn is_instance_of<T>(
+        &self,
+        target: &T,
+        cx: &mut H::Context,
+    ) -> Result<bool, Error<H::Error>>
+    where
+        T: CastTarget<H> + ?Sized,
+    {
+        self.check_cast(target.view(), false, cx)
+    }
+
+    /// C# `(T)obj`: succeeds when the object is of type `target`, asking the class's hook
+    /// (with `throw_if_not_implemented = true`) when the metadata says no. Fails with
+    /// [`Error::InvalidCast`] ("Unable to cast object of type 'X' to type 'Y'.") or with the
+    /// hook's own error.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let shape = rt.interface("IShape").define()?;
+    /// let rock = rt.class("Rock").define()?;
+    /// let obj = rt.new_object(&rock, Value::Nil)?;
+    /// let err = obj.cast(&shape, &mut ()).unwrap_err();
+    /// assert_eq!(err.to_string(), "Unable to cast object of type 'Rock' to type 'IShape'.");
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn cast<T>(&self, target: &T, cx: &mut H::Context) -> Result<(), Error<H::Error>>
+    where
+        T: CastTarget<H> + ?Sized,
+    {
+        let view = target.view();
+        if self.check_cast(view, true, cx)? {
+            return Ok(());
+        }
+        let target_name = match view {
+            TypeView::Class(c) => &c.data().name,
+            TypeView::Interface(i) => &i.data().name,
+        };
+        Err(Error::invalid_cast(&self.class_data().name, target_name))
+    }
+
+    /// The metadata answer alone: never calls a hook.
+    pub fn is_instance_of_static<T>(&self, target: &T) -> bool
+    where
+        T: CastTarget<H> + ?Sized,
+    {
+        let class = self.class_data();
+        match target.view() {
+            TypeView::Class(c) => class.derives_from(c.data()),
+            TypeView::Interface(i) => class.find_interface(i.data()).is_some(),
+        }
+    }
+
+    #[inline]
+    fn check_cast(
+        &self,
+        target: TypeView<'_, H>,
+        throw: bool,
+        cx: &mut H::Context,
+    ) -> Result<bool, Error<H::Error>> {
+        let class = self.class_data();
+        match target {
+            // Casting to a class never calls the hook.
+            TypeView::Class(c) => Ok(class.derives_from(c.data())),
+            TypeView::Interface(iface) => {
+                if class.find_interface(iface.data()).is_some() {
+                    return Ok(true);
+                }
+                match &class.hook {
+                    Some(hook) => hook.is_interface_implemented(self, iface, throw, cx),
+                    None => Ok(false),
+                }
+            }
+        }
+    }
+}

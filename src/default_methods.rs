@@ -1,0 +1,96 @@
+//! Default-interface-method resolution (SPEC C4): among a set of interfaces, find the most
+//! specific default body for an interface method.
+//!
+//! Used twice: once per class when it is defined (for interface methods the class does not
+//! implement itself), and on a dynamic dispatch miss, within the implementation interface a
+//! hook named and its bases.
+
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::host::{Body, Host};
+use crate::interface::{InterfaceRef, MemberKind, MethodRef};
+use crate::types::variant_compatible;
+
+/// The outcome of a default-method search.
+pub(crate) enum DefaultResolution<H: Host> {
+    /// Exactly one most specific default body.
+    Body(Body<H>),
+    /// No interface in the set gives a body.
+    Missing,
+    /// The most specific declaration re-abstracts the method (in the named interface).
+    Reabstracted(Arc<str>),
+    /// Several unrelated interfaces give most specific bodies (a diamond).
+    Ambiguous(Vec<Arc<str>>),
+}
+
+/// What one interface of the set says about the method: a body, or a re-abstraction.
+struct Candidate<'a, H: Host> {
+    iface: &'a InterfaceRef<H>,
+    body: Option<&'a Body<H>>,
+}
+
+/// What `iface` itself declares for `method`, if anything: its own default (when it is the
+/// declaring interface, or a variance-compatible instantiation of it) or an explicit
+/// override or re-abstraction of it.
+fn declaration<'a, H: Host>(
+    iface: &'a InterfaceRef<H>,
+    method: &MethodRef<H>,
+) -> Option<Candidate<'a, H>> {
+    let declaring = method.iface.data();
+    let slot = method.key.slot;
+    if variant_compatible(iface.data(), declaring) {
+        // Same generic definition (or the same interface): same slot layout.
+        return match &iface.data().methods.get(slot as usize)?.kind {
+            MemberKind::Virtual(Some(body)) => Some(Candidate {
+                iface,
+                body: Some(body),
+            }),
+            _ => None,
+        };
+    }
+    iface
+        .data()
+        .overrides
+        .iter()
+        .find(|o| o.target.key.slot == slot && variant_compatible(o.target.iface.data(), declaring))
+        .map(|o| Candidate {
+            iface,
+            body: o.body.as_ref(),
+        })
+}
+
+/// The most specific default for `method` among `set`: candidates that no other candidate
+/// derives from. One survivor wins; none is `Missing`; several are a diamond.
+pub(crate) fn most_specific_default<'a, H: Host>(
+    set: impl Iterator<Item = &'a InterfaceRef<H>>,
+    method: &MethodRef<H>,
+) -> DefaultResolution<H> {
+    let candidates: SmallVec<[Candidate<'a, H>; 4]> =
+        set.filter_map(|iface| declaration(iface, method)).collect();
+    let derives = |sub: &InterfaceRef<H>, sup: &InterfaceRef<H>| {
+        sub.data().all_bases.iter().any(|b| b.uid() == sup.uid())
+    };
+    let most_specific: SmallVec<[&Candidate<'a, H>; 4]> = candidates
+        .iter()
+        .filter(|c| {
+            !candidates
+                .iter()
+                .any(|other| other.iface.uid() != c.iface.uid() && derives(other.iface, c.iface))
+        })
+        .collect();
+    match most_specific.as_slice() {
+        [] => DefaultResolution::Missing,
+        [only] => match only.body {
+            Some(body) => DefaultResolution::Body(body.clone()),
+            None => DefaultResolution::Reabstracted(only.iface.data().name.clone()),
+        },
+        several => DefaultResolution::Ambiguous(
+            several
+                .iter()
+                .map(|c| c.iface.data().name.clone())
+                .collect(),
+        ),
+    }
+}

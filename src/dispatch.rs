@@ -1,0 +1,281 @@
+//! The dispatch path (SPEC §3): calling an interface method on an object.
+//!
+//! 1. Non-virtual helpers and static members are called directly (C5).
+//! 2. If the class implements the method's interface in its metadata, the slot resolved
+//!    when the class was defined serves the call; the hook is never asked (C1).
+//! 3. Otherwise, if the class has a hook, the per-type cache is read (D1): a hit is the body
+//!    a previous call published, for every instance of the class.
+//! 4. On a miss, `get_interface_implementation` is asked about the interface that
+//!    *declares* the method (C2), with no engine lock held (D2); its answer is checked (C3),
+//!    the most specific default is found in it (C4) and the success is published to the
+//!    cache (first published wins). Failures are returned and never cached.
+
+use std::ops::Deref;
+
+use crate::class::{ClassMethodRef, SlotImpl};
+use crate::default_methods::{most_specific_default, DefaultResolution};
+use crate::dispatch_cache::Resolved;
+use crate::error::{Error, InvalidOperation};
+use crate::host::{Body, CallResult, Host};
+use crate::interface::{InterfaceRef, MemberKind, MethodRef};
+use crate::object::Object;
+use crate::types::{interface_assignable, TypeRef};
+
+/// A resolved body: borrowed from the class's tables (the usual case) or owned (only when
+/// the per-type cache is full and could not store it).
+pub(crate) enum Target<'a, H: Host> {
+    Borrowed(&'a Body<H>),
+    Owned(Body<H>),
+}
+
+impl<H: Host> Deref for Target<'_, H> {
+    type Target = Body<H>;
+    fn deref(&self) -> &Body<H> {
+        match self {
+            Target::Borrowed(b) => b,
+            Target::Owned(b) => b,
+        }
+    }
+}
+
+impl<H: Host> Object<H> {
+    /// Calls interface method `method` on this object with `args`.
+    ///
+    /// ```
+    /// use dynacast::{body, DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let greet = rt
+    ///     .interface("IGreet")
+    ///     .default_method("hello", 0, body(|_, _, _| Ok(Value::from("hello"))))
+    ///     .define()?;
+    /// let class = rt.class("Greeter").implement(&greet).define()?;
+    /// let obj = rt.new_object(&class, Value::Nil)?;
+    /// assert_eq!(obj.call(&greet.method("hello")?, &[], &mut ())?, Value::from("hello"));
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    #[inline]
+    pub fn call(
+        &self,
+        method: &MethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        method.check_arity(args.len())?;
+        match &method.decl().kind {
+            MemberKind::Virtual(_) => {
+                let target = self.resolve_target(method, cx)?;
+                target(self, args, cx)
+            }
+            MemberKind::Helper(body) => body(self, args, cx),
+            MemberKind::Static(body) => body(args, cx),
+        }
+    }
+
+    /// The body a call of `method` on this object runs, without running it (for embedders
+    /// that keep their own caches). Same rules, hook calls and caching as [`Object::call`].
+    pub fn resolve(
+        &self,
+        method: &MethodRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Body<H>, Error<H::Error>> {
+        match &method.decl().kind {
+            MemberKind::Virtual(_) => Ok(self.resolve_target(method, cx)?.clone()),
+            MemberKind::Helper(body) => Ok(body.clone()),
+            MemberKind::Static(_) => Err(Error::MissingMember {
+                type_name: method.iface.data().name.clone(),
+                member: method.qualified_name(),
+            }),
+        }
+    }
+
+    /// Calls virtual method `method` of a class on this object (an instance of that class
+    /// or a subclass): the most derived override runs.
+    pub fn call_virtual(
+        &self,
+        method: &ClassMethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        let class = self.class_data();
+        let declaring = method.class.data();
+        if !class.derives_from(declaring) {
+            return Err(Error::invalid_cast(&class.name, &declaring.name));
+        }
+        let slot = &class.vtable[method.slot];
+        if slot.arity != args.len() {
+            return Err(Error::ArgumentCount {
+                method: format!("{}.{}", class.name, slot.name).into(),
+                expected: slot.arity,
+                actual: args.len(),
+            });
+        }
+        match &slot.body {
+            Some(body) => body(self, args, cx),
+            // Only abstract classes have abstract slots, and they have no instances.
+            None => Err(Error::EntryPointNotFound {
+                type_name: class.name.clone(),
+                interface: declaring.name.clone(),
+                method: slot.name.clone(),
+                implementation: None,
+                reabstracted_in: None,
+            }),
+        }
+    }
+
+    /// Steps 2–4 of the module docs for a virtual interface method.
+    #[inline]
+    pub(crate) fn resolve_target(
+        &self,
+        method: &MethodRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Target<'_, H>, Error<H::Error>> {
+        let class = self.class_data();
+        if let Some(imp) = class.find_interface(method.iface.data()) {
+            return match &imp.slots[method.key.slot as usize] {
+                SlotImpl::Body(body) => Ok(Target::Borrowed(body)),
+                other => Err(self.static_slot_error(method, other)),
+            };
+        }
+        if let Some(cache) = &class.dispatch_cache {
+            if let Some(hit) = cache.get(method.key) {
+                return Ok(Target::Borrowed(&hit.body));
+            }
+        }
+        self.resolve_dynamic(method, cx)
+    }
+
+    #[cold]
+    fn static_slot_error(&self, method: &MethodRef<H>, slot: &SlotImpl<H>) -> Error<H::Error> {
+        let class = self.class_data();
+        let type_name = class.name.clone();
+        let interface = method.iface.data().name.clone();
+        let name = method.qualified_name();
+        match slot {
+            SlotImpl::Ambiguous(candidates) => Error::AmbiguousImplementation {
+                type_name,
+                interface,
+                method: name,
+                implementation: None,
+                candidates: candidates.clone(),
+            },
+            SlotImpl::Reabstracted(r) => Error::EntryPointNotFound {
+                type_name,
+                interface,
+                method: name,
+                implementation: None,
+                reabstracted_in: Some(r.clone()),
+            },
+            SlotImpl::Body(_) | SlotImpl::NotVirtual | SlotImpl::Missing => {
+                Error::EntryPointNotFound {
+                    type_name,
+                    interface,
+                    method: name,
+                    implementation: None,
+                    reabstracted_in: None,
+                }
+            }
+        }
+    }
+
+    /// The hook path (C2–C4, D1): ask, check, resolve, publish.
+    #[cold]
+    fn resolve_dynamic(
+        &self,
+        method: &MethodRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Target<'_, H>, Error<H::Error>> {
+        let class = self.class_data();
+        let requested = &method.iface;
+        let (Some(hook), Some(cache)) = (&class.hook, &class.dispatch_cache) else {
+            return Err(Error::invalid_cast(&class.name, &requested.data().name));
+        };
+        // C2: about the declaring interface. No engine lock is held (D2).
+        let answer = hook.get_interface_implementation(self, requested, cx)?;
+        let implementation = self.check_implementation(answer, requested)?;
+        // C4: the most specific default within the implementation interface and its bases.
+        let set = std::iter::once(&implementation).chain(implementation.all_bases().iter());
+        let body = match most_specific_default(set, method) {
+            DefaultResolution::Body(body) => body,
+            DefaultResolution::Missing => {
+                return Err(self.entry_point_not_found(method, &implementation, None))
+            }
+            DefaultResolution::Reabstracted(r) => {
+                return Err(self.entry_point_not_found(method, &implementation, Some(r)))
+            }
+            DefaultResolution::Ambiguous(candidates) => {
+                return Err(Error::AmbiguousImplementation {
+                    type_name: class.name.clone(),
+                    interface: requested.data().name.clone(),
+                    method: method.qualified_name(),
+                    implementation: Some(implementation.data().name.clone()),
+                    candidates,
+                })
+            }
+        };
+        // D1: first published wins; every racing resolver returns the published body.
+        match cache.publish(
+            method.key,
+            Resolved {
+                body,
+                implementation,
+            },
+        ) {
+            Ok(published) => Ok(Target::Borrowed(&published.body)),
+            Err(unstored) => Ok(Target::Owned(unstored.body)),
+        }
+    }
+
+    /// C3: the checks on the hook's answer, in .NET's order.
+    fn check_implementation(
+        &self,
+        answer: Option<TypeRef<H>>,
+        requested: &InterfaceRef<H>,
+    ) -> Result<InterfaceRef<H>, Error<H::Error>> {
+        let class = self.class_data();
+        let Some(returned) = answer else {
+            return Err(Error::invalid_cast(&class.name, &requested.data().name));
+        };
+        let returned_name = returned.name_arc().clone();
+        if returned.runtime_id() != class.runtime {
+            return Err(InvalidOperation::ForeignRuntime {
+                returned: returned_name,
+            }
+            .into());
+        }
+        let TypeRef::Interface(implementation) = returned else {
+            return Err(InvalidOperation::NotAnInterface {
+                returned: returned_name,
+            }
+            .into());
+        };
+        if !implementation.is_dynamic_castable_implementation() {
+            return Err(InvalidOperation::NotMarked {
+                returned: returned_name,
+            }
+            .into());
+        }
+        if !interface_assignable(implementation.data(), requested.data()) {
+            return Err(InvalidOperation::DoesNotImplement {
+                returned: returned_name,
+                requested: requested.data().name.clone(),
+            }
+            .into());
+        }
+        Ok(implementation)
+    }
+
+    fn entry_point_not_found(
+        &self,
+        method: &MethodRef<H>,
+        implementation: &InterfaceRef<H>,
+        reabstracted_in: Option<std::sync::Arc<str>>,
+    ) -> Error<H::Error> {
+        Error::EntryPointNotFound {
+            type_name: self.class_data().name.clone(),
+            interface: method.iface.data().name.clone(),
+            method: method.qualified_name(),
+            implementation: Some(implementation.data().name.clone()),
+            reabstracted_in,
+        }
+    }
+}

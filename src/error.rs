@@ -1,0 +1,274 @@
+//! The one error type of the engine.
+//!
+//! Every failure is a value of [`Error`]; messages name the types and members involved so
+//! that a person can act on them. The cast and dispatch messages follow .NET's wording.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// Everything that can go wrong in dynacast. `E` is the host's own error type
+/// ([`Host::Error`](crate::Host::Error)), passed through unchanged in [`Error::Host`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error<E> {
+    /// An object is not of the requested type (a failed cast, or a call through an
+    /// interface the object neither implements nor can get from its hook).
+    InvalidCast {
+        /// The object's class.
+        object_type: Arc<str>,
+        /// The requested type.
+        target_type: Arc<str>,
+    },
+    /// A hook answered something the engine cannot use, or an operation is not allowed.
+    InvalidOperation(InvalidOperation),
+    /// The called method has no implementation (none at all, or re-abstracted).
+    EntryPointNotFound {
+        /// The object's class.
+        type_name: Arc<str>,
+        /// The interface that declares the method.
+        interface: Arc<str>,
+        /// The method's name.
+        method: Arc<str>,
+        /// The implementation interface a hook named, for a dynamic dispatch.
+        implementation: Option<Arc<str>>,
+        /// The interface whose re-abstraction is the most specific declaration, if any.
+        reabstracted_in: Option<Arc<str>>,
+    },
+    /// Two or more unrelated interfaces give the most specific default body (a diamond).
+    AmbiguousImplementation {
+        /// The object's class.
+        type_name: Arc<str>,
+        /// The interface that declares the method.
+        interface: Arc<str>,
+        /// The method's name.
+        method: Arc<str>,
+        /// The implementation interface a hook named, for a dynamic dispatch.
+        implementation: Option<Arc<str>>,
+        /// The interfaces whose defaults compete.
+        candidates: Vec<Arc<str>>,
+    },
+    /// A type definition was rejected.
+    TypeLoad {
+        /// The type being defined.
+        type_name: Arc<str>,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A type has no member of that name.
+    MissingMember {
+        /// The type searched.
+        type_name: Arc<str>,
+        /// The member asked for.
+        member: Arc<str>,
+    },
+    /// A method was called with the wrong number of arguments.
+    ArgumentCount {
+        /// `Type.method` of the called method.
+        method: Arc<str>,
+        /// The method's arity.
+        expected: usize,
+        /// The number of arguments passed.
+        actual: usize,
+    },
+    /// The host's own error, returned by a body or a hook, unchanged.
+    Host(E),
+}
+
+/// The reasons behind [`Error::InvalidOperation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvalidOperation {
+    /// SPEC C3.2: the hook returned a class.
+    NotAnInterface {
+        /// The type the hook returned.
+        returned: Arc<str>,
+    },
+    /// SPEC C3.3: the hook returned an interface without the dynamic-castable-implementation mark.
+    NotMarked {
+        /// The type the hook returned.
+        returned: Arc<str>,
+    },
+    /// SPEC C3.4: the returned interface is not assignable to the requested one.
+    DoesNotImplement {
+        /// The type the hook returned.
+        returned: Arc<str>,
+        /// The interface the call was made through.
+        requested: Arc<str>,
+    },
+    /// The hook returned a type defined in another [`Runtime`](crate::Runtime).
+    ForeignRuntime {
+        /// The type the hook returned.
+        returned: Arc<str>,
+    },
+    /// A type of another [`Runtime`](crate::Runtime) was used.
+    ForeignType {
+        /// The type.
+        type_name: Arc<str>,
+    },
+    /// An abstract class cannot have instances.
+    AbstractClass {
+        /// The class.
+        class: Arc<str>,
+    },
+}
+
+impl<E> Error<E> {
+    /// A stable, short name of the error's kind, for hosts that map errors to their own
+    /// exception types: `"InvalidCast"`, `"InvalidOperation"`, `"EntryPointNotFound"`,
+    /// `"AmbiguousImplementation"`, `"TypeLoad"`, `"MissingMember"`, `"ArgumentCount"` or
+    /// `"Host"`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::InvalidCast { .. } => "InvalidCast",
+            Error::InvalidOperation(_) => "InvalidOperation",
+            Error::EntryPointNotFound { .. } => "EntryPointNotFound",
+            Error::AmbiguousImplementation { .. } => "AmbiguousImplementation",
+            Error::TypeLoad { .. } => "TypeLoad",
+            Error::MissingMember { .. } => "MissingMember",
+            Error::ArgumentCount { .. } => "ArgumentCount",
+            Error::Host(_) => "Host",
+        }
+    }
+
+    /// The host error inside, if this is [`Error::Host`].
+    pub fn host_error(&self) -> Option<&E> {
+        match self {
+            Error::Host(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn type_load(type_name: &Arc<str>, message: impl Into<String>) -> Self {
+        Error::TypeLoad {
+            type_name: type_name.clone(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn invalid_cast(object_type: &Arc<str>, target_type: &Arc<str>) -> Self {
+        Error::InvalidCast {
+            object_type: object_type.clone(),
+            target_type: target_type.clone(),
+        }
+    }
+}
+
+impl<E> From<InvalidOperation> for Error<E> {
+    fn from(op: InvalidOperation) -> Self {
+        Error::InvalidOperation(op)
+    }
+}
+
+const ATTRIBUTE: &str = "DynamicInterfaceCastableImplementationAttribute";
+
+impl fmt::Display for InvalidOperation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InvalidOperation::NotAnInterface { returned } => write!(
+                f,
+                "Type '{returned}' returned by IDynamicInterfaceCastable is not an interface."
+            ),
+            InvalidOperation::NotMarked { returned } => write!(
+                f,
+                "Type '{returned}' returned by IDynamicInterfaceCastable does not have the attribute '{ATTRIBUTE}'."
+            ),
+            InvalidOperation::DoesNotImplement { returned, requested } => write!(
+                f,
+                "Type '{returned}' returned by IDynamicInterfaceCastable does not implement the requested interface '{requested}'."
+            ),
+            InvalidOperation::ForeignRuntime { returned } => write!(
+                f,
+                "Type '{returned}' returned by IDynamicInterfaceCastable belongs to another Runtime."
+            ),
+            InvalidOperation::ForeignType { type_name } => {
+                write!(f, "Type '{type_name}' belongs to another Runtime.")
+            }
+            InvalidOperation::AbstractClass { class } => {
+                write!(f, "Cannot create an instance of the abstract class '{class}'.")
+            }
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Error<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidCast {
+                object_type,
+                target_type,
+            } => write!(
+                f,
+                "Unable to cast object of type '{object_type}' to type '{target_type}'."
+            ),
+            Error::InvalidOperation(op) => op.fmt(f),
+            Error::EntryPointNotFound {
+                type_name,
+                interface,
+                method,
+                implementation,
+                reabstracted_in,
+            } => {
+                write!(
+                    f,
+                    "Entry point not found: type '{type_name}' has no implementation of '{interface}.{method}'"
+                )?;
+                if let Some(implementation) = implementation {
+                    write!(f, " in implementation interface '{implementation}'")?;
+                }
+                match reabstracted_in {
+                    Some(r) => write!(
+                        f,
+                        " (the most specific declaration, in '{r}', is abstract)."
+                    ),
+                    None => f.write_str("."),
+                }
+            }
+            Error::AmbiguousImplementation {
+                type_name,
+                interface,
+                method,
+                implementation,
+                candidates,
+            } => {
+                write!(
+                    f,
+                    "The call to '{interface}.{method}' on type '{type_name}' is ambiguous: "
+                )?;
+                let names: Vec<String> = candidates.iter().map(|c| format!("'{c}'")).collect();
+                write!(
+                    f,
+                    "{} each give a most specific default",
+                    names.join(" and ")
+                )?;
+                if let Some(implementation) = implementation {
+                    write!(f, " in implementation interface '{implementation}'")?;
+                }
+                f.write_str(".")
+            }
+            Error::TypeLoad { type_name, message } => {
+                write!(f, "Could not load type '{type_name}': {message}")
+            }
+            Error::MissingMember { type_name, member } => {
+                write!(f, "Member '{member}' not found on type '{type_name}'.")
+            }
+            Error::ArgumentCount {
+                method,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "Method '{method}' takes {expected} argument(s) but was called with {actual}."
+            ),
+            Error::Host(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Error<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Host(e) => e.source(),
+            _ => None,
+        }
+    }
+}

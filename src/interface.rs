@@ -1,0 +1,857 @@
+//! Interfaces: method slots, default bodies, base interfaces, explicit overrides of base
+//! methods, re-abstraction, the dynamic-castable-implementation mark, and generic
+//! interface definitions with variance (SPEC §1).
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
+
+use ahash::RandomState;
+use hashbrown::HashMap;
+
+use crate::class::ClassRef;
+use crate::error::Error;
+use crate::host::{Body, CallResult, Host, StaticBody};
+use crate::runtime::{NamedType, Runtime};
+use crate::types::{next_uid, TypeRef};
+
+/// The variance of a generic interface's type parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variance {
+    /// `T`: arguments must be identical.
+    Invariant,
+    /// `out T`: `I<Derived>` is assignable to `I<Base>`.
+    Covariant,
+    /// `in T`: `I<Base>` is assignable to `I<Derived>`.
+    Contravariant,
+}
+
+/// The kind of an interface member.
+pub(crate) enum MemberKind<H: Host> {
+    /// A virtual slot, dispatched on `this`; `None` is abstract.
+    Virtual(Option<Body<H>>),
+    /// A non-virtual instance helper, called directly (SPEC C5).
+    Helper(Body<H>),
+    /// A static member, called directly without `this`.
+    Static(StaticBody<H>),
+}
+
+pub(crate) struct MethodDecl<H: Host> {
+    pub(crate) name: Arc<str>,
+    pub(crate) arity: usize,
+    pub(crate) kind: MemberKind<H>,
+}
+
+impl<H: Host> Clone for MethodDecl<H> {
+    fn clone(&self) -> Self {
+        MethodDecl {
+            name: self.name.clone(),
+            arity: self.arity,
+            kind: match &self.kind {
+                MemberKind::Virtual(b) => MemberKind::Virtual(b.clone()),
+                MemberKind::Helper(b) => MemberKind::Helper(b.clone()),
+                MemberKind::Static(b) => MemberKind::Static(b.clone()),
+            },
+        }
+    }
+}
+
+/// An interface's own default body for (or re-abstraction of) a base interface's method.
+pub(crate) struct OverrideDecl<H: Host> {
+    pub(crate) target: MethodRef<H>,
+    /// `None` re-abstracts the method.
+    pub(crate) body: Option<Body<H>>,
+}
+
+/// The closed generic arguments of an instantiated interface.
+pub(crate) struct GenericInstance<H: Host> {
+    pub(crate) definition: GenericInterface<H>,
+    pub(crate) args: Box<[TypeRef<H>]>,
+}
+
+/// Everything known about an interface; immutable once defined.
+pub(crate) struct InterfaceData<H: Host> {
+    pub(crate) uid: u64,
+    pub(crate) runtime: u64,
+    pub(crate) name: Arc<str>,
+    pub(crate) methods: Box<[MethodDecl<H>]>,
+    /// Every base interface, transitively, without duplicates and without `self`.
+    pub(crate) all_bases: Box<[InterfaceRef<H>]>,
+    pub(crate) overrides: Box<[OverrideDecl<H>]>,
+    pub(crate) dynamic_castable_implementation: bool,
+    pub(crate) generic: Option<GenericInstance<H>>,
+}
+
+/// A handle to a defined interface (or a closed generic instantiation). Cheap to clone;
+/// equality is identity.
+pub struct InterfaceRef<H: Host>(pub(crate) Arc<InterfaceData<H>>);
+
+impl<H: Host> Clone for InterfaceRef<H> {
+    fn clone(&self) -> Self {
+        InterfaceRef(self.0.clone())
+    }
+}
+impl<H: Host> PartialEq for InterfaceRef<H> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.uid == other.0.uid
+    }
+}
+impl<H: Host> Eq for InterfaceRef<H> {}
+impl<H: Host> std::hash::Hash for InterfaceRef<H> {
+    fn hash<S: std::hash::Hasher>(&self, state: &mut S) {
+        self.0.uid.hash(state)
+    }
+}
+impl<H: Host> fmt::Debug for InterfaceRef<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "interface {}", self.0.name)
+    }
+}
+impl<H: Host> fmt::Display for InterfaceRef<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.name)
+    }
+}
+
+impl<H: Host> InterfaceRef<H> {
+    pub(crate) fn data(&self) -> &InterfaceData<H> {
+        &self.0
+    }
+
+    /// The interface's name (closed generics include their arguments).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The process-wide unique id of the interface.
+    pub fn uid(&self) -> u64 {
+        self.0.uid
+    }
+
+    /// Whether the interface carries the dynamic-castable-implementation mark
+    /// (not inherited by derived interfaces).
+    pub fn is_dynamic_castable_implementation(&self) -> bool {
+        self.0.dynamic_castable_implementation
+    }
+
+    /// The generic definition and arguments, for a closed generic interface.
+    pub fn generic_arguments(&self) -> Option<(&GenericInterface<H>, &[TypeRef<H>])> {
+        self.0
+            .generic
+            .as_ref()
+            .map(|g| (&g.definition, &g.args[..]))
+    }
+
+    /// Every base interface, transitively.
+    pub fn all_bases(&self) -> &[InterfaceRef<H>] {
+        &self.0.all_bases
+    }
+
+    /// The method called `name`, declared here or inherited from a base interface. The
+    /// returned reference names the *declaring* interface, which is what dispatch and the
+    /// hook see (SPEC C2). A name declared by several bases resolves to the first in
+    /// base-list order.
+    pub fn method(&self, name: &str) -> Result<MethodRef<H>, Error<H::Error>> {
+        self.find_method(name).ok_or_else(|| Error::MissingMember {
+            type_name: self.0.name.clone(),
+            member: Arc::from(name),
+        })
+    }
+
+    pub(crate) fn find_method(&self, name: &str) -> Option<MethodRef<H>> {
+        std::iter::once(self)
+            .chain(self.0.all_bases.iter())
+            .find_map(|iface| {
+                let slot = iface.0.methods.iter().position(|m| &*m.name == name)?;
+                Some(MethodRef::new(iface.clone(), slot))
+            })
+    }
+
+    /// The methods this interface declares itself, in slot order.
+    pub fn methods(&self) -> Vec<MethodRef<H>> {
+        (0..self.0.methods.len())
+            .map(|slot| MethodRef::new(self.clone(), slot))
+            .collect()
+    }
+
+    /// This interface as a [`TypeRef`].
+    pub fn as_type(&self) -> TypeRef<H> {
+        TypeRef::Interface(self.clone())
+    }
+}
+
+/// The identity of an interface method: declaring interface and slot. Used as the key of
+/// the per-type dispatch cache (SPEC D1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct MethodKey {
+    pub(crate) iface: u64,
+    pub(crate) slot: u32,
+}
+
+/// A reference to a method of an interface: its declaring interface and slot.
+pub struct MethodRef<H: Host> {
+    pub(crate) iface: InterfaceRef<H>,
+    pub(crate) key: MethodKey,
+}
+
+impl<H: Host> Clone for MethodRef<H> {
+    fn clone(&self) -> Self {
+        MethodRef {
+            iface: self.iface.clone(),
+            key: self.key,
+        }
+    }
+}
+impl<H: Host> PartialEq for MethodRef<H> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+impl<H: Host> Eq for MethodRef<H> {}
+impl<H: Host> fmt::Debug for MethodRef<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.iface.name(), self.name())
+    }
+}
+
+impl<H: Host> MethodRef<H> {
+    pub(crate) fn new(iface: InterfaceRef<H>, slot: usize) -> Self {
+        let key = MethodKey {
+            iface: iface.0.uid,
+            // Slots come from a Box<[MethodDecl]>; more than u32::MAX methods cannot be built.
+            slot: slot as u32,
+        };
+        MethodRef { iface, key }
+    }
+
+    pub(crate) fn decl(&self) -> &MethodDecl<H> {
+        &self.iface.0.methods[self.key.slot as usize]
+    }
+
+    /// The interface that declares the method.
+    pub fn interface(&self) -> &InterfaceRef<H> {
+        &self.iface
+    }
+
+    /// The method's name.
+    pub fn name(&self) -> &str {
+        &self.decl().name
+    }
+
+    /// The number of arguments the method takes (not counting `this`).
+    pub fn arity(&self) -> usize {
+        self.decl().arity
+    }
+
+    /// The method's slot in its declaring interface.
+    pub fn slot(&self) -> usize {
+        self.key.slot as usize
+    }
+
+    /// Whether calls dispatch on `this` (a virtual slot) rather than going straight to
+    /// the declared body (a non-virtual helper or a static member).
+    pub fn is_virtual(&self) -> bool {
+        matches!(self.decl().kind, MemberKind::Virtual(_))
+    }
+
+    /// Whether the method is static.
+    pub fn is_static(&self) -> bool {
+        matches!(self.decl().kind, MemberKind::Static(_))
+    }
+
+    /// Calls a static member directly. Instance members need an object, so they answer
+    /// [`Error::MissingMember`] here: call them through [`Object::call`](crate::Object::call).
+    pub fn call_static(&self, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
+        match &self.decl().kind {
+            MemberKind::Static(body) => {
+                self.check_arity(args.len())?;
+                body(args, cx)
+            }
+            _ => Err(Error::MissingMember {
+                type_name: self.iface.0.name.clone(),
+                member: Arc::from(format!("static {}", self.name())),
+            }),
+        }
+    }
+
+    pub(crate) fn check_arity(&self, actual: usize) -> Result<(), Error<H::Error>> {
+        let expected = self.decl().arity;
+        if expected == actual {
+            Ok(())
+        } else {
+            Err(self.arity_error(actual))
+        }
+    }
+
+    #[cold]
+    fn arity_error(&self, actual: usize) -> Error<H::Error> {
+        Error::ArgumentCount {
+            method: Arc::from(format!("{}.{}", self.iface.name(), self.name())),
+            expected: self.decl().arity,
+            actual,
+        }
+    }
+
+    pub(crate) fn qualified_name(&self) -> Arc<str> {
+        self.decl().name.clone()
+    }
+}
+
+/// A type as written in a definition: a handle, a name to look up in the runtime, a type
+/// parameter of the generic interface being defined, or a generic instantiation.
+pub enum TypeExpr<H: Host> {
+    /// A defined type.
+    Type(TypeRef<H>),
+    /// A type looked up by name in the runtime when the definition is made.
+    Named(Arc<str>),
+    /// The n-th type parameter of the generic interface being defined.
+    Param(usize),
+    /// A generic interface instantiated with these arguments.
+    Generic(GenericInterface<H>, Vec<TypeExpr<H>>),
+}
+
+impl<H: Host> Clone for TypeExpr<H> {
+    fn clone(&self) -> Self {
+        match self {
+            TypeExpr::Type(t) => TypeExpr::Type(t.clone()),
+            TypeExpr::Named(n) => TypeExpr::Named(n.clone()),
+            TypeExpr::Param(i) => TypeExpr::Param(*i),
+            TypeExpr::Generic(d, a) => TypeExpr::Generic(d.clone(), a.clone()),
+        }
+    }
+}
+
+impl<H: Host> TypeExpr<H> {
+    /// `def<args…>`.
+    pub fn generic(def: &GenericInterface<H>, args: impl IntoIterator<Item = TypeExpr<H>>) -> Self {
+        TypeExpr::Generic(def.clone(), args.into_iter().collect())
+    }
+
+    /// Replaces names by the types they name now, so that later instantiations of a
+    /// generic template need no registry.
+    pub(crate) fn bind_names(
+        &self,
+        rt: &Runtime<H>,
+        owner: &Arc<str>,
+    ) -> Result<Self, Error<H::Error>> {
+        Ok(match self {
+            TypeExpr::Named(name) => match rt.lookup_named(name) {
+                Some(NamedType::Type(t)) => TypeExpr::Type(t),
+                Some(NamedType::Generic(g)) => {
+                    return Err(Error::type_load(
+                        owner,
+                        format!(
+                            "'{}' is a generic interface and needs {} type argument(s)",
+                            name,
+                            g.arity()
+                        ),
+                    ))
+                }
+                None => return Err(Error::type_load(owner, format!("unknown type '{name}'"))),
+            },
+            TypeExpr::Generic(def, args) => TypeExpr::Generic(
+                def.clone(),
+                args.iter()
+                    .map(|a| a.bind_names(rt, owner))
+                    .collect::<Result<_, _>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    /// Resolves to a concrete type, given the type arguments of the enclosing generic.
+    pub(crate) fn resolve(
+        &self,
+        runtime: u64,
+        params: &[TypeRef<H>],
+        owner: &Arc<str>,
+    ) -> Result<TypeRef<H>, Error<H::Error>> {
+        match self {
+            TypeExpr::Type(t) => {
+                if t.runtime_id() != runtime {
+                    return Err(Error::type_load(
+                        owner,
+                        format!("type '{}' belongs to another Runtime", t.name()),
+                    ));
+                }
+                Ok(t.clone())
+            }
+            TypeExpr::Param(i) => params.get(*i).cloned().ok_or_else(|| {
+                Error::type_load(
+                    owner,
+                    format!(
+                        "type parameter {i} is out of range ({} parameter(s))",
+                        params.len()
+                    ),
+                )
+            }),
+            TypeExpr::Generic(def, args) => {
+                let args = args
+                    .iter()
+                    .map(|a| a.resolve(runtime, params, owner))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if def.0.runtime != runtime {
+                    return Err(Error::type_load(
+                        owner,
+                        format!(
+                            "generic interface '{}' belongs to another Runtime",
+                            def.name()
+                        ),
+                    ));
+                }
+                def.instantiate(&args).map(TypeRef::Interface)
+            }
+            // Names are bound before any resolution; reaching one means it was never bound.
+            TypeExpr::Named(name) => Err(Error::type_load(owner, format!("unknown type '{name}'"))),
+        }
+    }
+
+    fn max_param(&self) -> Option<usize> {
+        match self {
+            TypeExpr::Param(i) => Some(*i),
+            TypeExpr::Generic(_, args) => args.iter().filter_map(|a| a.max_param()).max(),
+            _ => None,
+        }
+    }
+}
+
+impl<H: Host> From<TypeRef<H>> for TypeExpr<H> {
+    fn from(t: TypeRef<H>) -> Self {
+        TypeExpr::Type(t)
+    }
+}
+impl<H: Host> From<&TypeRef<H>> for TypeExpr<H> {
+    fn from(t: &TypeRef<H>) -> Self {
+        TypeExpr::Type(t.clone())
+    }
+}
+impl<H: Host> From<&InterfaceRef<H>> for TypeExpr<H> {
+    fn from(i: &InterfaceRef<H>) -> Self {
+        TypeExpr::Type(TypeRef::Interface(i.clone()))
+    }
+}
+impl<H: Host> From<InterfaceRef<H>> for TypeExpr<H> {
+    fn from(i: InterfaceRef<H>) -> Self {
+        TypeExpr::Type(TypeRef::Interface(i))
+    }
+}
+impl<H: Host> From<&ClassRef<H>> for TypeExpr<H> {
+    fn from(c: &ClassRef<H>) -> Self {
+        TypeExpr::Type(TypeRef::Class(c.clone()))
+    }
+}
+impl<H: Host> From<ClassRef<H>> for TypeExpr<H> {
+    fn from(c: ClassRef<H>) -> Self {
+        TypeExpr::Type(TypeRef::Class(c))
+    }
+}
+impl<H: Host> From<&str> for TypeExpr<H> {
+    fn from(name: &str) -> Self {
+        TypeExpr::Named(Arc::from(name))
+    }
+}
+impl<H: Host> From<String> for TypeExpr<H> {
+    fn from(name: String) -> Self {
+        TypeExpr::Named(Arc::from(name))
+    }
+}
+
+/// A default body for (or re-abstraction of) a base interface's method, as written.
+struct OverrideExpr<H: Host> {
+    base: TypeExpr<H>,
+    method: Arc<str>,
+    body: Option<Body<H>>,
+}
+
+impl<H: Host> Clone for OverrideExpr<H> {
+    fn clone(&self) -> Self {
+        OverrideExpr {
+            base: self.base.clone(),
+            method: self.method.clone(),
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// What an interface builder collected; for a generic definition, the template that each
+/// instantiation is built from.
+struct InterfaceTemplate<H: Host> {
+    methods: Vec<MethodDecl<H>>,
+    bases: Vec<TypeExpr<H>>,
+    overrides: Vec<OverrideExpr<H>>,
+    marked: bool,
+}
+
+impl<H: Host> InterfaceTemplate<H> {
+    /// Builds one interface from the template with `params` substituted.
+    fn build(
+        &self,
+        runtime: u64,
+        name: Arc<str>,
+        params: &[TypeRef<H>],
+        generic: Option<GenericInstance<H>>,
+    ) -> Result<InterfaceData<H>, Error<H::Error>> {
+        let mut all_bases: Vec<InterfaceRef<H>> = Vec::new();
+        for expr in &self.bases {
+            let base = match expr.resolve(runtime, params, &name)? {
+                TypeRef::Interface(i) => i,
+                TypeRef::Class(c) => {
+                    return Err(Error::type_load(
+                        &name,
+                        format!(
+                            "'{}' in the base list of interface '{name}' is not an interface",
+                            c.name()
+                        ),
+                    ))
+                }
+            };
+            for b in std::iter::once(&base).chain(base.0.all_bases.iter()) {
+                if !all_bases.iter().any(|x| x.0.uid == b.0.uid) {
+                    all_bases.push(b.clone());
+                }
+            }
+        }
+
+        let mut overrides: Vec<OverrideDecl<H>> = Vec::new();
+        for o in &self.overrides {
+            let base = match o.base.resolve(runtime, params, &name)? {
+                TypeRef::Interface(i) if all_bases.iter().any(|b| b.0.uid == i.0.uid) => i,
+                other => {
+                    return Err(Error::type_load(
+                        &name,
+                        format!(
+                            "'{}' is not a base interface of '{name}', so '{name}' cannot give a body for its method '{}'",
+                            other.name(),
+                            o.method
+                        ),
+                    ))
+                }
+            };
+            let target = base
+                .find_method(&o.method)
+                .filter(|m| m.is_virtual())
+                .ok_or_else(|| {
+                    Error::type_load(
+                        &name,
+                        format!(
+                            "base interface '{}' has no virtual method '{}'",
+                            base.name(),
+                            o.method
+                        ),
+                    )
+                })?;
+            if overrides.iter().any(|x| x.target.key == target.key) {
+                return Err(Error::type_load(
+                    &name,
+                    format!(
+                        "method '{}.{}' is overridden twice",
+                        target.iface.name(),
+                        target.name()
+                    ),
+                ));
+            }
+            overrides.push(OverrideDecl {
+                target,
+                body: o.body.clone(),
+            });
+        }
+
+        Ok(InterfaceData {
+            uid: next_uid(),
+            runtime,
+            name,
+            methods: self.methods.clone().into_boxed_slice(),
+            all_bases: all_bases.into_boxed_slice(),
+            overrides: overrides.into_boxed_slice(),
+            dynamic_castable_implementation: self.marked,
+            generic,
+        })
+    }
+}
+
+/// Builds an interface (or a generic interface definition). Get one from
+/// [`Runtime::interface`] or [`Runtime::generic_interface`]; problems are reported by
+/// [`define`](Self::define) as [`Error::TypeLoad`].
+#[must_use = "an interface is only defined by calling define()"]
+pub struct InterfaceBuilder<H: Host> {
+    rt: Runtime<H>,
+    name: Arc<str>,
+    variances: Vec<Variance>,
+    template: InterfaceTemplate<H>,
+    redefine: bool,
+}
+
+impl<H: Host> InterfaceBuilder<H> {
+    pub(crate) fn new(rt: Runtime<H>, name: &str, variances: Vec<Variance>) -> Self {
+        InterfaceBuilder {
+            rt,
+            name: Arc::from(name),
+            variances,
+            template: InterfaceTemplate {
+                methods: Vec::new(),
+                bases: Vec::new(),
+                overrides: Vec::new(),
+                marked: false,
+            },
+            redefine: false,
+        }
+    }
+
+    /// Adds a base interface.
+    pub fn base(mut self, base: impl Into<TypeExpr<H>>) -> Self {
+        self.template.bases.push(base.into());
+        self
+    }
+
+    fn member(mut self, name: &str, arity: usize, kind: MemberKind<H>) -> Self {
+        self.template.methods.push(MethodDecl {
+            name: Arc::from(name),
+            arity,
+            kind,
+        });
+        self
+    }
+
+    /// Declares an abstract virtual method slot.
+    pub fn method(self, name: &str, arity: usize) -> Self {
+        self.member(name, arity, MemberKind::Virtual(None))
+    }
+
+    /// Declares a virtual method slot with a default body.
+    pub fn default_method(self, name: &str, arity: usize, body: Body<H>) -> Self {
+        self.member(name, arity, MemberKind::Virtual(Some(body)))
+    }
+
+    /// Declares a non-virtual instance helper: calls go straight to `body` with `this`
+    /// (C#'s private or sealed interface members).
+    pub fn helper(self, name: &str, arity: usize, body: Body<H>) -> Self {
+        self.member(name, arity, MemberKind::Helper(body))
+    }
+
+    /// Declares a static member.
+    pub fn static_method(self, name: &str, arity: usize, body: StaticBody<H>) -> Self {
+        self.member(name, arity, MemberKind::Static(body))
+    }
+
+    /// Gives a default body for method `method` of base interface `base` (an explicit
+    /// override: `IGreetImpl` implements `IGreet.hello`).
+    pub fn override_base(
+        mut self,
+        base: impl Into<TypeExpr<H>>,
+        method: &str,
+        body: Body<H>,
+    ) -> Self {
+        self.template.overrides.push(OverrideExpr {
+            base: base.into(),
+            method: Arc::from(method),
+            body: Some(body),
+        });
+        self
+    }
+
+    /// Re-abstracts method `method` of base interface `base`: removes the inherited default.
+    pub fn reabstract(mut self, base: impl Into<TypeExpr<H>>, method: &str) -> Self {
+        self.template.overrides.push(OverrideExpr {
+            base: base.into(),
+            method: Arc::from(method),
+            body: None,
+        });
+        self
+    }
+
+    /// Marks the interface as a dynamic-castable implementation (.NET's
+    /// `[DynamicInterfaceCastableImplementation]`). The mark is not inherited.
+    pub fn dynamic_castable_implementation(mut self) -> Self {
+        self.template.marked = true;
+        self
+    }
+
+    /// Lets the definition take over the name of an existing type (hot reload). Objects
+    /// and handles of the old type keep working with the old definition.
+    pub fn redefine(mut self) -> Self {
+        self.redefine = true;
+        self
+    }
+
+    fn validate(&mut self) -> Result<(), Error<H::Error>> {
+        let name = &self.name;
+        if name.is_empty() {
+            return Err(Error::type_load(name, "a type needs a non-empty name"));
+        }
+        for (i, m) in self.template.methods.iter().enumerate() {
+            if self.template.methods[..i].iter().any(|p| p.name == m.name) {
+                return Err(Error::type_load(
+                    name,
+                    format!("method '{}' is declared twice", m.name),
+                ));
+            }
+        }
+        let params = self.variances.len();
+        let exprs = self
+            .template
+            .bases
+            .iter()
+            .chain(self.template.overrides.iter().map(|o| &o.base));
+        for e in exprs {
+            if let Some(i) = e.max_param().filter(|i| *i >= params) {
+                return Err(Error::type_load(
+                    name,
+                    format!("type parameter {i} is out of range ({params} parameter(s))"),
+                ));
+            }
+            if let TypeExpr::Named(n) = e {
+                if n == name {
+                    return Err(Error::type_load(
+                        name,
+                        format!("inheritance cycle: '{name}' cannot derive from itself"),
+                    ));
+                }
+            }
+        }
+        for b in &mut self.template.bases {
+            *b = b.bind_names(&self.rt, name)?;
+        }
+        for o in &mut self.template.overrides {
+            o.base = o.base.bind_names(&self.rt, name)?;
+        }
+        Ok(())
+    }
+
+    /// Defines the interface and registers its name.
+    ///
+    /// ```
+    /// use dynacast::{body, DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let greet = rt.interface("IGreet").method("hello", 0).define()?;
+    /// let greet_impl = rt
+    ///     .interface("IGreetImpl")
+    ///     .base(&greet)
+    ///     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+    ///     .dynamic_castable_implementation()
+    ///     .define()?;
+    /// assert!(greet_impl.as_type().is_assignable_to(&greet.as_type()));
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn define(mut self) -> Result<InterfaceRef<H>, Error<H::Error>> {
+        if !self.variances.is_empty() {
+            return Err(Error::type_load(
+                &self.name,
+                "a generic interface is defined with define_generic()",
+            ));
+        }
+        self.validate()?;
+        self.rt.register(&self.name, self.redefine, |runtime| {
+            let data = self.template.build(runtime, self.name.clone(), &[], None)?;
+            let iface = InterfaceRef(Arc::new(data));
+            Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
+        })
+    }
+
+    /// Defines a generic interface definition; close it with [`GenericInterface::instantiate`].
+    pub fn define_generic(mut self) -> Result<GenericInterface<H>, Error<H::Error>> {
+        if self.variances.is_empty() {
+            return Err(Error::type_load(
+                &self.name,
+                "a generic interface needs at least one type parameter",
+            ));
+        }
+        self.validate()?;
+        self.rt.register(&self.name, self.redefine, |runtime| {
+            let def = GenericInterface(Arc::new(GenericDef {
+                uid: next_uid(),
+                runtime,
+                name: self.name.clone(),
+                variances: self.variances.into_boxed_slice(),
+                template: self.template,
+                instances: Mutex::new(HashMap::default()),
+            }));
+            Ok((NamedType::Generic(def.clone()), def))
+        })
+    }
+}
+
+pub(crate) struct GenericDef<H: Host> {
+    uid: u64,
+    pub(crate) runtime: u64,
+    name: Arc<str>,
+    variances: Box<[Variance]>,
+    template: InterfaceTemplate<H>,
+    /// Closed instantiations by argument uids: each exists once, so that type identity holds.
+    instances: Mutex<HashMap<Box<[u64]>, InterfaceRef<H>, RandomState>>,
+}
+
+/// A generic interface definition such as `ITestGeneric<in T, out U>`. Each closed
+/// instantiation is its own interface type.
+pub struct GenericInterface<H: Host>(pub(crate) Arc<GenericDef<H>>);
+
+impl<H: Host> Clone for GenericInterface<H> {
+    fn clone(&self) -> Self {
+        GenericInterface(self.0.clone())
+    }
+}
+impl<H: Host> fmt::Debug for GenericInterface<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "generic interface {}", self.0.name)
+    }
+}
+
+impl<H: Host> GenericInterface<H> {
+    /// The definition's name, without arguments.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub(crate) fn uid(&self) -> u64 {
+        self.0.uid
+    }
+
+    /// The variance of each type parameter.
+    pub fn variances(&self) -> &[Variance] {
+        &self.0.variances
+    }
+
+    /// The number of type parameters.
+    pub fn arity(&self) -> usize {
+        self.0.variances.len()
+    }
+
+    /// The closed interface `Self<args…>`; the same arguments always give the same interface.
+    pub fn instantiate(&self, args: &[TypeRef<H>]) -> Result<InterfaceRef<H>, Error<H::Error>> {
+        let def = &self.0;
+        if args.len() != def.variances.len() {
+            return Err(Error::type_load(
+                &def.name,
+                format!(
+                    "wrong number of type arguments: expected {}, got {}",
+                    def.variances.len(),
+                    args.len()
+                ),
+            ));
+        }
+        if let Some(foreign) = args.iter().find(|a| a.runtime_id() != def.runtime) {
+            return Err(Error::type_load(
+                &def.name,
+                format!(
+                    "type argument '{}' belongs to another Runtime",
+                    foreign.name()
+                ),
+            ));
+        }
+        let key: Box<[u64]> = args.iter().map(|a| a.uid()).collect();
+        if let Some(found) = lock(&def.instances).get(&key) {
+            return Ok(found.clone());
+        }
+        // Built outside the lock: building may instantiate other generics (its bases).
+        let names: Vec<&str> = args.iter().map(|a| a.name()).collect();
+        let name: Arc<str> = Arc::from(format!("{}<{}>", def.name, names.join(", ")));
+        let generic = GenericInstance {
+            definition: self.clone(),
+            args: args.to_vec().into_boxed_slice(),
+        };
+        let data = def.template.build(def.runtime, name, args, Some(generic))?;
+        let built = InterfaceRef(Arc::new(data));
+        // First published wins, so that every caller sees one identity per argument list.
+        Ok(lock(&def.instances).entry(key).or_insert(built).clone())
+    }
+}

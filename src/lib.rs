@@ -1,0 +1,76 @@
+//! # dynacast
+//!
+//! A dynamic interface casting and dispatch engine: the object model that .NET exposes as
+//! `IDynamicInterfaceCastable`, for scripting runtimes, language VMs and plugin hosts.
+//!
+//! A host defines interfaces (method slots, default bodies, base interfaces), classes
+//! (single base class, virtual methods, interface maps) and objects at run time. A class
+//! may carry a [`DynamicCastable`] hook: a cast to an interface the class does not
+//! implement asks the hook **every** time; a call through such an interface asks the hook
+//! once per (class, method) for an *implementation interface* whose default methods serve
+//! the call, and caches that answer for every instance of the class.
+//!
+//! Where to read:
+//! - [`cast`]: the cast path, top to bottom;
+//! - [`dispatch`]: the dispatch path, top to bottom;
+//! - [`hook`]: the hook trait and its contract;
+//! - `dispatch_cache`: the lock-free per-type cache of dynamic resolutions;
+//! - [`interface`], [`class`], [`runtime`], [`types`]: definitions and the type system.
+//!
+//! ```
+//! use dynacast::{body, DynHost, DynamicCastable, DynError, InterfaceRef, Object, Runtime, TypeRef, Value};
+//!
+//! let rt = Runtime::<DynHost>::new();
+//! let greet = rt.interface("IGreet").method("hello", 0).method("goodbye", 0).define()?;
+//! let greet_impl = rt
+//!     .interface("IGreetImpl")
+//!     .base(&greet)
+//!     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("Hello World"))))
+//!     .dynamic_castable_implementation()
+//!     .define()?;
+//!
+//! struct Hook(InterfaceRef<DynHost>, InterfaceRef<DynHost>);
+//! impl DynamicCastable<DynHost> for Hook {
+//!     fn is_interface_implemented(&self, _: &Object<DynHost>, iface: &InterfaceRef<DynHost>, _: bool, _: &mut ()) -> Result<bool, DynError> {
+//!         Ok(*iface == self.0)
+//!     }
+//!     fn get_interface_implementation(&self, _: &Object<DynHost>, iface: &InterfaceRef<DynHost>, _: &mut ()) -> Result<Option<TypeRef<DynHost>>, DynError> {
+//!         Ok((*iface == self.0).then(|| self.1.as_type()))
+//!     }
+//! }
+//!
+//! let class = rt.class("DynamicCastable").hook(Hook(greet.clone(), greet_impl)).define()?;
+//! let obj = rt.new_object(&class, Value::Nil)?;
+//! obj.cast(&greet, &mut ())?;
+//! assert_eq!(obj.call(&greet.method("hello")?, &[], &mut ())?, Value::from("Hello World"));
+//! assert_eq!(obj.call(&greet.method("goodbye")?, &[], &mut ()).unwrap_err().kind(), "EntryPointNotFound");
+//! # Ok::<(), DynError>(())
+//! ```
+#![warn(missing_docs)]
+
+pub mod cast;
+pub mod class;
+mod default_methods;
+pub mod dispatch;
+mod dispatch_cache;
+pub mod error;
+pub mod hook;
+pub mod host;
+pub mod interface;
+pub mod object;
+pub mod runtime;
+mod sync;
+pub mod types;
+pub mod value;
+
+pub use class::{ClassBuilder, ClassMethodRef, ClassRef};
+pub use error::{Error, InvalidOperation};
+pub use hook::DynamicCastable;
+pub use host::{body, static_body, Body, CallResult, Host, StaticBody};
+pub use interface::{
+    GenericInterface, InterfaceBuilder, InterfaceRef, MethodRef, TypeExpr, Variance,
+};
+pub use object::Object;
+pub use runtime::{Runtime, WeakRuntime};
+pub use types::{CastTarget, TypeRef};
+pub use value::{DynError, DynHost, DynObject, DynRuntime, HostError, Value};

@@ -1,0 +1,67 @@
+//! Objects: a pointer to their class (the method-table pointer) and the host's payload.
+//!
+//! Casting is in [`cast`](crate::cast), calling in [`dispatch`](crate::dispatch).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::class::{ClassData, ClassRef};
+use crate::error::{Error, InvalidOperation};
+use crate::host::Host;
+
+struct ObjectInner<H: Host> {
+    class: ClassRef<H>,
+    payload: H::Payload,
+}
+
+/// An instance of a class. Cheap to clone: clones are the same object (compare them with
+/// [`Object::ptr_eq`]). Inside every method body `this` is the original object.
+pub struct Object<H: Host>(Arc<ObjectInner<H>>);
+
+impl<H: Host> Clone for Object<H> {
+    fn clone(&self) -> Self {
+        Object(self.0.clone())
+    }
+}
+
+impl<H: Host> fmt::Debug for Object<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{:p}", self.0.class.name(), Arc::as_ptr(&self.0))
+    }
+}
+
+impl<H: Host> Object<H> {
+    /// A new instance of `class`. Abstract classes have no instances.
+    pub fn new(class: &ClassRef<H>, payload: H::Payload) -> Result<Self, Error<H::Error>> {
+        if class.is_abstract() {
+            return Err(InvalidOperation::AbstractClass {
+                class: class.data().name.clone(),
+            }
+            .into());
+        }
+        Ok(Object(Arc::new(ObjectInner {
+            class: class.clone(),
+            payload,
+        })))
+    }
+
+    /// The object's class.
+    pub fn class(&self) -> &ClassRef<H> {
+        &self.0.class
+    }
+
+    #[inline]
+    pub(crate) fn class_data(&self) -> &ClassData<H> {
+        self.0.class.data()
+    }
+
+    /// The host's payload.
+    pub fn payload(&self) -> &H::Payload {
+        &self.0.payload
+    }
+
+    /// Whether `a` and `b` are the same object.
+    pub fn ptr_eq(a: &Self, b: &Self) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+}

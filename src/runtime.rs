@@ -1,0 +1,199 @@
+//! The runtime: owner of every type definition and its name (SPEC §1).
+//!
+//! Types are defined through builders and are immutable once defined; handles are cheap
+//! `Arc`s, so casts and calls never touch the runtime. The name registry is a mutex-guarded
+//! map: only definitions and name look-ups take it, never a cast or a call, and never while
+//! a hook runs.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+
+use ahash::RandomState;
+use hashbrown::HashMap;
+
+use crate::class::{root_class, ClassBuilder, ClassRef};
+use crate::error::{Error, InvalidOperation};
+use crate::host::Host;
+use crate::interface::{GenericInterface, InterfaceBuilder, Variance};
+use crate::object::Object;
+use crate::sync::lock;
+use crate::types::{next_uid, TypeRef};
+
+/// What a name in the registry stands for.
+pub(crate) enum NamedType<H: Host> {
+    Type(TypeRef<H>),
+    Generic(GenericInterface<H>),
+}
+
+impl<H: Host> Clone for NamedType<H> {
+    fn clone(&self) -> Self {
+        match self {
+            NamedType::Type(t) => NamedType::Type(t.clone()),
+            NamedType::Generic(g) => NamedType::Generic(g.clone()),
+        }
+    }
+}
+
+struct RuntimeInner<H: Host> {
+    id: u64,
+    object: ClassRef<H>,
+    names: Mutex<HashMap<Arc<str>, NamedType<H>, RandomState>>,
+}
+
+/// Owns a set of type definitions. Cheap to clone (all clones are the same runtime);
+/// `Send + Sync`, and types may be defined from any thread while others cast and call.
+///
+/// ```
+/// use dynacast::{DynHost, Runtime};
+/// let rt = Runtime::<DynHost>::new();
+/// let iface = rt.interface("IShape").method("area", 0).define()?;
+/// assert_eq!(rt.lookup("IShape"), Some(iface.as_type()));
+/// assert_eq!(rt.lookup("object"), Some(rt.object_class().as_type()));
+/// # Ok::<(), dynacast::DynError>(())
+/// ```
+pub struct Runtime<H: Host> {
+    inner: Arc<RuntimeInner<H>>,
+}
+
+impl<H: Host> Clone for Runtime<H> {
+    fn clone(&self) -> Self {
+        Runtime {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<H: Host> fmt::Debug for Runtime<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Runtime#{}", self.inner.id)
+    }
+}
+
+impl<H: Host> Default for Runtime<H> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<H: Host> Runtime<H> {
+    /// A new runtime holding only the root class `object`.
+    pub fn new() -> Self {
+        let id = next_uid();
+        let object = root_class(id);
+        let mut names = HashMap::default();
+        names.insert(Arc::from("object"), NamedType::Type(object.as_type()));
+        Runtime {
+            inner: Arc::new(RuntimeInner {
+                id,
+                object,
+                names: Mutex::new(names),
+            }),
+        }
+    }
+
+    /// The runtime's unique id.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The root class every class derives from, and every type is assignable to.
+    pub fn object_class(&self) -> &ClassRef<H> {
+        &self.inner.object
+    }
+
+    /// Starts defining an interface.
+    pub fn interface(&self, name: &str) -> InterfaceBuilder<H> {
+        InterfaceBuilder::new(self.clone(), name, Vec::new())
+    }
+
+    /// Starts defining a generic interface with one type parameter per variance given.
+    pub fn generic_interface(&self, name: &str, params: &[Variance]) -> InterfaceBuilder<H> {
+        InterfaceBuilder::new(self.clone(), name, params.to_vec())
+    }
+
+    /// Starts defining a class.
+    pub fn class(&self, name: &str) -> ClassBuilder<H> {
+        ClassBuilder::new(self.clone(), name)
+    }
+
+    /// The type registered under `name` (closed generics are not registered by name).
+    pub fn lookup(&self, name: &str) -> Option<TypeRef<H>> {
+        match self.lookup_named(name)? {
+            NamedType::Type(t) => Some(t),
+            NamedType::Generic(_) => None,
+        }
+    }
+
+    /// The generic interface definition registered under `name`.
+    pub fn lookup_generic(&self, name: &str) -> Option<GenericInterface<H>> {
+        match self.lookup_named(name)? {
+            NamedType::Generic(g) => Some(g),
+            NamedType::Type(_) => None,
+        }
+    }
+
+    pub(crate) fn lookup_named(&self, name: &str) -> Option<NamedType<H>> {
+        lock(&self.inner.names).get(name).cloned()
+    }
+
+    /// Builds a type and registers it under `name`, atomically with the duplicate check.
+    /// `build` runs engine code only (no user callback), so holding the lock is safe.
+    pub(crate) fn register<T>(
+        &self,
+        name: &Arc<str>,
+        redefine: bool,
+        build: impl FnOnce(u64) -> Result<(NamedType<H>, T), Error<H::Error>>,
+    ) -> Result<T, Error<H::Error>> {
+        let mut names = lock(&self.inner.names);
+        if let Some(existing) = names.get(name) {
+            let is_root =
+                matches!(existing, NamedType::Type(TypeRef::Class(c)) if c.data().is_root());
+            if !redefine || is_root {
+                return Err(Error::type_load(
+                    name,
+                    format!("a type named '{name}' is already defined"),
+                ));
+            }
+        }
+        let (named, built) = build(self.inner.id)?;
+        names.insert(name.clone(), named);
+        Ok(built)
+    }
+
+    /// A new object of `class` carrying `payload`.
+    pub fn new_object(
+        &self,
+        class: &ClassRef<H>,
+        payload: H::Payload,
+    ) -> Result<Object<H>, Error<H::Error>> {
+        if class.data().runtime != self.inner.id {
+            return Err(InvalidOperation::ForeignType {
+                type_name: class.data().name.clone(),
+            }
+            .into());
+        }
+        Object::new(class, payload)
+    }
+
+    /// A weak handle, for hooks and bodies that need the runtime without keeping it alive
+    /// (a strong one stored in a hook would form a cycle through the class that owns it).
+    pub fn downgrade(&self) -> WeakRuntime<H> {
+        WeakRuntime(Arc::downgrade(&self.inner))
+    }
+}
+
+/// A [`Runtime`] that does not keep its types alive; see [`Runtime::downgrade`].
+pub struct WeakRuntime<H: Host>(Weak<RuntimeInner<H>>);
+
+impl<H: Host> Clone for WeakRuntime<H> {
+    fn clone(&self) -> Self {
+        WeakRuntime(self.0.clone())
+    }
+}
+
+impl<H: Host> WeakRuntime<H> {
+    /// The runtime, if it is still alive.
+    pub fn upgrade(&self) -> Option<Runtime<H>> {
+        self.0.upgrade().map(|inner| Runtime { inner })
+    }
+}

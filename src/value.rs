@@ -1,0 +1,202 @@
+//! A ready dynamic value type, for hosts that have none of their own.
+//!
+//! [`DynHost`] plugs [`Value`] in as arguments, results and payloads, [`HostError`] as the
+//! host error and `()` as the call context.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::class::ClassRef;
+use crate::error::Error;
+use crate::host::Host;
+use crate::interface::InterfaceRef;
+use crate::object::Object;
+use crate::runtime::Runtime;
+use crate::types::TypeRef;
+
+/// The ready-made [`Host`]: dynamic [`Value`]s, [`HostError`]s, no context.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DynHost;
+
+impl Host for DynHost {
+    type Value = Value;
+    type Error = HostError;
+    type Context = ();
+    type Payload = Value;
+}
+
+/// [`Error`] with [`DynHost`]'s host error.
+pub type DynError = Error<HostError>;
+/// A [`Runtime`] of [`DynHost`].
+pub type DynRuntime = Runtime<DynHost>;
+/// An [`Object`] of [`DynHost`].
+pub type DynObject = Object<DynHost>;
+
+/// A dynamically typed value.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// No value.
+    #[default]
+    Nil,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(Arc<str>),
+    /// A list.
+    List(Arc<[Value]>),
+    /// An object.
+    Object(Object<DynHost>),
+    /// A type.
+    Type(TypeRef<DynHost>),
+    /// Anything else the host wants to carry.
+    Any(Arc<dyn Any + Send + Sync>),
+}
+
+impl Value {
+    /// The integer, if this is one.
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The object, if this is one.
+    pub fn as_object(&self) -> Option<&Object<DynHost>> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+    /// The type, if this is one.
+    pub fn as_type(&self) -> Option<&TypeRef<DynHost>> {
+        match self {
+            Value::Type(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Object(a), Value::Object(b)) => Object::ptr_eq(a, b),
+            (Value::Type(a), Value::Type(b)) => a == b,
+            (Value::Any(a), Value::Any(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => f.write_str("nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::Object(o) => write!(f, "{o:?}"),
+            Value::Type(t) => write!(f, "{t:?}"),
+            Value::Any(_) => f.write_str("<any>"),
+        }
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::Float(x)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Str(Arc::from(s))
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Str(Arc::from(s))
+    }
+}
+impl From<Object<DynHost>> for Value {
+    fn from(o: Object<DynHost>) -> Self {
+        Value::Object(o)
+    }
+}
+impl From<TypeRef<DynHost>> for Value {
+    fn from(t: TypeRef<DynHost>) -> Self {
+        Value::Type(t)
+    }
+}
+impl From<ClassRef<DynHost>> for Value {
+    fn from(c: ClassRef<DynHost>) -> Self {
+        Value::Type(TypeRef::Class(c))
+    }
+}
+impl From<InterfaceRef<DynHost>> for Value {
+    fn from(i: InterfaceRef<DynHost>) -> Self {
+        Value::Type(TypeRef::Interface(i))
+    }
+}
+
+/// [`DynHost`]'s error: a message, for errors raised by bodies and hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    message: Arc<str>,
+}
+
+impl HostError {
+    /// An error with this message.
+    pub fn new(message: impl Into<Arc<str>>) -> Self {
+        HostError {
+            message: message.into(),
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+impl From<HostError> for Error<HostError> {
+    fn from(e: HostError) -> Self {
+        Error::Host(e)
+    }
+}
