@@ -1,0 +1,211 @@
+//! The hook path beyond the SPEC §4 scenarios: inheritance of the hook, the per-type cache
+//! (sharing, growth, races, panics) and answers the engine must reject (SPEC B, C, D).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::Duration;
+
+use dynacast::{body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value};
+
+type Iface = InterfaceRef<DynHost>;
+
+/// Serves every interface with `implementation`, counting calls; optionally panics on the
+/// first dispatch question, or sleeps to widen race windows.
+struct ServeAll {
+    implementation: Box<dyn Fn(&DynObject) -> TypeRef<DynHost> + Send + Sync>,
+    casts: Arc<AtomicUsize>,
+    dispatches: Arc<AtomicUsize>,
+    panic_first: bool,
+    delay: Duration,
+}
+
+impl ServeAll {
+    fn new(implementation: &Iface) -> (Self, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let answer = implementation.as_type();
+        let (casts, dispatches) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let hook = ServeAll {
+            implementation: Box::new(move |_| answer.clone()),
+            casts: casts.clone(),
+            dispatches: dispatches.clone(),
+            panic_first: false,
+            delay: Duration::ZERO,
+        };
+        (hook, casts, dispatches)
+    }
+}
+
+impl DynamicCastable<DynHost> for ServeAll {
+    fn is_interface_implemented(&self, _: &DynObject, _: &Iface, _: bool, _: &mut ()) -> Result<bool, DynError> {
+        self.casts.fetch_add(1, Ordering::SeqCst);
+        Ok(true)
+    }
+    fn get_interface_implementation(
+        &self,
+        obj: &DynObject,
+        _: &Iface,
+        _: &mut (),
+    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+        let n = self.dispatches.fetch_add(1, Ordering::SeqCst);
+        if self.panic_first && n == 0 {
+            panic!("hook panicked");
+        }
+        thread::sleep(self.delay);
+        Ok(Some((self.implementation)(obj)))
+    }
+}
+
+/// `IMany` with `n` methods `m0…`, and a marked implementation whose `mi` returns `i`.
+fn many(rt: &Runtime<DynHost>, n: usize) -> (Iface, Iface) {
+    let mut b = rt.interface("IMany");
+    for i in 0..n {
+        b = b.method(&format!("m{i}"), 0);
+    }
+    let many = b.define().unwrap();
+    let mut b = rt.interface("IManyImpl").base(&many).dynamic_castable_implementation();
+    for i in 0..n {
+        b = b.override_base(&many, &format!("m{i}"), body(move |_, _, _| Ok(Value::Int(i as i64))));
+    }
+    (many, b.define().unwrap())
+}
+
+#[test]
+fn subclasses_inherit_the_hook_and_keep_their_own_cache() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, imp) = many(&rt, 1);
+    let (hook, casts, dispatches) = ServeAll::new(&imp);
+    let base = rt.class("Base").hook(hook).define().unwrap();
+    let derived = rt.class("Derived").base(&base).define().unwrap();
+    assert!(derived.has_hook());
+    let m0 = many.method("m0").unwrap();
+
+    let b = rt.new_object(&base, Value::Nil).unwrap();
+    let d = rt.new_object(&derived, Value::Nil).unwrap();
+    assert!(d.is_instance_of(&many, &mut ()).unwrap());
+    assert_eq!(casts.load(Ordering::SeqCst), 1);
+    assert_eq!(b.call(&m0, &[], &mut ()).unwrap(), Value::Int(0));
+    assert_eq!(d.call(&m0, &[], &mut ()).unwrap(), Value::Int(0));
+    // D1 caches per type: Derived is another type, so it asks once for itself.
+    assert_eq!(dispatches.load(Ordering::SeqCst), 2);
+    assert_eq!((base.cached_resolutions(), derived.cached_resolutions()), (1, 1));
+    d.call(&m0, &[], &mut ()).unwrap();
+    assert_eq!(dispatches.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn the_cache_grows_and_keeps_every_entry() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, imp) = many(&rt, 40);
+    let (hook, _, dispatches) = ServeAll::new(&imp);
+    let class = rt.class("Many").hook(hook).define().unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let methods = many.methods();
+    for (i, m) in methods.iter().enumerate() {
+        assert_eq!(obj.call(m, &[], &mut ()).unwrap(), Value::Int(i as i64));
+        // Everything published so far is still there after each growth.
+        for (j, earlier) in methods[..=i].iter().enumerate() {
+            assert_eq!(obj.call(earlier, &[], &mut ()).unwrap(), Value::Int(j as i64));
+        }
+    }
+    assert_eq!(dispatches.load(Ordering::SeqCst), 40);
+    assert_eq!(class.cached_resolutions(), 40);
+}
+
+#[test]
+fn racing_first_resolutions_publish_one_answer() {
+    const THREADS: usize = 4;
+    for _round in 0..20 {
+        let rt = Runtime::<DynHost>::new();
+        let iface = rt.interface("IWho").method("who", 0).define().unwrap();
+        // Implementation k answers k; the hook names a different one per instance, which
+        // breaks the hook contract on purpose: the first published answer must serve all.
+        let impls: Vec<Iface> = (0..THREADS)
+            .map(|k| {
+                rt.interface(&format!("IWhoImpl{k}"))
+                    .base(&iface)
+                    .override_base(&iface, "who", body(move |_, _, _| Ok(Value::Int(k as i64))))
+                    .dynamic_castable_implementation()
+                    .define()
+                    .unwrap()
+            })
+            .collect();
+        let (mut hook, _, dispatches) = ServeAll::new(&impls[0]);
+        hook.implementation = Box::new(move |obj| impls[obj.payload().as_int().unwrap() as usize].as_type());
+        hook.delay = Duration::from_millis(2);
+        let class = rt.class("Racy").hook(hook).define().unwrap();
+        let who = iface.method("who").unwrap();
+        let barrier = Arc::new(Barrier::new(THREADS));
+        let answers: Vec<Value> = thread::scope(|s| {
+            let handles: Vec<_> = (0..THREADS)
+                .map(|k| {
+                    let obj = rt.new_object(&class, Value::Int(k as i64)).unwrap();
+                    let (who, barrier) = (who.clone(), barrier.clone());
+                    s.spawn(move || {
+                        barrier.wait();
+                        obj.call(&who, &[], &mut ()).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let calls = dispatches.load(Ordering::SeqCst);
+        assert!((1..=THREADS).contains(&calls), "{calls} hook calls");
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+        // Every later call, on any instance, returns the published answer without asking.
+        for k in 0..THREADS {
+            let obj = rt.new_object(&class, Value::Int(k as i64)).unwrap();
+            assert_eq!(obj.call(&who, &[], &mut ()).unwrap(), answers[0]);
+        }
+        assert_eq!(dispatches.load(Ordering::SeqCst), calls);
+        assert_eq!(class.cached_resolutions(), 1);
+    }
+}
+
+#[test]
+fn a_panicking_hook_publishes_nothing() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, imp) = many(&rt, 2);
+    let (mut hook, _, dispatches) = ServeAll::new(&imp);
+    hook.panic_first = true;
+    let class = rt.class("Panicky").hook(hook).define().unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let m1 = many.method("m1").unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| obj.call(&m1, &[], &mut ())));
+    assert!(caught.is_err(), "the panic reaches the caller");
+    assert_eq!(class.cached_resolutions(), 0);
+    assert_eq!(obj.call(&m1, &[], &mut ()).unwrap(), Value::Int(1));
+    assert_eq!(obj.call(&m1, &[], &mut ()).unwrap(), Value::Int(1));
+    assert_eq!(dispatches.load(Ordering::SeqCst), 2);
+    assert_eq!(class.cached_resolutions(), 1);
+}
+
+#[test]
+fn an_implementation_from_another_runtime_is_rejected() {
+    let rt = Runtime::<DynHost>::new();
+    let other = Runtime::<DynHost>::new();
+    let (many, _) = many(&rt, 1);
+    let (_, foreign_impl) = self::many(&other, 1);
+    let (hook, _, dispatches) = ServeAll::new(&foreign_impl);
+    let class = rt.class("Foreign").hook(hook).define().unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let err = obj.call(&many.method("m0").unwrap(), &[], &mut ()).unwrap_err();
+    assert_eq!(err.kind(), "InvalidOperation");
+    assert_eq!(
+        err.to_string(),
+        "Type 'IManyImpl' returned by IDynamicInterfaceCastable belongs to another Runtime."
+    );
+    obj.call(&many.method("m0").unwrap(), &[], &mut ()).unwrap_err();
+    assert_eq!(dispatches.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn without_a_hook_a_missing_interface_is_an_invalid_cast() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, _) = many(&rt, 1);
+    let plain = rt.class("Plain").define().unwrap();
+    let obj = rt.new_object(&plain, Value::Nil).unwrap();
+    assert!(!obj.is_instance_of(&many, &mut ()).unwrap());
+    let err = obj.call(&many.method("m0").unwrap(), &[], &mut ()).unwrap_err();
+    assert_eq!(err.to_string(), "Unable to cast object of type 'Plain' to type 'IMany'.");
+}
