@@ -52,7 +52,11 @@ impl DynamicCastable<DynHost> for MapHook {
         _cx: &mut (),
     ) -> Result<bool, DynError> {
         self.counters.is_implemented.fetch_add(1, Ordering::SeqCst);
-        self.counters.asked.lock().unwrap().push(format!("is:{}", iface.name()));
+        self.counters
+            .asked
+            .lock()
+            .unwrap()
+            .push(format!("is:{}", iface.name()));
         if self.map.contains_key(&iface.uid()) {
             return Ok(true);
         }
@@ -68,8 +72,14 @@ impl DynamicCastable<DynHost> for MapHook {
         iface: &Iface,
         _cx: &mut (),
     ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        self.counters.get_implementation.fetch_add(1, Ordering::SeqCst);
-        self.counters.asked.lock().unwrap().push(format!("get:{}", iface.name()));
+        self.counters
+            .get_implementation
+            .fetch_add(1, Ordering::SeqCst);
+        self.counters
+            .asked
+            .lock()
+            .unwrap()
+            .push(format!("get:{}", iface.name()));
         Ok(self.map.get(&iface.uid()).cloned())
     }
 }
@@ -99,7 +109,11 @@ fn fixtures() -> Fixtures {
         .method("call_implemented", 1)
         .define()
         .unwrap();
-    let idirect = rt.interface("IDirectlyImplemented").method("implemented_method", 0).define().unwrap();
+    let idirect = rt
+        .interface("IDirectlyImplemented")
+        .method("implemented_method", 0)
+        .define()
+        .unwrap();
 
     // `call_implemented` needs the class method and ITestImpl's own members, which exist
     // only once defined: the body reads them from cells filled below.
@@ -125,16 +139,30 @@ fn fixtures() -> Fixtures {
     let itest_impl = rt
         .interface("ITestImpl")
         .base(&itest)
-        .override_base(&itest, "return_this", body(|this, _, _| Ok(Value::Object(this.clone()))))
-        .override_base(&itest, "get_my_type", body(|this, _, _| Ok(Value::from(this.class().clone()))))
+        .override_base(
+            &itest,
+            "return_this",
+            body(|this, _, _| Ok(Value::Object(this.clone()))),
+        )
+        .override_base(
+            &itest,
+            "get_my_type",
+            body(|this, _, _| Ok(Value::from(this.class().clone()))),
+        )
         .override_base(&itest, "get_number", body(|_, _, _| Ok(Value::Int(1))))
         .override_base(&itest, "call_implemented", call_implemented)
         .helper("get_number_private", 0, body(|_, _, _| Ok(Value::Int(2))))
-        .static_method("get_number_static", 0, static_body::<DynHost, _>(|_, _| Ok(Value::Int(3))))
+        .static_method(
+            "get_number_static",
+            0,
+            static_body::<DynHost, _>(|_, _| Ok(Value::Int(3))),
+        )
         .default_method(
             "get_number_helper",
             0,
-            body(|_, _, _| Err(HostError::new("a public virtual helper must go through the hook").into())),
+            body(|_, _, _| {
+                Err(HostError::new("a public virtual helper must go through the hook").into())
+            }),
         )
         .dynamic_castable_implementation()
         .define()
@@ -143,7 +171,11 @@ fn fixtures() -> Fixtures {
     let idirect_impl = rt
         .interface("IDirectlyImplementedImpl")
         .base(&idirect)
-        .override_base(&idirect, "implemented_method", body(|_, _, _| Ok(Value::Int(0))))
+        .override_base(
+            &idirect,
+            "implemented_method",
+            body(|_, _, _| Ok(Value::Int(0))),
+        )
         .dynamic_castable_implementation()
         .define()
         .unwrap();
@@ -153,7 +185,9 @@ fn fixtures() -> Fixtures {
         .method("implemented_method", 0, body(|_, _, _| Ok(Value::Int(-1))))
         .define()
         .unwrap();
-    class_method.set(base_class.method("implemented_method").unwrap()).unwrap();
+    class_method
+        .set(base_class.method("implemented_method").unwrap())
+        .unwrap();
     Fixtures {
         rt,
         itest,
@@ -166,13 +200,23 @@ fn fixtures() -> Fixtures {
 
 impl Fixtures {
     /// A subclass of `DynamicInterfaceCastable` whose hook answers from `map`, and one instance.
-    fn castable(&self, name: &str, map: &[(&Iface, TypeRef<DynHost>)]) -> (DynObject, Arc<Counters>) {
+    fn castable(
+        &self,
+        name: &str,
+        map: &[(&Iface, TypeRef<DynHost>)],
+    ) -> (DynObject, Arc<Counters>) {
         let counters = Arc::new(Counters::default());
         let hook = MapHook {
             map: map.iter().map(|(i, t)| (i.uid(), t.clone())).collect(),
             counters: counters.clone(),
         };
-        let class = self.rt.class(name).base(&self.base_class).hook(hook).define().unwrap();
+        let class = self
+            .rt
+            .class(name)
+            .base(&self.base_class)
+            .hook(hook)
+            .define()
+            .unwrap();
         (self.rt.new_object(&class, Value::Nil).unwrap(), counters)
     }
 }
@@ -192,19 +236,40 @@ fn scenario_1_basic() {
     assert_eq!(counters.counts(), (2, 0));
 
     let this = call(&obj, &f.itest, "return_this", &[]).unwrap();
-    assert!(Object::ptr_eq(this.as_object().unwrap(), &obj), "`this` is the original object");
-    assert_eq!(call(&obj, &f.itest, "get_my_type", &[]).unwrap(), Value::from(obj.class().clone()));
+    assert!(
+        Object::ptr_eq(this.as_object().unwrap(), &obj),
+        "`this` is the original object"
+    );
+    assert_eq!(
+        call(&obj, &f.itest, "get_my_type", &[]).unwrap(),
+        Value::from(obj.class().clone())
+    );
     assert_eq!(obj.class().name(), "Basic");
 
-    assert_eq!(call(&obj, &f.itest, "call_implemented", &[s("class")]).unwrap(), Value::Int(-1));
-    assert_eq!(call(&obj, &f.itest, "call_implemented", &[s("interface")]).unwrap(), Value::Int(1));
-    assert_eq!(call(&obj, &f.itest, "call_implemented", &[s("private")]).unwrap(), Value::Int(2));
-    assert_eq!(call(&obj, &f.itest, "call_implemented", &[s("static")]).unwrap(), Value::Int(3));
+    assert_eq!(
+        call(&obj, &f.itest, "call_implemented", &[s("class")]).unwrap(),
+        Value::Int(-1)
+    );
+    assert_eq!(
+        call(&obj, &f.itest, "call_implemented", &[s("interface")]).unwrap(),
+        Value::Int(1)
+    );
+    assert_eq!(
+        call(&obj, &f.itest, "call_implemented", &[s("private")]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        call(&obj, &f.itest, "call_implemented", &[s("static")]).unwrap(),
+        Value::Int(3)
+    );
     // C5: a public virtual method of the implementation interface dispatches on `this`,
     // so the hook is asked about ITestImpl itself, which it does not serve.
     let err = call(&obj, &f.itest, "call_implemented", &[s("public")]).unwrap_err();
     assert_eq!(err.kind(), "InvalidCast");
-    assert_eq!(err.to_string(), "Unable to cast object of type 'Basic' to type 'ITestImpl'.");
+    assert_eq!(
+        err.to_string(),
+        "Unable to cast object of type 'Basic' to type 'ITestImpl'."
+    );
 
     // D1: one hook call per (type, method) that succeeded: return_this, get_my_type,
     // call_implemented, get_number; plus one per failed ITestImpl.get_number_helper lookup.
@@ -231,7 +296,10 @@ fn scenario_1_basic() {
     let other = f.rt.new_object(obj.class(), Value::Nil).unwrap();
     let this = call(&other, &f.itest, "return_this", &[]).unwrap();
     assert!(Object::ptr_eq(this.as_object().unwrap(), &other));
-    assert_eq!(call(&other, &f.itest, "get_number", &[]).unwrap(), Value::Int(1));
+    assert_eq!(
+        call(&other, &f.itest, "get_number", &[]).unwrap(),
+        Value::Int(1)
+    );
     assert_eq!(counters.counts(), (2, 6));
 }
 
@@ -246,7 +314,10 @@ fn scenario_2_generic_and_variance() {
     let t = |c: &ClassRef<DynHost>| c.as_type();
 
     let generic = rt
-        .generic_interface("ITestGeneric", &[Variance::Contravariant, Variance::Covariant])
+        .generic_interface(
+            "ITestGeneric",
+            &[Variance::Contravariant, Variance::Covariant],
+        )
         .method("return_arg", 1)
         .method("double_generic_arg", 1)
         .define_generic()
@@ -258,9 +329,16 @@ fn scenario_2_generic_and_variance() {
     });
     let base_expr = || TypeExpr::generic(&generic, [TypeExpr::Param(0), TypeExpr::Param(1)]);
     let generic_impl = rt
-        .generic_interface("ITestGenericImpl", &[Variance::Invariant, Variance::Invariant])
+        .generic_interface(
+            "ITestGenericImpl",
+            &[Variance::Invariant, Variance::Invariant],
+        )
         .base(base_expr())
-        .override_base(base_expr(), "return_arg", body(|_, args: &[Value], _| Ok(args[0].clone())))
+        .override_base(
+            base_expr(),
+            "return_arg",
+            body(|_, args: &[Value], _| Ok(args[0].clone())),
+        )
         .override_base(base_expr(), "double_generic_arg", double.clone())
         .dynamic_castable_implementation()
         .define_generic()
@@ -269,7 +347,11 @@ fn scenario_2_generic_and_variance() {
     let int_impl = rt
         .interface("ITestGenericIntImpl")
         .base(&int_int)
-        .override_base(&int_int, "return_arg", body(|_, args: &[Value], _| Ok(args[0].clone())))
+        .override_base(
+            &int_int,
+            "return_arg",
+            body(|_, args: &[Value], _| Ok(args[0].clone())),
+        )
         .override_base(&int_int, "double_generic_arg", double)
         .dynamic_castable_implementation()
         .define()
@@ -279,7 +361,10 @@ fn scenario_2_generic_and_variance() {
     let str_obj = generic.instantiate(&[t(&string), t(&object)]).unwrap();
     let bool_bool = generic.instantiate(&[t(&boolean), t(&boolean)]).unwrap();
     // Each closed instantiation is one type: asking again gives the same interface.
-    assert_eq!(generic.instantiate(&[t(&string), t(&object)]).unwrap(), str_obj);
+    assert_eq!(
+        generic.instantiate(&[t(&string), t(&object)]).unwrap(),
+        str_obj
+    );
     assert_eq!(str_obj.name(), "ITestGeneric<string, object>");
     let impl_str_str = generic_impl.instantiate(&[t(&string), t(&string)]).unwrap();
     let impl_obj_str = generic_impl.instantiate(&[t(&object), t(&string)]).unwrap();
@@ -294,7 +379,11 @@ fn scenario_2_generic_and_variance() {
     );
 
     for iface in [&int_int, &str_str, &str_obj] {
-        assert!(obj.is_instance_of(iface, &mut ()).unwrap(), "is {}", iface.name());
+        assert!(
+            obj.is_instance_of(iface, &mut ()).unwrap(),
+            "is {}",
+            iface.name()
+        );
         obj.cast(iface, &mut ()).unwrap();
     }
     // B5: not implemented; the hook's error names the exact closed type.
@@ -304,13 +393,28 @@ fn scenario_2_generic_and_variance() {
     assert_eq!(err.to_string(), "REQUESTED=ITestGeneric<bool, bool>");
     assert_eq!(counters.counts(), (8, 0));
 
-    assert_eq!(call(&obj, &int_int, "return_arg", &[Value::Int(42)]).unwrap(), Value::Int(42));
-    assert_eq!(call(&obj, &str_str, "return_arg", &[s("str")]).unwrap(), s("str"));
+    assert_eq!(
+        call(&obj, &int_int, "return_arg", &[Value::Int(42)]).unwrap(),
+        Value::Int(42)
+    );
+    assert_eq!(
+        call(&obj, &str_str, "return_arg", &[s("str")]).unwrap(),
+        s("str")
+    );
     // Variance (C3.4): ITestGenericImpl<object, string> serves ITestGeneric<string, object>.
-    assert_eq!(call(&obj, &str_obj, "return_arg", &[s("str")]).unwrap(), s("str"));
+    assert_eq!(
+        call(&obj, &str_obj, "return_arg", &[s("str")]).unwrap(),
+        s("str")
+    );
     for iface in [&int_int, &str_str, &str_obj] {
-        assert_eq!(call(&obj, iface, "double_generic_arg", &[Value::Int(42)]).unwrap(), Value::Int(84));
-        assert_eq!(call(&obj, iface, "double_generic_arg", &[s("str")]).unwrap(), s("strstr"));
+        assert_eq!(
+            call(&obj, iface, "double_generic_arg", &[Value::Int(42)]).unwrap(),
+            Value::Int(84)
+        );
+        assert_eq!(
+            call(&obj, iface, "double_generic_arg", &[s("str")]).unwrap(),
+            s("strstr")
+        );
     }
     // One resolution per (type, method): 3 interfaces × 2 methods.
     assert_eq!(counters.counts(), (8, 6));
@@ -333,7 +437,11 @@ fn scenario_3_overridden_implementation() {
     let f = fixtures();
     let rt = &f.rt;
     let int = rt.class("int").define().unwrap();
-    let ioverride = rt.interface("IOverrideTest").base(&f.itest_impl).define().unwrap();
+    let ioverride = rt
+        .interface("IOverrideTest")
+        .base(&f.itest_impl)
+        .define()
+        .unwrap();
     let int_for_body = int.clone();
     let ioverride_impl = rt
         .interface("IOverrideTestImpl")
@@ -352,21 +460,37 @@ fn scenario_3_overridden_implementation() {
 
     let (obj, counters) = f.castable(
         "Overridden",
-        &[(&f.itest, ioverride_impl.as_type()), (&ioverride, ioverride_impl.as_type())],
+        &[
+            (&f.itest, ioverride_impl.as_type()),
+            (&ioverride, ioverride_impl.as_type()),
+        ],
     );
     assert!(obj.is_instance_of(&ioverride, &mut ()).unwrap());
     obj.cast(&ioverride, &mut ()).unwrap();
 
     // The caller holds IOverrideTest, but the methods are declared by ITest (C2).
-    let via = |name: &str, args: &[Value]| obj.call(&ioverride.method(name).unwrap(), args, &mut ());
+    let via =
+        |name: &str, args: &[Value]| obj.call(&ioverride.method(name).unwrap(), args, &mut ());
     let this = via("return_this", &[]).unwrap();
     assert!(Object::ptr_eq(this.as_object().unwrap(), &obj));
     assert_eq!(via("get_my_type", &[]).unwrap(), Value::from(int.clone()));
-    assert_eq!(via("call_implemented", &[s("class")]).unwrap(), Value::Int(-1));
+    assert_eq!(
+        via("call_implemented", &[s("class")]).unwrap(),
+        Value::Int(-1)
+    );
     // C5: the body's call of get_number goes through the hook path and picks up the override.
-    assert_eq!(via("call_implemented", &[s("interface")]).unwrap(), Value::Int(10));
-    assert_eq!(via("call_implemented", &[s("private")]).unwrap(), Value::Int(2));
-    assert_eq!(via("call_implemented", &[s("static")]).unwrap(), Value::Int(3));
+    assert_eq!(
+        via("call_implemented", &[s("interface")]).unwrap(),
+        Value::Int(10)
+    );
+    assert_eq!(
+        via("call_implemented", &[s("private")]).unwrap(),
+        Value::Int(2)
+    );
+    assert_eq!(
+        via("call_implemented", &[s("static")]).unwrap(),
+        Value::Int(3)
+    );
     assert_eq!(counters.counts(), (2, 4));
     assert!(counters.asked()[2..].iter().all(|a| a == "get:ITest"));
 }
@@ -378,7 +502,10 @@ fn scenario_4_not_implemented() {
     let (obj, counters) = f.castable("NotImplemented", &[(&f.itest, f.itest_impl.as_type())]);
     assert!(!obj.is_instance_of(&inot, &mut ()).unwrap());
     let err = obj.cast(&inot, &mut ()).unwrap_err();
-    assert_eq!(err, DynError::Host(HostError::new("REQUESTED=INotImplemented")));
+    assert_eq!(
+        err,
+        DynError::Host(HostError::new("REQUESTED=INotImplemented"))
+    );
     assert_eq!(counters.counts(), (2, 0));
     // B3: never cached: every attempt asks again.
     assert!(!obj.is_instance_of(&inot, &mut ()).unwrap());
@@ -391,13 +518,22 @@ fn scenario_5_directly_implemented() {
     let f = fixtures();
     let (obj, counters) = f.castable(
         "Direct",
-        &[(&f.itest, f.itest_impl.as_type()), (&f.idirect, f.idirect_impl.as_type())],
+        &[
+            (&f.itest, f.itest_impl.as_type()),
+            (&f.idirect, f.idirect_impl.as_type()),
+        ],
     );
     assert!(obj.is_instance_of(&f.idirect, &mut ()).unwrap());
     obj.cast(&f.idirect, &mut ()).unwrap();
     // C1: the class's own implementation wins; the hook is never asked.
-    assert_eq!(call(&obj, &f.idirect, "implemented_method", &[]).unwrap(), Value::Int(-1));
-    assert_eq!(call(&obj, &f.idirect, "implemented_method", &[]).unwrap(), Value::Int(-1));
+    assert_eq!(
+        call(&obj, &f.idirect, "implemented_method", &[]).unwrap(),
+        Value::Int(-1)
+    );
+    assert_eq!(
+        call(&obj, &f.idirect, "implemented_method", &[]).unwrap(),
+        Value::Int(-1)
+    );
     assert_eq!(counters.counts(), (0, 0));
     // Casting to a class never calls the hook.
     assert!(obj.is_instance_of(&f.base_class, &mut ()).unwrap());
@@ -427,7 +563,13 @@ struct BadHook {
 }
 
 impl DynamicCastable<DynHost> for BadHook {
-    fn is_interface_implemented(&self, _: &DynObject, iface: &Iface, _: bool, _: &mut ()) -> Result<bool, DynError> {
+    fn is_interface_implemented(
+        &self,
+        _: &DynObject,
+        iface: &Iface,
+        _: bool,
+        _: &mut (),
+    ) -> Result<bool, DynError> {
         self.counters.is_implemented.fetch_add(1, Ordering::SeqCst);
         if *self.mode.lock().unwrap() == Mode::ThrowException {
             return Err(HostError::new(format!("REQUESTED={}", iface.name())).into());
@@ -441,14 +583,22 @@ impl DynamicCastable<DynHost> for BadHook {
         iface: &Iface,
         _: &mut (),
     ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        self.counters.get_implementation.fetch_add(1, Ordering::SeqCst);
-        self.counters.asked.lock().unwrap().push(format!("get:{}", iface.name()));
+        self.counters
+            .get_implementation
+            .fetch_add(1, Ordering::SeqCst);
+        self.counters
+            .asked
+            .lock()
+            .unwrap()
+            .push(format!("get:{}", iface.name()));
         if *iface != self.itest {
             return Ok(None);
         }
         let key = match *self.mode.lock().unwrap() {
             Mode::DefaultHandle => return Ok(None),
-            Mode::ThrowException => return Err(HostError::new(format!("REQUESTED={}", iface.name())).into()),
+            Mode::ThrowException => {
+                return Err(HostError::new(format!("REQUESTED={}", iface.name())).into())
+            }
             Mode::Class => "TestImpl",
             Mode::NoAttribute => "INoAttributeImpl",
             Mode::NotImplemented => "INotTestImpl",
@@ -469,10 +619,24 @@ fn scenario_6_error_handling() {
     let itest = &f.itest;
     let ep = |name: &str| TypeRef::from(rt.lookup(name).unwrap());
 
-    let test_impl = rt.class("TestImpl").implement(&f.itest_impl).define().unwrap();
-    rt.interface("INoAttributeImpl").base(&f.itest_impl).define().unwrap();
-    rt.interface("INotTestImpl").dynamic_castable_implementation().define().unwrap();
-    rt.interface("ITestNoDefaultImpl").base(itest).dynamic_castable_implementation().define().unwrap();
+    let test_impl = rt
+        .class("TestImpl")
+        .implement(&f.itest_impl)
+        .define()
+        .unwrap();
+    rt.interface("INoAttributeImpl")
+        .base(&f.itest_impl)
+        .define()
+        .unwrap();
+    rt.interface("INotTestImpl")
+        .dynamic_castable_implementation()
+        .define()
+        .unwrap();
+    rt.interface("ITestNoDefaultImpl")
+        .base(itest)
+        .dynamic_castable_implementation()
+        .define()
+        .unwrap();
     let itest_for_partial = itest.clone();
     rt.interface("ITestPartialImpl")
         .base(itest)
@@ -481,14 +645,22 @@ fn scenario_6_error_handling() {
             "return_this",
             body(move |this, _, cx| {
                 // Calls a method this implementation has no default for.
-                this.call(&itest_for_partial.method("call_implemented")?, &[Value::from("class")], cx)?;
+                this.call(
+                    &itest_for_partial.method("call_implemented")?,
+                    &[Value::from("class")],
+                    cx,
+                )?;
                 Ok(Value::Object(this.clone()))
             }),
         )
         .dynamic_castable_implementation()
         .define()
         .unwrap();
-    let iother = rt.interface("IOther").method("other_method", 0).define().unwrap();
+    let iother = rt
+        .interface("IOther")
+        .method("other_method", 0)
+        .define()
+        .unwrap();
     let iother_for_body = iother.clone();
     rt.interface("ITestOtherImpl")
         .base(&f.itest_impl)
@@ -549,7 +721,11 @@ fn scenario_6_error_handling() {
     let set = |m: Mode| *mode.lock().unwrap() = m;
     let fails = |method: &str, kind: &str, message: &str| {
         let err = call(&obj, itest, method, &[]).unwrap_err();
-        assert_eq!((err.kind(), err.to_string().as_str()), (kind, message), "calling {method}");
+        assert_eq!(
+            (err.kind(), err.to_string().as_str()),
+            (kind, message),
+            "calling {method}"
+        );
     };
 
     set(Mode::Class);
@@ -590,7 +766,11 @@ fn scenario_6_error_handling() {
 
     // get_number is a different method: the cached return_this must not decide it (D1).
     set(Mode::UseOtherInterface);
-    fails("get_number", "InvalidCast", "Unable to cast object of type 'BadDynamicInterfaceCastable' to type 'IOther'.");
+    fails(
+        "get_number",
+        "InvalidCast",
+        "Unable to cast object of type 'BadDynamicInterfaceCastable' to type 'IOther'.",
+    );
     assert_eq!(class.cached_resolutions(), 2);
 
     set(Mode::ThrowException);
@@ -655,7 +835,12 @@ fn scenario_6_error_handling() {
 #[test]
 fn scenario_7_greeter() {
     let rt = Rt::new();
-    let greet = rt.interface("IGreet").method("hello", 0).method("goodbye", 0).define().unwrap();
+    let greet = rt
+        .interface("IGreet")
+        .method("hello", 0)
+        .method("goodbye", 0)
+        .define()
+        .unwrap();
     let printed: Arc<Mutex<Vec<String>>> = Arc::default();
     let out = printed.clone();
     let greet_impl = rt
@@ -665,7 +850,9 @@ fn scenario_7_greeter() {
             &greet,
             "hello",
             body(move |this, _, _| {
-                out.lock().unwrap().push(format!("Hello World from {}", this.class().name()));
+                out.lock()
+                    .unwrap()
+                    .push(format!("Hello World from {}", this.class().name()));
                 Ok(Value::Nil)
             }),
         )
@@ -692,7 +879,10 @@ fn scenario_7_greeter() {
     call(&second, &greet, "hello", &[]).unwrap();
     // The second instance's hello did not ask again; its cast did.
     assert_eq!(counters.counts(), (2, 1));
-    assert_eq!(*printed.lock().unwrap(), ["Hello World from DynamicCastable"; 2]);
+    assert_eq!(
+        *printed.lock().unwrap(),
+        ["Hello World from DynamicCastable"; 2]
+    );
 
     let err = call(&second, &greet, "goodbye", &[]).unwrap_err();
     assert_eq!(
@@ -711,5 +901,9 @@ fn scenario_7_greeter() {
     );
     assert_eq!(counters.counts(), (2, 2));
     call(&first, &greet, "goodbye", &[]).unwrap_err();
-    assert_eq!(counters.counts(), (2, 3), "a failed resolution is asked again");
+    assert_eq!(
+        counters.counts(),
+        (2, 3),
+        "a failed resolution is asked again"
+    );
 }

@@ -7,7 +7,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use dynacast::{body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value};
+use dynacast::{
+    body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+};
 
 type Iface = InterfaceRef<DynHost>;
 
@@ -37,7 +39,13 @@ impl ServeAll {
 }
 
 impl DynamicCastable<DynHost> for ServeAll {
-    fn is_interface_implemented(&self, _: &DynObject, _: &Iface, _: bool, _: &mut ()) -> Result<bool, DynError> {
+    fn is_interface_implemented(
+        &self,
+        _: &DynObject,
+        _: &Iface,
+        _: bool,
+        _: &mut (),
+    ) -> Result<bool, DynError> {
         self.casts.fetch_add(1, Ordering::SeqCst);
         Ok(true)
     }
@@ -63,9 +71,16 @@ fn many(rt: &Runtime<DynHost>, n: usize) -> (Iface, Iface) {
         b = b.method(&format!("m{i}"), 0);
     }
     let many = b.define().unwrap();
-    let mut b = rt.interface("IManyImpl").base(&many).dynamic_castable_implementation();
+    let mut b = rt
+        .interface("IManyImpl")
+        .base(&many)
+        .dynamic_castable_implementation();
     for i in 0..n {
-        b = b.override_base(&many, &format!("m{i}"), body(move |_, _, _| Ok(Value::Int(i as i64))));
+        b = b.override_base(
+            &many,
+            &format!("m{i}"),
+            body(move |_, _, _| Ok(Value::Int(i as i64))),
+        );
     }
     (many, b.define().unwrap())
 }
@@ -88,7 +103,10 @@ fn subclasses_inherit_the_hook_and_keep_their_own_cache() {
     assert_eq!(d.call(&m0, &[], &mut ()).unwrap(), Value::Int(0));
     // D1 caches per type: Derived is another type, so it asks once for itself.
     assert_eq!(dispatches.load(Ordering::SeqCst), 2);
-    assert_eq!((base.cached_resolutions(), derived.cached_resolutions()), (1, 1));
+    assert_eq!(
+        (base.cached_resolutions(), derived.cached_resolutions()),
+        (1, 1)
+    );
     d.call(&m0, &[], &mut ()).unwrap();
     assert_eq!(dispatches.load(Ordering::SeqCst), 2);
 }
@@ -105,7 +123,10 @@ fn the_cache_grows_and_keeps_every_entry() {
         assert_eq!(obj.call(m, &[], &mut ()).unwrap(), Value::Int(i as i64));
         // Everything published so far is still there after each growth.
         for (j, earlier) in methods[..=i].iter().enumerate() {
-            assert_eq!(obj.call(earlier, &[], &mut ()).unwrap(), Value::Int(j as i64));
+            assert_eq!(
+                obj.call(earlier, &[], &mut ()).unwrap(),
+                Value::Int(j as i64)
+            );
         }
     }
     assert_eq!(dispatches.load(Ordering::SeqCst), 40);
@@ -131,7 +152,8 @@ fn racing_first_resolutions_publish_one_answer() {
             })
             .collect();
         let (mut hook, _, dispatches) = ServeAll::new(&impls[0]);
-        hook.implementation = Box::new(move |obj| impls[obj.payload().as_int().unwrap() as usize].as_type());
+        hook.implementation =
+            Box::new(move |obj| impls[obj.payload().as_int().unwrap() as usize].as_type());
         hook.delay = Duration::from_millis(2);
         let class = rt.class("Racy").hook(hook).define().unwrap();
         let who = iface.method("who").unwrap();
@@ -189,13 +211,16 @@ fn an_implementation_from_another_runtime_is_rejected() {
     let (hook, _, dispatches) = ServeAll::new(&foreign_impl);
     let class = rt.class("Foreign").hook(hook).define().unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
-    let err = obj.call(&many.method("m0").unwrap(), &[], &mut ()).unwrap_err();
+    let err = obj
+        .call(&many.method("m0").unwrap(), &[], &mut ())
+        .unwrap_err();
     assert_eq!(err.kind(), "InvalidOperation");
     assert_eq!(
         err.to_string(),
         "Type 'IManyImpl' returned by IDynamicInterfaceCastable belongs to another Runtime."
     );
-    obj.call(&many.method("m0").unwrap(), &[], &mut ()).unwrap_err();
+    obj.call(&many.method("m0").unwrap(), &[], &mut ())
+        .unwrap_err();
     assert_eq!(dispatches.load(Ordering::SeqCst), 2);
 }
 
@@ -206,6 +231,11 @@ fn without_a_hook_a_missing_interface_is_an_invalid_cast() {
     let plain = rt.class("Plain").define().unwrap();
     let obj = rt.new_object(&plain, Value::Nil).unwrap();
     assert!(!obj.is_instance_of(&many, &mut ()).unwrap());
-    let err = obj.call(&many.method("m0").unwrap(), &[], &mut ()).unwrap_err();
-    assert_eq!(err.to_string(), "Unable to cast object of type 'Plain' to type 'IMany'.");
+    let err = obj
+        .call(&many.method("m0").unwrap(), &[], &mut ())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unable to cast object of type 'Plain' to type 'IMany'."
+    );
 }
