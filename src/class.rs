@@ -175,7 +175,22 @@ impl<H: Host> ClassRef<H> {
         self.0.interfaces.iter().map(|i| i.iface.clone()).collect()
     }
 
-    /// The virtual method called `name` (declared here or inherited).
+    /// The virtual method called `name` (declared here or inherited), to call with
+    /// [`Object::call_virtual`](crate::Object::call_virtual).
+    ///
+    /// ```
+    /// use dynacast::{body, DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let base = rt.class("Base").method("who", 0, body(|_, _, _| Ok(Value::from("base")))).define()?;
+    /// let derived = rt
+    ///     .class("Derived")
+    ///     .base(&base)
+    ///     .override_method("who", body(|_, _, _| Ok(Value::from("derived"))))
+    ///     .define()?;
+    /// let obj = rt.new_object(&derived, Value::Nil)?;
+    /// assert_eq!(obj.call_virtual(&base.method("who")?, &[], &mut ())?, Value::from("derived"));
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn method(&self, name: &str) -> Result<ClassMethodRef<H>, Error<H::Error>> {
         self.0
             .vtable
@@ -202,8 +217,9 @@ impl<H: Host> ClassRef<H> {
     }
 }
 
-/// A virtual method of a class: a vtable slot, called with [`Object::call_virtual`]
-/// (crate::Object::call_virtual) on instances of the class or its subclasses.
+/// A virtual method of a class: a vtable slot, called with
+/// [`Object::call_virtual`](crate::Object::call_virtual) on instances of the class or its
+/// subclasses.
 pub struct ClassMethodRef<H: Host> {
     pub(crate) class: ClassRef<H>,
     pub(crate) slot: usize,
@@ -284,6 +300,21 @@ impl<H: Host> ClassBuilder<H> {
     }
 
     /// Makes the class abstract: it may leave methods unimplemented and has no instances.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let shape = rt.class("Shape").abstract_class().abstract_method("area", 0).define()?;
+    /// let err = rt.new_object(&shape, Value::Nil).unwrap_err();
+    /// assert_eq!(err.to_string(), "Cannot create an instance of the abstract class 'Shape'.");
+    /// // A concrete class may not leave a method abstract.
+    /// let err = rt.class("Blob").base(&shape).define().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Could not load type 'Blob': the class is not abstract but leaves method 'area' abstract"
+    /// );
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn abstract_class(mut self) -> Self {
         self.is_abstract = true;
         self
@@ -325,6 +356,21 @@ impl<H: Host> ClassBuilder<H> {
 
     /// Maps `iface.iface_method` to the class's virtual method `class_method` (C#'s
     /// explicit interface implementation).
+    ///
+    /// ```
+    /// use dynacast::{body, DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let shape = rt.interface("IShape").method("area", 0).define()?;
+    /// let square = rt
+    ///     .class("Square")
+    ///     .implement(&shape)
+    ///     .method("surface", 0, body(|_, _, _| Ok(Value::Int(4))))
+    ///     .map(&shape, "area", "surface")
+    ///     .define()?;
+    /// let obj = rt.new_object(&square, Value::Nil)?;
+    /// assert_eq!(obj.call(&shape.method("area")?, &[], &mut ())?, Value::Int(4));
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn map(
         mut self,
         iface: impl Into<TypeExpr<H>>,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::host::{Body, Host};
-use crate::interface::{InterfaceRef, MemberKind, MethodRef};
+use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodRef};
 use crate::types::variant_compatible;
 
 /// The outcome of a default-method search.
@@ -32,15 +32,23 @@ struct Candidate<'a, H: Host> {
 }
 
 /// What `iface` itself declares for `method`, if anything: its own default (when it is the
-/// declaring interface, or a variance-compatible instantiation of it) or an explicit
-/// override or re-abstraction of it.
+/// declaring interface, or with `variance` a variance-compatible instantiation of it) or an
+/// explicit override or re-abstraction of it.
 fn declaration<'a, H: Host>(
     iface: &'a InterfaceRef<H>,
     method: &MethodRef<H>,
+    variance: bool,
 ) -> Option<Candidate<'a, H>> {
     let declaring = method.iface.data();
     let slot = method.key.slot;
-    if variant_compatible(iface.data(), declaring) {
+    let matches = |target: &InterfaceData<H>| {
+        if variance {
+            variant_compatible(target, declaring)
+        } else {
+            target.uid == declaring.uid
+        }
+    };
+    if matches(iface.data()) {
         // Same generic definition (or the same interface): same slot layout.
         return match &iface.data().methods.get(slot as usize)?.kind {
             MemberKind::Virtual(Some(body)) => Some(Candidate {
@@ -54,7 +62,7 @@ fn declaration<'a, H: Host>(
         .data()
         .overrides
         .iter()
-        .find(|o| o.target.key.slot == slot && variant_compatible(o.target.iface.data(), declaring))
+        .find(|o| o.target.key.slot == slot && matches(o.target.iface.data()))
         .map(|o| Candidate {
             iface,
             body: o.body.as_ref(),
@@ -63,12 +71,23 @@ fn declaration<'a, H: Host>(
 
 /// The most specific default for `method` among `set`: candidates that no other candidate
 /// derives from. One survivor wins; none is `Missing`; several are a diamond.
+///
+/// Like CoreCLR, declarations of the exact declaring interface are searched first, and
+/// variance-compatible instantiations only when there are none: a class implementing both
+/// `IG<string>` and `IG<object>` (`out T`) calls each one's own default, not a diamond.
 pub(crate) fn most_specific_default<'a, H: Host>(
-    set: impl Iterator<Item = &'a InterfaceRef<H>>,
+    set: impl Iterator<Item = &'a InterfaceRef<H>> + Clone,
     method: &MethodRef<H>,
 ) -> DefaultResolution<H> {
-    let candidates: SmallVec<[Candidate<'a, H>; 4]> =
-        set.filter_map(|iface| declaration(iface, method)).collect();
+    let mut candidates: SmallVec<[Candidate<'a, H>; 4]> = set
+        .clone()
+        .filter_map(|iface| declaration(iface, method, false))
+        .collect();
+    if candidates.is_empty() {
+        candidates = set
+            .filter_map(|iface| declaration(iface, method, true))
+            .collect();
+    }
     let derives = |sub: &InterfaceRef<H>, sup: &InterfaceRef<H>| {
         sub.data().all_bases.iter().any(|b| b.uid() == sup.uid())
     };

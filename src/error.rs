@@ -117,6 +117,14 @@ impl<E> Error<E> {
     /// exception types: `"InvalidCast"`, `"InvalidOperation"`, `"EntryPointNotFound"`,
     /// `"AmbiguousImplementation"`, `"TypeLoad"`, `"MissingMember"`, `"ArgumentCount"` or
     /// `"Host"`.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let err = rt.class("C").base("Missing").define().unwrap_err();
+    /// assert_eq!(err.kind(), "TypeLoad");
+    /// assert_eq!(err.to_string(), "Could not load type 'C': unknown type 'Missing'");
+    /// ```
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidCast { .. } => "InvalidCast",

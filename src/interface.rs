@@ -3,9 +3,9 @@
 //! interface definitions with variance (SPEC §1).
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::sync::lock;
+use crate::sync::{lock, Mutex};
 
 use ahash::RandomState;
 use hashbrown::HashMap;
@@ -152,6 +152,18 @@ impl<H: Host> InterfaceRef<H> {
     /// returned reference names the *declaring* interface, which is what dispatch and the
     /// hook see (SPEC C2). A name declared by several bases resolves to the first in
     /// base-list order.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let base = rt.interface("IBase").method("m", 1).define()?;
+    /// let derived = rt.interface("IDerived").base(&base).define()?;
+    /// let m = derived.method("m")?;
+    /// assert_eq!((m.interface(), m.arity()), (&base, 1));
+    /// let err = derived.method("nope").unwrap_err();
+    /// assert_eq!(err.to_string(), "Member 'nope' not found on type 'IDerived'.");
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn method(&self, name: &str) -> Result<MethodRef<H>, Error<H::Error>> {
         self.find_method(name).ok_or_else(|| Error::MissingMember {
             type_name: self.0.name.clone(),
@@ -387,6 +399,9 @@ impl<H: Host> TypeExpr<H> {
                 )
             }),
             TypeExpr::Generic(def, args) => {
+                // Checked here too (not only by `instantiate`) so the error names the type
+                // being defined rather than the generic definition.
+                self.check_generic_arity(owner)?;
                 let args = args
                     .iter()
                     .map(|a| a.resolve(runtime, params, owner))
@@ -405,6 +420,28 @@ impl<H: Host> TypeExpr<H> {
             // Names are bound before any resolution; reaching one means it was never bound.
             TypeExpr::Named(name) => Err(Error::type_load(owner, format!("unknown type '{name}'"))),
         }
+    }
+
+    /// Every generic instantiation in the expression has as many arguments as its
+    /// definition has parameters; errors name `owner`, the type being defined.
+    fn check_generic_arity(&self, owner: &Arc<str>) -> Result<(), Error<H::Error>> {
+        if let TypeExpr::Generic(def, args) = self {
+            if args.len() != def.arity() {
+                return Err(Error::type_load(
+                    owner,
+                    format!(
+                        "wrong number of type arguments for generic interface '{}': expected {}, got {}",
+                        def.name(),
+                        def.arity(),
+                        args.len()
+                    ),
+                ));
+            }
+            for a in args {
+                a.check_generic_arity(owner)?;
+            }
+        }
+        Ok(())
     }
 
     fn max_param(&self) -> Option<usize> {
@@ -484,6 +521,33 @@ struct InterfaceTemplate<H: Host> {
 }
 
 impl<H: Host> InterfaceTemplate<H> {
+    /// For a generic definition: reports now, rather than at its first instantiation, the
+    /// errors that do not depend on the type arguments. Bases that do not mention a type
+    /// parameter must be interfaces; a template that mentions no parameter in its bases or
+    /// overrides is built once, which checks everything `build` checks.
+    fn check_without_params(&self, runtime: u64, name: &Arc<str>) -> Result<(), Error<H::Error>> {
+        let mentions_params = self
+            .bases
+            .iter()
+            .chain(self.overrides.iter().map(|o| &o.base))
+            .any(|e| e.max_param().is_some());
+        if !mentions_params {
+            return self.build(runtime, name.clone(), &[], None).map(drop);
+        }
+        for expr in self.bases.iter().filter(|e| e.max_param().is_none()) {
+            if let TypeRef::Class(c) = expr.resolve(runtime, &[], name)? {
+                return Err(Error::type_load(
+                    name,
+                    format!(
+                        "'{}' in the base list of interface '{name}' is not an interface",
+                        c.name()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Builds one interface from the template with `params` substituted.
     fn build(
         &self,
@@ -651,6 +715,27 @@ impl<H: Host> InterfaceBuilder<H> {
     }
 
     /// Re-abstracts method `method` of base interface `base`: removes the inherited default.
+    /// A class whose most specific declaration of the method is a re-abstraction can be
+    /// defined, but calling the method fails with `EntryPointNotFound`.
+    ///
+    /// ```
+    /// use dynacast::{body, DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let base = rt
+    ///     .interface("IBase")
+    ///     .default_method("m", 0, body(|_, _, _| Ok(Value::Int(1))))
+    ///     .define()?;
+    /// let re = rt.interface("IRe").base(&base).reabstract(&base, "m").define()?;
+    /// let class = rt.class("C").implement(&re).define()?;
+    /// let obj = rt.new_object(&class, Value::Nil)?;
+    /// let err = obj.call(&base.method("m")?, &[], &mut ()).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "Entry point not found: type 'C' has no implementation of 'IBase.m' \
+    ///      (the most specific declaration, in 'IRe', is abstract)."
+    /// );
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn reabstract(mut self, base: impl Into<TypeExpr<H>>, method: &str) -> Self {
         self.template.overrides.push(OverrideExpr {
             base: base.into(),
@@ -694,6 +779,7 @@ impl<H: Host> InterfaceBuilder<H> {
             .iter()
             .chain(self.template.overrides.iter().map(|o| &o.base));
         for e in exprs {
+            e.check_generic_arity(name)?;
             if let Some(i) = e.max_param().filter(|i| *i >= params) {
                 return Err(Error::type_load(
                     name,
@@ -757,6 +843,8 @@ impl<H: Host> InterfaceBuilder<H> {
             ));
         }
         self.validate()?;
+        self.template
+            .check_without_params(self.rt.id(), &self.name)?;
         self.rt.register(&self.name, self.redefine, |runtime| {
             let def = GenericInterface(Arc::new(GenericDef {
                 uid: next_uid(),
@@ -817,6 +905,26 @@ impl<H: Host> GenericInterface<H> {
     }
 
     /// The closed interface `Self<args…>`; the same arguments always give the same interface.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Variance};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let animal = rt.class("Animal").define()?;
+    /// let cat = rt.class("Cat").base(&animal).define()?;
+    /// let producer = rt
+    ///     .generic_interface("IProducer", &[Variance::Covariant])
+    ///     .method("get", 0)
+    ///     .define_generic()?;
+    /// let of_cat = producer.instantiate(&[cat.as_type()])?;
+    /// let of_animal = producer.instantiate(&[animal.as_type()])?;
+    /// assert_eq!(of_cat.name(), "IProducer<Cat>");
+    /// assert_eq!(producer.instantiate(&[cat.as_type()])?, of_cat);
+    /// // `out T`: a producer of cats is a producer of animals, not the reverse.
+    /// assert!(of_cat.as_type().is_assignable_to(&of_animal.as_type()));
+    /// assert!(!of_animal.as_type().is_assignable_to(&of_cat.as_type()));
+    /// assert_eq!(producer.instantiate(&[]).unwrap_err().kind(), "TypeLoad");
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn instantiate(&self, args: &[TypeRef<H>]) -> Result<InterfaceRef<H>, Error<H::Error>> {
         let def = &self.0;
         if args.len() != def.variances.len() {

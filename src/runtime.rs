@@ -6,7 +6,7 @@
 //! a hook runs.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use ahash::RandomState;
 use hashbrown::HashMap;
@@ -16,7 +16,7 @@ use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::{GenericInterface, InterfaceBuilder, Variance};
 use crate::object::Object;
-use crate::sync::lock;
+use crate::sync::{lock, Mutex};
 use crate::types::{next_uid, TypeRef};
 
 /// What a name in the registry stands for.
@@ -160,7 +160,20 @@ impl<H: Host> Runtime<H> {
         Ok(built)
     }
 
-    /// A new object of `class` carrying `payload`.
+    /// A new object of `class` carrying `payload`. Fails with `InvalidOperation` for an
+    /// abstract class or a class of another runtime.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let point = rt.class("Point").define()?;
+    /// let obj = rt.new_object(&point, Value::Int(7))?;
+    /// assert_eq!((obj.class(), obj.payload()), (&point, &Value::Int(7)));
+    /// let other = Runtime::<DynHost>::new();
+    /// let err = other.new_object(&point, Value::Nil).unwrap_err();
+    /// assert_eq!(err.to_string(), "Type 'Point' belongs to another Runtime.");
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn new_object(
         &self,
         class: &ClassRef<H>,

@@ -4,20 +4,15 @@
 //! remember a type by id can never mistake one type for another, even across runtimes.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::class::{ClassData, ClassRef};
 use crate::host::Host;
 use crate::interface::{InterfaceData, InterfaceRef, Variance};
 
-static NEXT_UID: AtomicU64 = AtomicU64::new(1);
-
-/// A fresh process-wide unique id for a type or a runtime.
-pub(crate) fn next_uid() -> u64 {
-    // Relaxed: uniqueness is all we need, and fetch_add gives it under any ordering.
-    NEXT_UID.fetch_add(1, Ordering::Relaxed)
-}
+/// A fresh process-wide unique id for a type or a runtime (the counter lives in the
+/// `sync` facade, which makes it per-model-iteration under loom).
+pub(crate) use crate::sync::next_uid;
 
 /// A handle to any defined type: a class or an interface (possibly a closed generic one).
 pub enum TypeRef<H: Host> {
@@ -131,7 +126,22 @@ impl<H: Host> TypeRef<H> {
 
     /// Whether a value of type `self` may be used where `target` is expected, by metadata
     /// alone: class inheritance, implemented interfaces and their bases, generic variance.
-    /// Every type is assignable to the runtime's root class `object`.
+    /// Every type is assignable to the runtime's root class `object`; an interface is
+    /// assignable to no other class.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let base = rt.interface("IBase").define()?;
+    /// let derived = rt.interface("IDerived").base(&base).define()?;
+    /// let class = rt.class("C").implement(&derived).define()?;
+    /// let object = rt.object_class().as_type();
+    /// assert!(class.as_type().is_assignable_to(&base.as_type()));
+    /// assert!(derived.as_type().is_assignable_to(&object));
+    /// assert!(!derived.as_type().is_assignable_to(&class.as_type()));
+    /// assert!(!base.as_type().is_assignable_to(&derived.as_type()));
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
     pub fn is_assignable_to(&self, target: &TypeRef<H>) -> bool {
         is_assignable(self, target)
     }
