@@ -23,12 +23,22 @@
 //! keeps reading valid (if older) data, with no epoch or hazard-pointer scheme. Because each
 //! generation doubles, all of them together take less than twice the last one.
 //!
+//! # Model checking
+//!
+//! Under `--cfg loom` the atomics, the mutex and the once-cells come from loom (see
+//! `sync`), and every table carries a loom leak tracker, so `loom-tests/` checks this
+//! protocol across interleavings. With `--cfg dynacast_broken` as well, the steps marked
+//! "broken variant" below can be switched off one at a time (`sync::broken`) to prove the
+//! models notice.
+//!
 //! SPEC §5 measured an insert-only atomic table at about 1.6× a direct call against 3.1×
 //! for `arc_swap::Cache` + hashbrown and 8.8× for `ArcSwap::load` + hashbrown, which is
 //! why the read path is this table and not a snapshot map.
 
 use crate::host::{Body, Host};
 use crate::interface::{InterfaceRef, MethodKey};
+#[cfg(dynacast_broken)]
+use crate::sync::broken::{self, Variant};
 use crate::sync::{lock, AtomicUsize, Mutex, OnceLock, Ordering};
 
 /// log2 of the first table's size.
@@ -62,6 +72,9 @@ struct Table<H: Host> {
     slots: Box<[OnceLock<Entry<H>>]>,
     /// 64 − log2(size): the hash's top bits pick the home slot.
     shift: u32,
+    /// Lets loom report a table that outlives its model (a leak).
+    #[cfg(loom)]
+    _alive: loom::alloc::Track<()>,
 }
 
 impl<H: Host> Table<H> {
@@ -69,6 +82,8 @@ impl<H: Host> Table<H> {
         Table {
             slots: (0..1usize << log2).map(|_| OnceLock::new()).collect(),
             shift: 64 - log2,
+            #[cfg(loom)]
+            _alive: loom::alloc::Track::new(()),
         }
     }
 
@@ -123,6 +138,9 @@ pub(crate) struct DispatchCache<H: Host> {
     tables: Box<[OnceLock<Table<H>>]>,
     /// Serializes writers; holds the number of entries.
     writer: Mutex<usize>,
+    /// Broken variant `ReserveAcrossHook` only: the class's resolution is reserved.
+    #[cfg(dynacast_broken)]
+    reserved: crate::sync::AtomicUsize,
 }
 
 impl<H: Host> DispatchCache<H> {
@@ -131,12 +149,28 @@ impl<H: Host> DispatchCache<H> {
             current: AtomicUsize::new(0),
             tables: (0..GENERATIONS).map(|_| OnceLock::new()).collect(),
             writer: Mutex::new(0),
+            #[cfg(dynacast_broken)]
+            reserved: AtomicUsize::new(0),
         }
     }
 
     /// The cached resolution of `key`, if any. Lock-free and allocation-free.
     #[inline]
     pub(crate) fn get(&self, key: MethodKey) -> Option<&Resolved<H>> {
+        #[cfg(dynacast_broken)]
+        if broken::is(Variant::NeverHit) {
+            return None;
+        }
+        let found = self.lookup(key);
+        #[cfg(dynacast_broken)]
+        if found.is_none() && broken::is(Variant::ReserveAcrossHook) {
+            self.reserve();
+        }
+        found
+    }
+
+    #[inline]
+    fn lookup(&self, key: MethodKey) -> Option<&Resolved<H>> {
         // Acquire pairs with the Release in `grow`: the table of the generation we read
         // was completely filled before that generation was published.
         let generation = self.current.load(Ordering::Acquire);
@@ -151,8 +185,28 @@ impl<H: Host> DispatchCache<H> {
         key: MethodKey,
         resolved: Resolved<H>,
     ) -> Result<&Resolved<H>, Resolved<H>> {
+        #[cfg_attr(dynacast_broken, allow(unused_mut))] // shadowed below
         let mut len = lock(&self.writer);
-        if let Some(existing) = self.get(key) {
+        // Writers serialize on `writer` (broken variant `NoWriterLock`: the count is read
+        // and written back under brief locks, and the rest runs unserialized).
+        #[cfg(dynacast_broken)]
+        let unserialized = Mutex::new(*len);
+        #[cfg(dynacast_broken)]
+        let mut len = if broken::is(Variant::NoWriterLock) {
+            drop(len);
+            lock(&unserialized)
+        } else {
+            len
+        };
+        #[cfg(dynacast_broken)]
+        let _release = Unreserve(self);
+        // Re-check under the lock: a racing writer may have published `key` since our miss
+        // (broken variant `NoRecheck`).
+        #[cfg(dynacast_broken)]
+        let recheck = !broken::is(Variant::NoRecheck);
+        #[cfg(not(dynacast_broken))]
+        let recheck = true;
+        if let Some(existing) = self.lookup(key).filter(|_| recheck) {
             return Ok(existing);
         }
         // Only writers change `current`, and we are the only writer now.
@@ -168,6 +222,10 @@ impl<H: Host> DispatchCache<H> {
         }
         let stored = table.insert(key, resolved);
         *len += 1;
+        #[cfg(dynacast_broken)]
+        if broken::is(Variant::NoWriterLock) {
+            *lock(&self.writer) = *len;
+        }
         debug_assert_eq!(self.current.load(Ordering::Relaxed), generation);
         Ok(stored)
     }
@@ -176,15 +234,55 @@ impl<H: Host> DispatchCache<H> {
     fn grow(&self, old: &Table<H>, generation: usize) -> &Table<H> {
         let log2 = 64 - old.shift + 1;
         let next = self.tables[generation + 1].get_or_init(|| Table::with_size_log2(log2));
+        // Fill before publishing (broken variant `PublishBeforeFill`).
+        #[cfg(dynacast_broken)]
+        if broken::is(Variant::PublishBeforeFill) {
+            self.current.store(generation + 1, Ordering::Release);
+        }
         for e in old.entries() {
             next.insert(e.key, e.resolved.clone());
         }
-        self.current.store(generation + 1, Ordering::Release);
+        // Release pairs with the Acquire in `lookup` (broken variant `RelaxedGeneration`).
+        #[cfg(dynacast_broken)]
+        let release = if broken::is(Variant::RelaxedGeneration) {
+            Ordering::Relaxed
+        } else {
+            Ordering::Release
+        };
+        #[cfg(not(dynacast_broken))]
+        let release = Ordering::Release;
+        self.current.store(generation + 1, release);
         next
+    }
+
+    /// Broken variant `ReserveAcrossHook`: waits until no other resolution of this class is
+    /// under way, then reserves it until the next publish.
+    #[cfg(dynacast_broken)]
+    fn reserve(&self) {
+        while self
+            .reserved
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            loom::thread::yield_now();
+        }
     }
 
     /// Number of cached resolutions.
     pub(crate) fn len(&self) -> usize {
         *lock(&self.writer)
+    }
+}
+
+/// Broken variant `ReserveAcrossHook`: a publish releases the reservation.
+#[cfg(dynacast_broken)]
+struct Unreserve<'a, H: Host>(&'a DispatchCache<H>);
+
+#[cfg(dynacast_broken)]
+impl<H: Host> Drop for Unreserve<'_, H> {
+    fn drop(&mut self) {
+        if broken::is(Variant::ReserveAcrossHook) {
+            self.0.reserved.store(0, Ordering::Release);
+        }
     }
 }

@@ -48,6 +48,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod call_site;
 pub mod cast;
 pub mod class;
 mod default_methods;
@@ -57,12 +58,18 @@ pub mod error;
 pub mod hook;
 pub mod host;
 pub mod interface;
+#[cfg(feature = "lua")]
+pub mod lua;
 pub mod object;
 pub mod runtime;
 mod sync;
+#[cfg(all(loom, dynacast_broken))]
+#[doc(hidden)]
+pub use sync::broken as loom_broken;
 pub mod types;
 pub mod value;
 
+pub use call_site::{CallSite, CallSiteState, CALL_SITE_ENTRIES};
 pub use class::{ClassBuilder, ClassMethodRef, ClassRef};
 pub use error::{Error, InvalidOperation};
 pub use hook::DynamicCastable;

@@ -617,7 +617,7 @@ fn scenario_6_error_handling() {
     let f = fixtures();
     let rt = &f.rt;
     let itest = &f.itest;
-    let ep = |name: &str| TypeRef::from(rt.lookup(name).unwrap());
+    let ep = |name: &str| rt.lookup(name).unwrap();
 
     let test_impl = rt
         .class("TestImpl")

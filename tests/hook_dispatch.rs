@@ -13,10 +13,13 @@ use dynacast::{
 
 type Iface = InterfaceRef<DynHost>;
 
+/// Picks the implementation interface for an object.
+type Answer = Box<dyn Fn(&DynObject) -> TypeRef<DynHost> + Send + Sync>;
+
 /// Serves every interface with `implementation`, counting calls; optionally panics on the
 /// first dispatch question, or sleeps to widen race windows.
 struct ServeAll {
-    implementation: Box<dyn Fn(&DynObject) -> TypeRef<DynHost> + Send + Sync>,
+    implementation: Answer,
     casts: Arc<AtomicUsize>,
     dispatches: Arc<AtomicUsize>,
     panic_first: bool,

@@ -1,0 +1,548 @@
+//! One model per invariant of the per-type dispatch cache and the hook path (issue 4).
+//!
+//! Every model builds its world on the model thread (some also cache a few resolutions
+//! there, before any actor exists), spawns two or three actors that drive the engine
+//! through its public API, and only joins them (tokio-rs/loom#392: a model thread that
+//! reads while the actors run can make loom explore a single interleaving). The actors
+//! return what they saw; the invariants are asserted on that after the join (a few final
+//! checks read the engine then, when no actor is left to race), and the interesting
+//! outcomes are recorded in the model's [`Coverage`] and asserted at the end.
+//!
+//! No model needs the engine's internals: only `dynacast::loom_broken` (the must-fail
+//! switch, under `--cfg dynacast_broken`) is exposed for loom, as a `#[doc(hidden)]` item.
+//!
+//! Each model returns loom's iteration count. The must-fail tests run the same functions
+//! with one protocol step broken (`dynacast::loom_broken`).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+use dynacast::call_site::{CallSite, CallSiteState};
+use dynacast::TypeRef;
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::thread;
+
+use crate::explore::{explore, silence_planned_panics, Coverage};
+use crate::fixtures::{call, value, world, Behaviour, Caller, K_VALUE};
+
+/// D1: racing first resolutions of (type, method) all return the same implementation, and
+/// every later lookup returns it. Three resolvers race; the hook answers `Impl1`, `Impl2`,
+/// `Impl3` in turn, so a resolver that returned its own answer instead of the published
+/// one would be seen.
+pub fn canonical_result() -> usize {
+    explore(
+        "canonical_result",
+        &[
+            "all three resolvers asked the hook",
+            "two resolvers asked the hook",
+            "one resolver asked, the others hit",
+            "a later answer of the hook was the one published",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1, 2, 3], Behaviour::Plain);
+            let actors: Vec<_> = (0..3)
+                .map(|_| {
+                    let (obj, m0) = (w.obj.clone(), w.m[0].clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let first = call(&obj, &m0, &mut cx).0;
+                        let later = call(&obj, &m0, &mut cx).0;
+                        (first, later, cx)
+                    })
+                })
+                .collect();
+            let seen: Vec<_> = actors.into_iter().map(|a| a.join().unwrap()).collect();
+            let canonical = seen[0].0;
+            for (first, later, _) in &seen {
+                assert_eq!(
+                    *first, canonical,
+                    "canonical_result: racing resolutions differ"
+                );
+                assert_eq!(
+                    *later, canonical,
+                    "canonical_result: a later lookup differs"
+                );
+            }
+            match seen.iter().map(|s| s.2.dispatch_hook_calls).sum::<usize>() {
+                3 => cov.saw("all three resolvers asked the hook"),
+                2 => cov.saw("two resolvers asked the hook"),
+                1 => cov.saw("one resolver asked, the others hit"),
+                n => panic!("canonical_result: {n} hook calls for 3 resolvers"),
+            }
+            if canonical != value(1, 0) {
+                cov.saw("a later answer of the hook was the one published");
+            }
+        },
+    )
+}
+
+/// Monotonic visibility: once a reader has seen the resolution, it never misses it again
+/// and never sees another value. The writer raises `returned` after its call returns, so
+/// a reader that hit while it was down saw the entry while the resolver was still inside.
+pub fn monotonic_visibility() -> usize {
+    explore(
+        "monotonic_visibility",
+        &[
+            "reader hit before the resolver returned",
+            "reader hit after the resolver returned",
+            "reader missed and resolved itself",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1, 2], Behaviour::Plain);
+            let returned = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let (obj, m0, returned) = (w.obj.clone(), w.m[0].clone(), returned.clone());
+                thread::spawn(move || {
+                    let v = call(&obj, &m0, &mut Caller::default()).0;
+                    returned.store(true, Ordering::Release);
+                    v
+                })
+            };
+            let reader = {
+                let (obj, m0, returned) = (w.obj.clone(), w.m[0].clone(), returned.clone());
+                thread::spawn(move || {
+                    let mut cx = Caller::default();
+                    let first = call(&obj, &m0, &mut cx);
+                    let after_return = returned.load(Ordering::Acquire);
+                    let second = call(&obj, &m0, &mut cx);
+                    (first, after_return, second)
+                })
+            };
+            let written = writer.join().unwrap();
+            let ((v1, missed1), after_return, (v2, missed2)) = reader.join().unwrap();
+            assert_eq!(
+                v2, v1,
+                "monotonic_visibility: a value changed after it was seen"
+            );
+            assert!(
+                !missed2,
+                "monotonic_visibility: a miss after the value was seen"
+            );
+            assert_eq!(
+                v1, written,
+                "monotonic_visibility: reader and resolver differ"
+            );
+            match (missed1, after_return) {
+                (false, false) => cov.saw("reader hit before the resolver returned"),
+                (false, true) => cov.saw("reader hit after the resolver returned"),
+                (true, _) => cov.saw("reader missed and resolved itself"),
+            }
+        },
+    )
+}
+
+/// No torn entry: a reader that matches a key reads that key's value. Two methods are
+/// published by two actors, each then reading the other's, so each read may race the
+/// other's publication of a neighbouring slot.
+pub fn no_torn_entry() -> usize {
+    explore(
+        "no_torn_entry",
+        &[
+            "read the other actor's entry from the cache",
+            "resolved the other actor's method itself",
+        ],
+        |cov: &Coverage| {
+            let w = world(2, &[1], Behaviour::Plain);
+            let actors: Vec<_> = (0..2)
+                .map(|me| {
+                    let (obj, m) = (w.obj.clone(), w.m.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let own = call(&obj, &m[me], &mut cx);
+                        let other = call(&obj, &m[1 - me], &mut cx);
+                        (own, other)
+                    })
+                })
+                .collect();
+            for (me, actor) in actors.into_iter().enumerate() {
+                let ((own, _), (other, missed)) = actor.join().unwrap();
+                assert_eq!(own, value(1, me), "no_torn_entry: wrong value for m{me}");
+                assert_eq!(other, value(1, 1 - me), "no_torn_entry: torn entry");
+                cov.saw(if missed {
+                    "resolved the other actor's method itself"
+                } else {
+                    "read the other actor's entry from the cache"
+                });
+            }
+        },
+    )
+}
+
+/// Hook call bounds: 1 ≤ `get_interface_implementation` calls per (type, method) ≤ racing
+/// resolvers, and a resolver's later calls never ask again (D1); the cast hook runs once
+/// per cast attempt, `is_instance_of` and `cast` alike, never skipped by a cache (B3).
+/// Three resolvers race, each casting twice and calling twice.
+pub fn hook_call_bounds() -> usize {
+    explore(
+        "hook_call_bounds",
+        &[
+            "hook asked once for three resolvers",
+            "hook asked by two of three resolvers",
+            "hook asked by all three resolvers",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1], Behaviour::Plain);
+            let actors: Vec<_> = (0..3)
+                .map(|_| {
+                    let (obj, m0, j) = (w.obj.clone(), w.m[0].clone(), w.j.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        assert!(obj.is_instance_of(&j, &mut cx).unwrap());
+                        call(&obj, &m0, &mut cx);
+                        obj.cast(&j, &mut cx).unwrap();
+                        call(&obj, &m0, &mut cx);
+                        cx
+                    })
+                })
+                .collect();
+            let mut total = 0;
+            for actor in actors {
+                let cx = actor.join().unwrap();
+                assert!(
+                    cx.dispatch_hook_calls <= 1,
+                    "hook_call_bounds: one resolver asked the hook {} times",
+                    cx.dispatch_hook_calls
+                );
+                assert_eq!(
+                    cx.cast_hook_calls, 2,
+                    "hook_call_bounds: a cast skipped the hook"
+                );
+                total += cx.dispatch_hook_calls;
+            }
+            match total {
+                1 => cov.saw("hook asked once for three resolvers"),
+                2 => cov.saw("hook asked by two of three resolvers"),
+                3 => cov.saw("hook asked by all three resolvers"),
+                n => panic!("hook_call_bounds: {n} dispatch hook calls for 3 resolvers"),
+            }
+        },
+    )
+}
+
+/// Growth keeps published entries: `m0 ..= m3` are cached (4 of 8 slots); two writers
+/// resolve `m4` and `m5`: the first to publish moves everything to a 16-slot table, the
+/// other publishes into the old or the new one. The reader, reading `m0` and `m3`
+/// meanwhile, must hit every time, and each writer must then hit its own entry.
+pub fn growth_keeps_entries() -> usize {
+    explore(
+        "growth_keeps_entries",
+        &[
+            "reader read before the growth was published",
+            "reader read after the growth was published",
+        ],
+        |cov: &Coverage| {
+            let w = world(6, &[1], Behaviour::Plain);
+            let mut setup = Caller::default();
+            for m in &w.m[..4] {
+                call(&w.obj, m, &mut setup);
+            }
+            // Raised by a writer once its publish returned; the first publish is the 5th
+            // entry, which grows the table, so a raised flag means the growth is published.
+            let grown = Arc::new(AtomicBool::new(false));
+            let writers: Vec<_> = [4, 5]
+                .into_iter()
+                .map(|k| {
+                    let (obj, m, grown) = (w.obj.clone(), w.m[k].clone(), grown.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        assert_eq!(call(&obj, &m, &mut cx), (value(1, k), true));
+                        grown.store(true, Ordering::Release);
+                        assert_eq!(
+                            call(&obj, &m, &mut cx),
+                            (value(1, k), false),
+                            "growth_keeps_entries: a writer lost its own entry"
+                        );
+                    })
+                })
+                .collect();
+            let reader = {
+                let (obj, m, grown) = (w.obj.clone(), w.m.clone(), grown.clone());
+                thread::spawn(move || {
+                    let mut cx = Caller::default();
+                    let mut after = Vec::new();
+                    for k in [0, 3] {
+                        after.push(grown.load(Ordering::Acquire));
+                        let (v, missed) = call(&obj, &m[k], &mut cx);
+                        assert_eq!(v, value(1, k), "growth_keeps_entries: wrong value");
+                        assert!(!missed, "growth_keeps_entries: a published entry was lost");
+                    }
+                    after
+                })
+            };
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            let after = reader.join().unwrap();
+            assert_eq!(
+                w.class.cached_resolutions(),
+                6,
+                "growth_keeps_entries: the cache lost count of its entries"
+            );
+            if after.contains(&true) {
+                cov.saw("reader read after the growth was published");
+            }
+            if after.contains(&false) {
+                cov.saw("reader read before the growth was published");
+            }
+        },
+    )
+}
+
+/// No leak and no use-after-free of retired tables: two writers publish the 4th and 5th
+/// resolutions (the 5th grows the table, retiring the first) while a reader reads `m0`,
+/// possibly from the retired table. The model thread drops its handles right after
+/// spawning, so the last actor to finish frees the class with every table. At the end of
+/// each iteration loom's leak check fails if any table (each carries a loom allocation
+/// tracker under `cfg(loom)`) is still alive.
+///
+/// Use-after-free is ruled out by construction rather than by loom, which does not track
+/// std memory: a retired table is freed only with its class, and the `&Resolved` a reader
+/// borrows cannot outlive the object (hence the class) it was read through.
+pub fn no_leaked_tables(behaviour: Behaviour) -> usize {
+    explore(
+        "no_leaked_tables",
+        &[
+            "the growth finished while the reader was reading",
+            "the reader read after the growth",
+        ],
+        move |cov: &Coverage| {
+            let behaviour = match behaviour {
+                Behaviour::HoldsItsObject => Behaviour::HoldsItsObject,
+                _ => Behaviour::Plain,
+            };
+            let w = world(5, &[1], behaviour);
+            let mut setup = Caller::default();
+            for m in &w.m[..3] {
+                call(&w.obj, m, &mut setup);
+            }
+            let returned = Arc::new(AtomicUsize::new(0));
+            let writers: Vec<_> = [3, 4]
+                .into_iter()
+                .map(|k| {
+                    let (obj, m, returned) = (w.obj.clone(), w.m[k].clone(), returned.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        assert_eq!(call(&obj, &m, &mut cx), (value(1, k), true));
+                        returned.fetch_add(1, Ordering::Release);
+                        assert_eq!(call(&obj, &m, &mut cx), (value(1, k), false));
+                    })
+                })
+                .collect();
+            let reader = {
+                let (obj, m0, returned) = (w.obj.clone(), w.m[0].clone(), returned.clone());
+                thread::spawn(move || {
+                    let before = returned.load(Ordering::Acquire);
+                    let hit = call(&obj, &m0, &mut Caller::default());
+                    assert_eq!(hit, (value(1, 0), false), "no_leaked_tables: lost m0");
+                    (before, returned.load(Ordering::Acquire))
+                })
+            };
+            drop(w);
+            for writer in writers {
+                writer.join().unwrap();
+            }
+            match reader.join().unwrap() {
+                (2, _) => cov.saw("the reader read after the growth"),
+                (_, 2) => cov.saw("the growth finished while the reader was reading"),
+                _ => {}
+            }
+        },
+    )
+}
+
+/// Re-entrancy (D2): a hook that casts and dispatches on the same object, while another
+/// actor does the same, completes (loom reports a deadlock otherwise).
+pub fn reentrant_hook() -> usize {
+    explore(
+        "reentrant_hook",
+        &[
+            "a nested call asked the hook",
+            "a nested call hit the other actor's entry",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1], Behaviour::Reenter);
+            let actors: Vec<_> = (0..2)
+                .map(|_| {
+                    let (obj, m0, k0) = (w.obj.clone(), w.m[0].clone(), w.k0.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let v = call(&obj, &m0, &mut cx).0;
+                        assert_eq!(call(&obj, &k0, &mut cx).0, K_VALUE);
+                        (v, cx)
+                    })
+                })
+                .collect();
+            for actor in actors {
+                let (v, cx) = actor.join().unwrap();
+                assert_eq!(v, value(1, 0), "reentrant_hook: wrong value");
+                if cx.nested_misses > 0 {
+                    cov.saw("a nested call asked the hook");
+                }
+                if cx.nested_hits > 0 {
+                    cov.saw("a nested call hit the other actor's entry");
+                }
+            }
+        },
+    )
+}
+
+/// A panicking hook publishes nothing and leaves the cache usable: the first hook call
+/// panics (caught inside the actor, which then calls again); every call that returns
+/// gets `Impl1`'s value, the retry after the panic finds no entry left by the panicking
+/// call, and exactly one resolution ends up cached.
+pub fn panicking_hook() -> usize {
+    silence_planned_panics();
+    explore(
+        "panicking_hook",
+        &[
+            "after the panic, the retry resolved and published",
+            "the other actor hit the entry published after the panic",
+            "the other actor resolved it itself",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1], Behaviour::PanicOnFirstCall);
+            let actors: Vec<_> = (0..2)
+                .map(|_| {
+                    let (obj, m0) = (w.obj.clone(), w.m[0].clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let first = catch_unwind(AssertUnwindSafe(|| call(&obj, &m0, &mut cx)));
+                        let retry = call(&obj, &m0, &mut cx);
+                        (first.ok(), retry)
+                    })
+                })
+                .collect();
+            let mut panics = 0;
+            for actor in actors {
+                let (first, (retry, retry_missed)) = actor.join().unwrap();
+                assert_eq!(
+                    retry,
+                    value(1, 0),
+                    "panicking_hook: the cache is not usable"
+                );
+                match first {
+                    None => {
+                        panics += 1;
+                        if retry_missed {
+                            cov.saw("after the panic, the retry resolved and published");
+                        }
+                    }
+                    Some((v, missed)) => {
+                        assert_eq!(v, value(1, 0), "panicking_hook: wrong value");
+                        cov.saw(if missed {
+                            "the other actor resolved it itself"
+                        } else {
+                            "the other actor hit the entry published after the panic"
+                        });
+                    }
+                }
+            }
+            assert_eq!(
+                panics, 1,
+                "panicking_hook: exactly the first hook call panics"
+            );
+            assert_eq!(
+                w.class.cached_resolutions(),
+                1,
+                "panicking_hook: cache changed"
+            );
+        },
+    )
+}
+
+/// Concurrent type definition while dispatching (SPEC §1, D2): one actor defines a
+/// subclass and calls through it while the other dispatches on the original class, and
+/// the hook itself defines a type each time it is asked.
+pub fn define_while_dispatching() -> usize {
+    explore(
+        "define_while_dispatching",
+        &[
+            "dispatcher found the subclass defined",
+            "dispatcher ran before the subclass was defined",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1], Behaviour::DefineTypes);
+            let definer = {
+                let (rt, class, m0) = (w.rt.clone(), w.class.clone(), w.m[0].clone());
+                thread::spawn(move || {
+                    let sub = rt.class("Sub").base(&class).define().unwrap();
+                    let obj = rt.new_object(&sub, ()).unwrap();
+                    call(&obj, &m0, &mut Caller::default()).0
+                })
+            };
+            let dispatcher = {
+                let (rt, obj, m0) = (w.rt.clone(), w.obj.clone(), w.m[0].clone());
+                thread::spawn(move || {
+                    let v = call(&obj, &m0, &mut Caller::default()).0;
+                    let sub = match rt.lookup("Sub") {
+                        Some(TypeRef::Class(sub)) => {
+                            let obj = rt.new_object(&sub, ()).unwrap();
+                            Some(call(&obj, &m0, &mut Caller::default()).0)
+                        }
+                        Some(other) => panic!("define_while_dispatching: Sub is {other}"),
+                        None => None,
+                    };
+                    (v, sub)
+                })
+            };
+            assert_eq!(definer.join().unwrap(), value(1, 0));
+            let (v, sub) = dispatcher.join().unwrap();
+            assert_eq!(v, value(1, 0));
+            match sub {
+                Some(v) => {
+                    assert_eq!(v, value(1, 0));
+                    cov.saw("dispatcher found the subclass defined");
+                }
+                None => cov.saw("dispatcher ran before the subclass was defined"),
+            }
+            let hooked = w.counters.dispatch_about_i.load(Ordering::Relaxed);
+            for n in 0..hooked {
+                assert!(w.rt.lookup(&format!("DefinedByHook{n}")).is_some());
+            }
+        },
+    )
+}
+
+/// Call-site caches never pair one type's key with another type's target: one
+/// `CallSite` for `I.m0` is shared by two actors calling it on instances of two classes
+/// whose hooks resolve `m0` to different bodies (`Impl1` on `C`, `Impl2` on `C2`); every
+/// call returns its own class's body, and the site ends up holding both classes.
+pub fn call_site_pairs_types_with_their_targets() -> usize {
+    explore(
+        "call_site_pairs_types_with_their_targets",
+        &[
+            "a call walked past the other class's entry",
+            "a call found the site empty",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1, 2], Behaviour::Plain);
+            let site = Arc::new(CallSite::new(w.m[0].clone()));
+            let objects = [(w.obj.clone(), 1), (w.second_class_object(2), 2)];
+            let actors: Vec<_> = objects
+                .into_iter()
+                .map(|(obj, tag)| {
+                    let site = site.clone();
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let before = site.state();
+                        for _ in 0..2 {
+                            let v = site.call(&obj, &[], &mut cx).unwrap();
+                            assert_eq!(v, value(tag, 0), "call_site: another class's target");
+                        }
+                        before
+                    })
+                })
+                .collect();
+            for actor in actors {
+                match actor.join().unwrap() {
+                    CallSiteState::Empty => cov.saw("a call found the site empty"),
+                    CallSiteState::Monomorphic => {
+                        cov.saw("a call walked past the other class's entry")
+                    }
+                    other => panic!("call_site: unexpected state {other:?} before any own call"),
+                }
+            }
+            assert_eq!(site.state(), CallSiteState::Polymorphic(2));
+        },
+    )
+}

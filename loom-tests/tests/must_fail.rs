@@ -1,0 +1,102 @@
+//! Proof that the models bite: each test breaks one protocol step the engine relies on
+//! (`dynacast::loom_broken`, compiled in only with `--cfg loom --cfg dynacast_broken`) and
+//! runs the model that guards it, which must then fail, for the expected reason.
+//!
+//! The variant is selected per test thread; loom runs a model's threads on the test's own
+//! thread, so each test breaks exactly its own model.
+#![cfg(all(loom, dynacast_broken))]
+
+use dynacast::loom_broken::{set, Variant};
+use loom_tests::models;
+
+/// Runs `model` with `variant` switched on (and off again, whatever happens).
+fn broken(variant: Variant, model: fn() -> usize) {
+    struct Restore;
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            set(None);
+        }
+    }
+    let _restore = Restore;
+    set(Some(variant));
+    model();
+}
+
+/// Without the re-check under the writer lock, a second resolver publishes its own
+/// answer and returns it.
+#[test]
+#[should_panic(expected = "canonical_result: racing resolutions differ")]
+fn no_recheck_breaks_canonical_result() {
+    broken(Variant::NoRecheck, models::canonical_result);
+}
+
+/// Without the re-check, a reader that resolved its own answer later finds the other one.
+#[test]
+#[should_panic(expected = "monotonic_visibility: a value changed after it was seen")]
+fn no_recheck_breaks_monotonic_visibility() {
+    broken(Variant::NoRecheck, models::monotonic_visibility);
+}
+
+/// A once-cell published with `Relaxed`: a reader can see the slot filled without seeing
+/// the entry written; loom's cell tracking reports it.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn relaxed_once_lock_breaks_no_torn_entry() {
+    broken(Variant::RelaxedOnceLock, models::no_torn_entry);
+}
+
+/// The generation published with `Relaxed`: a reader can take the new table before the
+/// copied entries are visible, and misses an entry it was promised.
+#[test]
+#[should_panic(expected = "growth_keeps_entries: a published entry was lost")]
+fn relaxed_generation_breaks_growth() {
+    broken(Variant::RelaxedGeneration, models::growth_keeps_entries);
+}
+
+/// The new generation published before the copy: a reader finds it half empty.
+#[test]
+#[should_panic(expected = "growth_keeps_entries: a published entry was lost")]
+fn publish_before_fill_breaks_growth() {
+    broken(Variant::PublishBeforeFill, models::growth_keeps_entries);
+}
+
+/// A cache that never hits: resolvers ask the hook on every call.
+#[test]
+#[should_panic(expected = "hook_call_bounds: one resolver asked the hook 2 times")]
+fn never_hit_breaks_hook_call_bounds() {
+    broken(Variant::NeverHit, models::hook_call_bounds);
+}
+
+/// A resolution reserved across the hook: the hook's nested dispatch waits for itself.
+#[test]
+#[should_panic(expected = "Model exceeded maximum number of branches")]
+fn reserve_across_hook_breaks_reentrant_hook() {
+    broken(Variant::ReserveAcrossHook, models::reentrant_hook);
+}
+
+/// A resolution reserved across the hook: the panic leaves the reservation behind and the
+/// retry waits forever.
+#[test]
+#[should_panic(expected = "Model exceeded maximum number of branches")]
+fn reserve_across_hook_breaks_panicking_hook() {
+    broken(Variant::ReserveAcrossHook, models::panicking_hook);
+}
+
+/// A once-cell published with `Relaxed`: a call site's entry can be seen before its
+/// (class, body) pair is written.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn relaxed_once_lock_breaks_call_site() {
+    broken(
+        Variant::RelaxedOnceLock,
+        models::call_site_pairs_types_with_their_targets,
+    );
+}
+
+/// Writers that do not serialize: two writers count the same entry slot, so the load
+/// factor the growth relies on is no longer known (and two inserts may meet in one slot).
+#[test]
+#[should_panic(expected = "growth_keeps_entries: the cache lost count of its entries")]
+fn no_writer_lock_breaks_growth() {
+    broken(Variant::NoWriterLock, models::growth_keeps_entries);
+}

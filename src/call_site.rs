@@ -1,0 +1,195 @@
+//! Call sites: the inline cache an embedder keeps per call in its bytecode (SPEC §5).
+//!
+//! A [`CallSite`] remembers, for one interface method, which body served the classes that
+//! reached it, so the next call on an instance of one of those classes is a compare and an
+//! indirect call. It goes through the states of .NET's virtual stub dispatch:
+//!
+//! 1. **monomorphic**: the first class's body sits in the first entry, checked first;
+//! 2. **polymorphic**: each new class takes the next free entry, up to [`CALL_SITE_ENTRIES`];
+//! 3. **megamorphic**: once every entry is taken, a class that misses them is served by
+//!    [`Object::call`]'s normal path (static table, per-type cache, hook) and the site stops
+//!    adding entries. Entries are never re-pointed, so a reader never sees one change.
+//!
+//! # Why it can never return a wrong target
+//!
+//! Every entry holds the uid of the class it was resolved for, and a call uses an entry only
+//! when the receiver's class has exactly that uid. Class uids are process-unique and never
+//! reused (a dropped class's uid is not given to a new one), so a stale entry can only miss.
+//!
+//! # Why it stays correct when types are added
+//!
+//! Types are immutable once defined and a class's resolution of a method never changes once
+//! published: the static tables are computed at definition, and the per-type dynamic cache is
+//! insert-only, first published wins (SPEC D1). The engine has no cache flush; hot reload
+//! ([`ClassBuilder::redefine`](crate::ClassBuilder::redefine)) defines a *new* class with a
+//! new uid, which misses every entry and is resolved afresh. So an entry, once written, stays
+//! the right answer for its class for as long as the process runs.
+//!
+//! # What it changes, and what it does not
+//!
+//! Entries are filled only from what the class's own tables serve (its static interface
+//! table or its per-type cache, after a successful resolution): a call through a site runs
+//! the same bodies, calls the hook exactly as often, and fails with the same errors as
+//! [`Object::call`]. Failures are never stored. Reads take no lock and allocate nothing;
+//! filling an entry clones an `Arc` (no allocation).
+
+use crate::dispatch::Target;
+use crate::host::{Body, CallResult, Host};
+use crate::interface::{MemberKind, MethodRef};
+use crate::object::Object;
+use crate::sync::{AtomicUsize, OnceLock, Ordering};
+
+/// How many classes a call site remembers before it turns megamorphic.
+///
+/// Eight covers the polymorphic sites of typical dynamic-language code (Smalltalk and JS
+/// engines use 4 to 8); a lookup that misses them all costs eight compares.
+pub const CALL_SITE_ENTRIES: usize = 8;
+
+/// The state of a [`CallSite`]'s inline cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallSiteState {
+    /// No call has been resolved through the site yet.
+    Empty,
+    /// One class is cached.
+    Monomorphic,
+    /// Between two and [`CALL_SITE_ENTRIES`] classes are cached.
+    Polymorphic(usize),
+    /// Every entry is taken and a further class missed them: such classes take the normal
+    /// dispatch path and no entry is added or re-pointed any more.
+    Megamorphic,
+}
+
+/// One cached (class, body) pair.
+struct SiteEntry<H: Host> {
+    class_uid: u64,
+    body: Body<H>,
+}
+
+/// An inline cache for calls of one interface method; see the [module docs](self).
+///
+/// ```
+/// use dynacast::{body, CallSite, CallSiteState, DynHost, Runtime, Value};
+/// let rt = Runtime::<DynHost>::new();
+/// let shape = rt.interface("IShape").method("area", 0).define()?;
+/// let square = rt
+///     .class("Square")
+///     .implement(&shape)
+///     .method("area", 0, body(|_, _, _| Ok(Value::Int(4))))
+///     .define()?;
+/// let site = CallSite::new(shape.method("area")?);
+/// let obj = rt.new_object(&square, Value::Nil)?;
+/// assert_eq!(site.call(&obj, &[], &mut ())?, Value::Int(4));
+/// assert_eq!(site.state(), CallSiteState::Monomorphic);
+/// # Ok::<(), dynacast::DynError>(())
+/// ```
+pub struct CallSite<H: Host> {
+    method: MethodRef<H>,
+    /// Copied from the method so the fast path reads no declaration.
+    arity: usize,
+    is_virtual: bool,
+    /// Filled in order, each at most once; readers stop at the first empty one.
+    entries: [OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES],
+    /// Set (to 1) the first time a class misses a full site.
+    megamorphic: AtomicUsize,
+}
+
+impl<H: Host> CallSite<H> {
+    /// An empty call site for `method`.
+    pub fn new(method: MethodRef<H>) -> Self {
+        CallSite {
+            arity: method.arity(),
+            is_virtual: matches!(method.decl().kind, MemberKind::Virtual(_)),
+            method,
+            entries: std::array::from_fn(|_| OnceLock::new()),
+            megamorphic: AtomicUsize::new(0),
+        }
+    }
+
+    /// The method this site calls.
+    pub fn method(&self) -> &MethodRef<H> {
+        &self.method
+    }
+
+    /// Calls the site's method on `obj`: the same result, hook calls and errors as
+    /// [`Object::call`], without the lookup when the receiver's class is cached here.
+    #[inline]
+    pub fn call(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
+        if self.is_virtual && args.len() == self.arity {
+            let class_uid = obj.class_data().uid;
+            for cell in &self.entries {
+                match cell.get() {
+                    Some(entry) if entry.class_uid == class_uid => {
+                        return (entry.body)(obj, args, cx)
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            return self.miss(obj, args, cx);
+        }
+        // Helpers, statics and arity errors: nothing to cache.
+        obj.call(&self.method, args, cx)
+    }
+
+    /// Resolves through the normal path, caches the body if there is room, and calls it.
+    #[cold]
+    #[inline(never)]
+    fn miss(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
+        let target = obj.resolve_target(&self.method, cx)?;
+        // A megamorphic site adds nothing more: skip the walk over its full entries.
+        // An owned target was not published in the class's cache (it was full); the site
+        // does not keep what the class itself could not.
+        if let Target::Borrowed(body) = &target {
+            if self.megamorphic.load(Ordering::Relaxed) == 0 {
+                self.remember(obj.class_data().uid, body);
+            }
+        }
+        target(obj, args, cx)
+    }
+
+    /// Puts (class, body) in the first free entry, unless a racing caller already put this
+    /// class there. When every entry is taken, marks the site megamorphic.
+    fn remember(&self, class_uid: u64, body: &Body<H>) {
+        for cell in &self.entries {
+            let entry = cell.get_or_init(|| SiteEntry {
+                class_uid,
+                body: body.clone(),
+            });
+            if entry.class_uid == class_uid {
+                return;
+            }
+        }
+        if self.megamorphic.load(Ordering::Relaxed) == 0 {
+            self.megamorphic.store(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many classes the site has cached.
+    pub fn cached_classes(&self) -> usize {
+        self.entries
+            .iter()
+            .take_while(|e| e.get().is_some())
+            .count()
+    }
+
+    /// The site's state.
+    pub fn state(&self) -> CallSiteState {
+        if self.megamorphic.load(Ordering::Relaxed) != 0 {
+            return CallSiteState::Megamorphic;
+        }
+        match self.cached_classes() {
+            0 => CallSiteState::Empty,
+            1 => CallSiteState::Monomorphic,
+            n => CallSiteState::Polymorphic(n),
+        }
+    }
+}
+
+impl<H: Host> std::fmt::Debug for CallSite<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallSite")
+            .field("method", &self.method)
+            .field("state", &self.state())
+            .finish()
+    }
+}

@@ -1,0 +1,247 @@
+//! The functions behind the `dynacast` Lua table, and `install`.
+
+use std::rc::Rc;
+
+use mlua::{
+    AnyUserData, FromLuaMulti, Function, IntoLua, Lua, Table, UserDataRef, Value, Variadic,
+};
+
+use super::define;
+use super::error::{error_metatable, failure_value, LuaError};
+use super::handles::{
+    class_to_lua, object_to_lua, type_to_lua, Binding, LuaMethod, LuaObject, LuaPayload, LuaType,
+    METHOD_CALL, METHOD_INDEX, OBJECT_INDEX, OBJECT_NEWINDEX, TYPE_INDEX,
+};
+use super::LuaHost;
+use crate::error::Error;
+use crate::runtime::Runtime;
+use crate::types::TypeRef;
+
+type Result<T> = std::result::Result<T, Error<LuaError>>;
+type ObjectArg = UserDataRef<LuaObject>;
+type MethodArg = UserDataRef<LuaMethod>;
+
+const PRELUDE: &str = include_str!("prelude.lua");
+
+/// A Lua function answering `true, result` or `false, error` (the prelude raises it).
+/// A fixed pair, pushed straight onto the Lua stack: no result list is allocated.
+fn status_fn<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    A: FromLuaMulti,
+    R: IntoLua,
+    F: Fn(&Lua, A) -> Result<R> + 'static,
+{
+    lua.create_function(move |lua, args: A| match f(lua, args) {
+        Ok(r) => Ok((true, r.into_lua(lua)?)),
+        Err(e) => Ok((false, failure_value(lua, e)?)),
+    })
+}
+
+/// A type argument: a type handle or the name of a defined type.
+fn target(rt: &Runtime<LuaHost>, v: &Value) -> Result<TypeRef<LuaHost>> {
+    match v {
+        Value::UserData(ud) if ud.is::<LuaType>() => Ok(ud.borrow::<LuaType>()?.0.clone()),
+        Value::String(s) => {
+            let name = s.to_string_lossy();
+            rt.lookup(&name).ok_or_else(|| Error::TypeLoad {
+                type_name: name.as_str().into(),
+                message: format!("unknown type '{name}'"),
+            })
+        }
+        other => Err(mlua::Error::runtime(format!(
+            "expected a type or a type name, got a {}",
+            other.type_name()
+        ))
+        .into()),
+    }
+}
+
+fn call_method(lua: &Lua, obj: &LuaObject, m: &LuaMethod, args: &[Value]) -> Result<Value> {
+    let mut cx = lua.clone();
+    match m {
+        LuaMethod::Interface(m) => obj.0.call(m, args, &mut cx),
+        LuaMethod::Class(m) => obj.0.call_virtual(m, args, &mut cx),
+    }
+}
+
+fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
+    let api = lua.create_table()?;
+    let r = rt.clone();
+    api.raw_set(
+        "interface",
+        status_fn(lua, move |lua, (name, spec): (String, Option<Table>)| {
+            Ok(type_to_lua(lua, &define::interface(lua, &r, &name, spec)?)?)
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "class",
+        status_fn(lua, move |lua, (name, spec): (String, Option<Table>)| {
+            Ok(type_to_lua(lua, &define::class(lua, &r, &name, spec)?)?)
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "new",
+        status_fn(lua, move |lua, (class, state): (Value, Option<Table>)| {
+            let class = match target(&r, &class)? {
+                TypeRef::Class(c) => c,
+                TypeRef::Interface(i) => {
+                    return Err(mlua::Error::runtime(format!(
+                        "dynacast.new needs a class; '{}' is an interface",
+                        i.name()
+                    ))
+                    .into())
+                }
+            };
+            let state = match state {
+                Some(s) => s,
+                None => lua.create_table()?,
+            };
+            Ok(object_to_lua(
+                lua,
+                &r.new_object(&class, LuaPayload::new(state))?,
+            )?)
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "lookup",
+        status_fn(lua, move |lua, name: String| match r.lookup(&name) {
+            Some(t) => Ok(Value::UserData(type_to_lua(lua, &t)?)),
+            None => Ok(Value::Nil),
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "is",
+        status_fn(
+            lua,
+            move |lua, (obj, t): (UserDataRef<LuaObject>, Value)| {
+                obj.0.is_instance_of(&target(&r, &t)?, &mut lua.clone())
+            },
+        )?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "cast",
+        status_fn(lua, move |lua, (ud, t): (AnyUserData, Value)| {
+            let obj = ud.borrow::<LuaObject>()?.0.clone();
+            obj.cast(&target(&r, &t)?, &mut lua.clone())?;
+            Ok(ud)
+        })?,
+    )?;
+    api.raw_set(
+        "call",
+        status_fn(
+            lua,
+            |lua, (obj, m, args): (ObjectArg, MethodArg, Variadic<Value>)| {
+                call_method(lua, &obj, &m, &args)
+            },
+        )?,
+    )?;
+    api.raw_set(
+        "invoke",
+        status_fn(lua, |lua, (m, args): (MethodArg, Variadic<Value>)| {
+            if let LuaMethod::Interface(sm) = &*m {
+                if sm.is_static() {
+                    return sm.call_static(&args, &mut lua.clone());
+                }
+            }
+            let (this, args) = match args.split_first() {
+                Some((Value::UserData(ud), rest)) if ud.is::<LuaObject>() => (ud, rest),
+                other => {
+                    return Err(mlua::Error::runtime(format!(
+                        "a method handle is called with the object first, got a {}",
+                        other.map_or("no value", |(v, _)| v.type_name())
+                    ))
+                    .into())
+                }
+            };
+            let obj = this.borrow::<LuaObject>()?;
+            call_method(lua, &obj, &m, args)
+        })?,
+    )?;
+    api.raw_set(
+        "class_of",
+        status_fn(lua, |lua, obj: UserDataRef<LuaObject>| {
+            Ok(class_to_lua(lua, obj.0.class())?)
+        })?,
+    )?;
+    api.raw_set(
+        "method",
+        status_fn(lua, |lua, (t, name): (UserDataRef<LuaType>, String)| {
+            let m = match &t.0 {
+                TypeRef::Interface(i) => LuaMethod::Interface(i.method(&name)?),
+                TypeRef::Class(c) => LuaMethod::Class(c.method(&name)?),
+            };
+            Ok(lua.create_userdata(m)?)
+        })?,
+    )?;
+    Ok(api)
+}
+
+/// Fields of a type handle (`t.name`, …): plain functions, they cannot fail.
+fn type_field(lua: &Lua, (t, key): (UserDataRef<LuaType>, String)) -> mlua::Result<Value> {
+    Ok(match (key.as_str(), &t.0) {
+        ("name", t) => Value::String(lua.create_string(t.name())?),
+        ("is_interface", t) => Value::Boolean(t.as_interface().is_some()),
+        ("is_implementation", TypeRef::Interface(i)) => {
+            Value::Boolean(i.is_dynamic_castable_implementation())
+        }
+        ("cached_resolutions", TypeRef::Class(c)) => {
+            Value::Integer(i64::try_from(c.cached_resolutions()).unwrap_or(i64::MAX))
+        }
+        _ => Value::Nil,
+    })
+}
+
+/// Installs dynacast in `lua`: the global table `dynacast` (also returned), whose types and
+/// objects belong to `rt`. One runtime per Lua state; installing twice is an error.
+pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
+    if lua.app_data_ref::<Rc<Binding>>().is_some() {
+        return Err(mlua::Error::runtime(
+            "dynacast is already installed in this Lua state",
+        ));
+    }
+    let error_mt = error_metatable(lua)?;
+    lua.set_app_data(Rc::new(Binding::new(lua, error_mt.clone())?));
+
+    let raw = lua.create_table()?;
+    raw.raw_set("api", api_table(lua, rt)?)?;
+    raw.raw_set("error_mt", error_mt)?;
+    raw.raw_set(
+        "state_of",
+        lua.create_function(|_, obj: UserDataRef<LuaObject>| Ok(obj.0.payload().state().clone()))?,
+    )?;
+    raw.raw_set("type_field", lua.create_function(type_field)?)?;
+    raw.raw_set(
+        "method_field",
+        lua.create_function(|lua, (m, key): (UserDataRef<LuaMethod>, String)| {
+            Ok(match (key.as_str(), &*m) {
+                ("name", LuaMethod::Interface(m)) => Value::String(lua.create_string(m.name())?),
+                ("name", LuaMethod::Class(m)) => Value::String(lua.create_string(m.name())?),
+                ("arity", LuaMethod::Interface(m)) => Value::Integer(m.arity() as i64),
+                ("arity", LuaMethod::Class(m)) => Value::Integer(m.arity() as i64),
+                ("interface", LuaMethod::Interface(m)) => {
+                    Value::UserData(type_to_lua(lua, &m.interface().as_type())?)
+                }
+                ("class", LuaMethod::Class(m)) => Value::UserData(class_to_lua(lua, m.class())?),
+                _ => Value::Nil,
+            })
+        })?,
+    )?;
+    let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
+    for (field, key) in [
+        ("object_index", OBJECT_INDEX),
+        ("object_newindex", OBJECT_NEWINDEX),
+        ("type_index", TYPE_INDEX),
+        ("method_index", METHOD_INDEX),
+        ("method_call", METHOD_CALL),
+    ] {
+        lua.set_named_registry_value(key, built.get::<Function>(field)?)?;
+    }
+    let api: Table = built.get("api")?;
+    lua.globals().set("dynacast", &api)?;
+    Ok(api)
+}

@@ -1,0 +1,176 @@
+//! The embedder's side of the Lua binding: objects round-trip between Rust and Lua, Rust
+//! calls into Lua-defined methods with the `Lua` handle as the engine's context, and a value
+//! a Lua body raised is visible to Rust.
+#![cfg(feature = "lua")]
+
+use dynacast::lua::{install, object_to_lua, LuaError, LuaHost, LuaObject, LuaPayload, LuaType};
+use dynacast::{Error, Runtime};
+use mlua::{AnyUserData, Lua, Table, Value};
+
+fn lua() -> (Lua, Runtime<LuaHost>) {
+    let lua = Lua::new();
+    let rt = Runtime::<LuaHost>::new();
+    install(&lua, &rt).unwrap();
+    lua.load(
+        r#"
+        IEcho = dynacast.interface("IEcho", {
+            methods = {
+                this = function(self) return self end,
+                add = function(self, n) return self.base + n end,
+                fail = function(self) error(self.err) end,
+            },
+        })
+        Echo = dynacast.class("Echo", { implements = { IEcho } })
+        "#,
+    )
+    .exec()
+    .unwrap();
+    (lua, rt)
+}
+
+#[test]
+fn an_object_made_in_rust_is_the_same_object_in_lua() {
+    let (lua, rt) = lua();
+    let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
+    let state = lua.create_table().unwrap();
+    state.set("base", 40).unwrap();
+    let obj = rt.new_object(&class, LuaPayload::new(state)).unwrap();
+    let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
+
+    // From Rust, with the Lua handle as the engine's context.
+    let mut cx = lua.clone();
+    let sum = obj
+        .call(&iface.method("add").unwrap(), &[Value::Integer(2)], &mut cx)
+        .unwrap();
+    assert_eq!(sum, Value::Integer(42));
+    let this = obj
+        .call(&iface.method("this").unwrap(), &[], &mut cx)
+        .unwrap();
+    let ud = object_to_lua(&lua, &obj).unwrap();
+    assert_eq!(
+        this,
+        Value::UserData(ud.clone()),
+        "`self` in Lua is the object's userdata"
+    );
+
+    // From Lua, the same userdata; and back in Rust, the same engine object.
+    lua.globals().set("obj", &ud).unwrap();
+    let same: bool = lua
+        .load("return rawequal(IEcho:method('this')(obj), obj)")
+        .eval()
+        .unwrap();
+    assert!(same);
+    let back: AnyUserData = lua.load("return IEcho:method('this')(obj)").eval().unwrap();
+    assert!(dynacast::Object::ptr_eq(
+        &back.borrow::<LuaObject>().unwrap().0,
+        &obj
+    ));
+}
+
+#[test]
+fn a_value_raised_in_lua_reaches_rust_as_a_host_error() {
+    let (lua, _rt) = lua();
+    let err_table: Table = lua.load("return { code = 7 }").eval().unwrap();
+    let ud: AnyUserData = lua.load("return Echo:new()").eval().unwrap();
+    let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
+    obj.payload().state().set("err", &err_table).unwrap();
+    let ty: AnyUserData = lua.load("return IEcho").eval().unwrap();
+    let fail = ty
+        .borrow::<LuaType>()
+        .unwrap()
+        .0
+        .as_interface()
+        .unwrap()
+        .method("fail")
+        .unwrap();
+
+    let err = obj.call(&fail, &[], &mut lua.clone()).unwrap_err();
+    assert_eq!(err.kind(), "Host");
+    let Error::Host(LuaError::Raised(raised)) = &err else {
+        panic!("expected a raised value, got {err:?}");
+    };
+    assert_eq!(raised.value(&lua).unwrap(), Value::Table(err_table));
+    assert!(raised.text().starts_with("table: "), "{}", raised.text());
+    assert_eq!(err.to_string(), raised.text());
+}
+
+#[test]
+fn objects_collected_by_lua_keep_their_fields_while_rust_holds_them() {
+    let (lua, _rt) = lua();
+    let ud: AnyUserData = lua
+        .load("local o = Echo:new { base = 5 }; return o")
+        .eval()
+        .unwrap();
+    let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
+    drop(ud);
+    lua.gc_collect().unwrap();
+    lua.gc_collect().unwrap();
+    let again = object_to_lua(&lua, &obj).unwrap();
+    lua.globals().set("again", &again).unwrap();
+    let base: i64 = lua.load("return again.base").eval().unwrap();
+    assert_eq!(base, 5);
+}
+
+#[test]
+fn installing_twice_or_calling_without_the_binding_fails_cleanly() {
+    let (lua, rt) = lua();
+    let err = install(&lua, &rt).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "runtime error: dynacast is already installed in this Lua state"
+    );
+
+    // A body run with a Lua state where dynacast is not installed: an error, not a panic.
+    let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
+    let obj = rt
+        .new_object(&class, LuaPayload::new(lua.create_table().unwrap()))
+        .unwrap();
+    let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
+    let mut other = Lua::new();
+    let err = obj
+        .call(&iface.method("this").unwrap(), &[], &mut other)
+        .unwrap_err();
+    assert_eq!(err.kind(), "Host");
+    assert!(matches!(err, Error::Host(LuaError::Lua(_))), "{err:?}");
+}
+
+#[test]
+fn objects_outliving_their_lua_state_drop_cleanly() {
+    let (lua, _rt) = lua();
+    let ud: AnyUserData = lua.load("return Echo:new { base = 1 }").eval().unwrap();
+    let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
+    drop(ud);
+    drop(lua);
+    assert_eq!(obj.class().name(), "Echo");
+    drop(obj);
+}
+
+#[test]
+fn bodies_and_hooks_may_set_app_data_while_they_run() {
+    // The binding holds no borrow of mlua's app-data container while Lua code runs, so an
+    // embedder's callback may set app data from inside a body or a hook.
+    let (lua, _rt) = lua();
+    struct Seen(i64);
+    let remember = lua
+        .create_function(|lua, n: i64| {
+            lua.set_app_data(Seen(n));
+            Ok(())
+        })
+        .unwrap();
+    lua.globals().set("remember", remember).unwrap();
+    lua.load(
+        r#"
+        local I
+        I = dynacast.interface("IRemember", { methods = { go = function(self) remember(1) end } })
+        local C = dynacast.class("Remembering", {
+            implements = { I },
+            hook = { is_interface_implemented = function() remember(2); return false end },
+        })
+        I:method("go")(C:new())
+        assert(not C:new():is(dynacast.interface("IOther")))
+        "#,
+    )
+    .exec()
+    .unwrap();
+    assert_eq!(lua.app_data_ref::<Seen>().unwrap().0, 2);
+}
