@@ -49,6 +49,12 @@ pub(crate) enum SlotImpl<H: Host> {
     Ambiguous(Vec<Arc<str>>),
 }
 
+/// An entry of a class's interface index.
+pub(crate) struct InterfaceIndex {
+    uid: u64,
+    first_slot: usize,
+}
+
 /// One interface of a class's full interface set, with its resolved slots.
 pub(crate) struct ImplementedInterface<H: Host> {
     pub(crate) iface: InterfaceRef<H>,
@@ -68,9 +74,14 @@ pub(crate) struct ClassData<H: Host> {
     pub(crate) ancestors: Box<[u64]>,
     is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
-    /// Uids of every implemented interface (including bases), sorted, parallel to `interfaces`.
-    interface_uids: Box<[u64]>,
+    /// Every implemented interface (including bases): its uid and where its slots start in
+    /// `static_bodies`; sorted by uid, parallel to `interfaces`.
+    interface_index: Box<[InterfaceIndex]>,
     interfaces: Box<[ImplementedInterface<H>]>,
+    /// The bodies of every interface's slots, one flat array (`None`: no body, see
+    /// `interfaces` for why). A static call reads it straight from the index entry, one
+    /// dependent load fewer than going through `interfaces[i].slots`.
+    static_bodies: Box<[Option<Body<H>>]>,
     pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (SPEC D1).
     pub(crate) dispatch_cache: Option<DispatchCache<H>>,
@@ -92,14 +103,7 @@ impl<H: Host> ClassData<H> {
         &self,
         iface: &InterfaceData<H>,
     ) -> Option<&ImplementedInterface<H>> {
-        let uids = &self.interface_uids[..];
-        // Short sets are scanned: a few compares beat a binary search's branches.
-        let found = if uids.len() <= 8 {
-            uids.iter().position(|u| *u == iface.uid)
-        } else {
-            uids.binary_search(&iface.uid).ok()
-        };
-        match found {
+        match self.interface_position(iface.uid) {
             Some(i) => Some(&self.interfaces[i]),
             None if has_variance(iface) => self
                 .interfaces
@@ -107,6 +111,28 @@ impl<H: Host> ClassData<H> {
                 .find(|imp| variant_compatible(imp.iface.data(), iface)),
             None => None,
         }
+    }
+
+    /// Where interface `uid` sits in `interfaces`, by exact uid.
+    #[inline]
+    fn interface_position(&self, uid: u64) -> Option<usize> {
+        let index = &self.interface_index[..];
+        // Short sets are scanned: a few compares beat a binary search's branches.
+        if index.len() <= 8 {
+            index.iter().position(|e| e.uid == uid)
+        } else {
+            index.binary_search_by_key(&uid, |e| e.uid).ok()
+        }
+    }
+
+    /// The static call's fast path (SPEC C1): the body serving `key` when the class
+    /// implements `key`'s interface exactly (not through variance) and the slot has one.
+    /// `None` sends the caller to [`find_interface`](Self::find_interface).
+    #[inline]
+    pub(crate) fn static_body(&self, key: MethodKey) -> Option<&Body<H>> {
+        let i = self.interface_position(key.iface)?;
+        let first = self.interface_index[i].first_slot;
+        self.static_bodies.get(first + key.slot as usize)?.as_ref()
     }
 }
 
@@ -693,12 +719,37 @@ impl<H: Host> ClassBuilder<H> {
             ancestors: ancestors.into_boxed_slice(),
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
-            interface_uids: implemented.iter().map(|i| i.iface.uid()).collect(),
+            interface_index: interface_index(&implemented),
+            static_bodies: implemented
+                .iter()
+                .flat_map(|i| i.slots.iter())
+                .map(|slot| match slot {
+                    SlotImpl::Body(body) => Some(body.clone()),
+                    _ => None,
+                })
+                .collect(),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| DispatchCache::new()),
             hook,
         })
     }
+}
+
+/// The index of `implemented` (sorted by uid): each interface's uid and first slot in the
+/// flat body array, which lists every interface's slots in the same order.
+fn interface_index<H: Host>(implemented: &[ImplementedInterface<H>]) -> Box<[InterfaceIndex]> {
+    let mut first_slot = 0;
+    implemented
+        .iter()
+        .map(|i| {
+            let entry = InterfaceIndex {
+                uid: i.iface.uid(),
+                first_slot,
+            };
+            first_slot += i.slots.len();
+            entry
+        })
+        .collect()
 }
 
 /// The runtime's root class `object`, base of every class.
@@ -712,8 +763,9 @@ pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
         ancestors: Box::new([uid]),
         is_abstract: false,
         vtable: Box::new([]),
-        interface_uids: Box::new([]),
+        interface_index: Box::new([]),
         interfaces: Box::new([]),
+        static_bodies: Box::new([]),
         hook: None,
         dispatch_cache: None,
     }))

@@ -130,6 +130,10 @@ impl<H: Host> Object<H> {
         cx: &mut H::Context,
     ) -> Result<Target<'_, H>, Error<H::Error>> {
         let class = self.class_data();
+        if let Some(body) = class.static_body(method.key) {
+            return Ok(Target::Borrowed(body));
+        }
+        // Variance matches and slots without a body (their errors) take the longer way.
         if let Some(imp) = class.find_interface(method.iface.data()) {
             return match &imp.slots[method.key.slot as usize] {
                 SlotImpl::Body(body) => Ok(Target::Borrowed(body)),
