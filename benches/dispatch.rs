@@ -25,11 +25,11 @@ fn configured() -> Criterion {
 fn casts(c: &mut Criterion) {
     let f = Fixture::new();
     let mut g = c.benchmark_group("cast");
-    g.bench_function("baseline", |b| b.iter(|| baseline_check(&f)));
-    g.bench_function("metadata_cast", |b| b.iter(|| metadata_cast(&f)));
-    g.bench_function("hook_cast", |b| b.iter(|| hook_cast(&f)));
-    g.bench_function("hook_alone", |b| b.iter(|| hook_alone(&f)));
-    g.bench_function("intertrait_cast", |b| b.iter(|| intertrait_cast(&f)));
+    g.bench_function("baseline", |b| b.iter(|| sink(baseline_check(&f))));
+    g.bench_function("metadata_cast", |b| b.iter(|| sink(metadata_cast(&f))));
+    g.bench_function("hook_cast", |b| b.iter(|| sink(hook_cast(&f))));
+    g.bench_function("hook_alone", |b| b.iter(|| sink(hook_alone(&f))));
+    g.bench_function("intertrait_cast", |b| b.iter(|| sink(intertrait_cast(&f))));
     g.finish();
 }
 
@@ -41,22 +41,22 @@ fn calls(c: &mut Criterion) {
     cached_hook_dispatch(&f, &f.hook_obj).unwrap();
 
     let mut g = c.benchmark_group("call");
-    g.bench_function("baseline", |b| b.iter(|| baseline_call(&f)));
-    g.bench_function("static_call", |b| b.iter(|| static_call(&f)));
-    g.bench_function("virtual_call", |b| b.iter(|| virtual_call(&f)));
+    g.bench_function("baseline", |b| b.iter(|| sink(baseline_call(&f))));
+    g.bench_function("static_call", |b| b.iter(|| sink(static_call(&f))));
+    g.bench_function("virtual_call", |b| b.iter(|| sink(virtual_call(&f))));
     g.bench_function("cached_hook_dispatch", |b| {
-        b.iter(|| cached_hook_dispatch(&f, &f.hook_obj))
+        b.iter(|| sink(cached_hook_dispatch(&f, &f.hook_obj)))
     });
     g.bench_function("call_site_mono", |b| {
-        b.iter(|| site_call(&mono, &f.hook_obj))
+        b.iter(|| sink(site_call(&mono, &f.hook_obj)))
     });
     g.bench_function("call_site_mono_static", |b| {
-        b.iter(|| site_call(&mono_static, &f.static_obj))
+        b.iter(|| sink(site_call(&mono_static, &f.static_obj)))
     });
     // A ninth class on a site full with eight others: eight compares, then `Object::call`.
     site_call(&poly, &f.mega_obj).unwrap();
     g.bench_function("call_site_megamorphic", |b| {
-        b.iter(|| site_call(&poly, &f.mega_obj))
+        b.iter(|| sink(site_call(&poly, &f.mega_obj)))
     });
     g.finish();
 
@@ -68,13 +68,13 @@ fn calls(c: &mut Criterion) {
         i
     };
     g.bench_function("baseline", |b| {
-        b.iter(|| black_box(&f.baseline).work(black_box(&f.poly[next()]), &[1], &mut ()))
+        b.iter(|| sink(black_box(&f.baseline).work(black_box(&f.poly[next()]), &[1], &mut ())))
     });
     g.bench_function("cached_hook_dispatch", |b| {
-        b.iter(|| cached_hook_dispatch(&f, &f.poly[next()]))
+        b.iter(|| sink(cached_hook_dispatch(&f, &f.poly[next()])))
     });
     g.bench_function("call_site", |b| {
-        b.iter(|| site_call(&poly, &f.poly[next()]))
+        b.iter(|| sink(site_call(&poly, &f.poly[next()])))
     });
     g.finish();
 }
@@ -90,7 +90,7 @@ fn cache_sizes(c: &mut Criterion) {
         b.iter(|| {
             i = (i + 1) & 63;
             black_box(&keys0[i % keys0.len()]);
-            baseline_call(&f)
+            sink(baseline_call(&f))
         })
     });
     for n in [1usize, 10, 100, 1000, 10_000] {
@@ -100,7 +100,7 @@ fn cache_sizes(c: &mut Criterion) {
             let mut i = 0usize;
             b.iter(|| {
                 i = (i + 1) & 63;
-                wide_call(&obj, &keys[i])
+                sink(wide_call(&obj, &keys[i]))
             })
         });
     }
@@ -113,7 +113,7 @@ fn cache_sizes(c: &mut Criterion) {
     g.sample_size(10)
         .warm_up_time(Duration::from_millis(50))
         .measurement_time(Duration::from_millis(300));
-    g.bench_function("baseline", |b| b.iter(|| baseline_call(&f)));
+    g.bench_function("baseline", |b| b.iter(|| sink(baseline_call(&f))));
     for n in [10usize, 100, 1000] {
         let per_class = misses_per_class(n) as u64;
         g.bench_with_input(BenchmarkId::new("entries", n), &n, |b, &n| {
@@ -125,7 +125,7 @@ fn cache_sizes(c: &mut Criterion) {
                     let batch = per_class.min(iters - done) as usize;
                     let start = Instant::now();
                     for m in &f.wide[n..n + batch] {
-                        black_box(wide_call(&obj, m)).unwrap();
+                        sink(wide_call(&obj, m));
                     }
                     timed += start.elapsed();
                     done += batch as u64;
@@ -168,7 +168,7 @@ fn on_threads<R>(threads: usize, iters: u64, op: impl Fn() -> R + Sync) -> Durat
             s.spawn(|| {
                 barrier.wait();
                 for _ in 0..iters {
-                    black_box(op());
+                    sink(op());
                 }
                 barrier.wait();
             });

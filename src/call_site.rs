@@ -112,23 +112,40 @@ impl<H: Host> CallSite<H> {
 
     /// Calls the site's method on `obj`: the same result, hook calls and errors as
     /// [`Object::call`], without the lookup when the receiver's class is cached here.
-    #[inline]
+    #[inline(always)]
     pub fn call(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
+        // Inlined into the caller: the monomorphic hit is a compare and the body's call.
         if self.is_virtual && args.len() == self.arity {
-            let class_uid = obj.class_data().uid;
-            for cell in &self.entries {
-                match cell.get() {
-                    Some(entry) if entry.class_uid == class_uid => {
-                        return (entry.body)(obj, args, cx)
-                    }
-                    Some(_) => {}
-                    None => break,
+            if let Some(entry) = self.entries[0].get() {
+                if entry.class_uid == obj.class_data().uid {
+                    return (entry.body)(obj, args, cx);
                 }
             }
-            return self.miss(obj, args, cx);
         }
-        // Helpers, statics and arity errors: nothing to cache.
-        obj.call(&self.method, args, cx)
+        self.call_beyond_first(obj, args, cx)
+    }
+
+    /// Everything but a hit in the first entry: the other entries, a miss, and the calls
+    /// a site does not cache (helpers, statics, argument-count errors).
+    #[inline(never)]
+    fn call_beyond_first(
+        &self,
+        obj: &Object<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        if !(self.is_virtual && args.len() == self.arity) {
+            return obj.call(&self.method, args, cx);
+        }
+        let class_uid = obj.class_data().uid;
+        for cell in &self.entries {
+            match cell.get() {
+                Some(entry) if entry.class_uid == class_uid => return (entry.body)(obj, args, cx),
+                Some(_) => {}
+                None => break,
+            }
+        }
+        self.miss(obj, args, cx)
     }
 
     /// Resolves through the normal path, caches the body if there is room, and calls it.

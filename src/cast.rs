@@ -28,6 +28,7 @@ impl<H: Host> Object<H> {
     /// assert!(obj.is_instance_of(rt.object_class(), &mut ())?);
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
+    #[inline(always)]
     pub fn is_instance_of<T>(
         &self,
         target: &T,
@@ -36,7 +37,20 @@ impl<H: Host> Object<H> {
     where
         T: CastTarget<H> + ?Sized,
     {
-        self.check_cast(target.view(), false, cx)
+        let view = target.view();
+        if self.implements_exactly(view) {
+            return Ok(true);
+        }
+        self.is_instance_of_beyond_exact(view, cx)
+    }
+
+    #[inline(never)]
+    fn is_instance_of_beyond_exact(
+        &self,
+        view: TypeView<'_, H>,
+        cx: &mut H::Context,
+    ) -> Result<bool, Error<H::Error>> {
+        self.check_cast(view, false, cx)
     }
 
     /// C# `(T)obj`: succeeds when the object is of type `target`, asking the class's hook
@@ -54,11 +68,35 @@ impl<H: Host> Object<H> {
     /// assert_eq!(err.to_string(), "Unable to cast object of type 'Rock' to type 'IShape'.");
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
+    #[inline(always)]
     pub fn cast<T>(&self, target: &T, cx: &mut H::Context) -> Result<(), Error<H::Error>>
     where
         T: CastTarget<H> + ?Sized,
     {
+        // Inlined: an interface the class implements exactly, the common case. The rest
+        // (class targets, variance, the hook, the error) is out of line.
         let view = target.view();
+        if self.implements_exactly(view) {
+            return Ok(());
+        }
+        self.cast_beyond_exact(view, cx)
+    }
+
+    /// Fast path of B1: the class implements exactly the target interface.
+    #[inline(always)]
+    fn implements_exactly(&self, view: TypeView<'_, H>) -> bool {
+        match view {
+            TypeView::Interface(iface) => self.class_data().implements_exactly(iface.uid()),
+            TypeView::Class(_) => false,
+        }
+    }
+
+    #[inline(never)]
+    fn cast_beyond_exact(
+        &self,
+        view: TypeView<'_, H>,
+        cx: &mut H::Context,
+    ) -> Result<(), Error<H::Error>> {
         if self.check_cast(view, true, cx)? {
             return Ok(());
         }
@@ -82,6 +120,7 @@ impl<H: Host> Object<H> {
     }
 
     #[inline]
+    /// Steps 1–2 of the module docs after the inlined exact-interface check.
     fn check_cast(
         &self,
         target: TypeView<'_, H>,
@@ -93,7 +132,8 @@ impl<H: Host> Object<H> {
             // Casting to a class never calls the hook.
             TypeView::Class(c) => Ok(class.derives_from(c.data())),
             TypeView::Interface(iface) => {
-                if class.find_interface(iface.data()).is_some() {
+                // The exact match was checked inline by the caller; variance remains.
+                if class.implements_by_variance(iface.data()) {
                     return Ok(true);
                 }
                 match &class.hook {

@@ -125,6 +125,22 @@ impl<H: Host> ClassData<H> {
         }
     }
 
+    /// Whether the class implements interface `uid` exactly (not through variance).
+    #[inline]
+    pub(crate) fn implements_exactly(&self, uid: u64) -> bool {
+        self.interface_position(uid).is_some()
+    }
+
+    /// Whether the class implements a variance-compatible instantiation of `iface` (the
+    /// part of [`find_interface`](Self::find_interface) after the exact lookup).
+    pub(crate) fn implements_by_variance(&self, iface: &InterfaceData<H>) -> bool {
+        has_variance(iface)
+            && self
+                .interfaces
+                .iter()
+                .any(|imp| variant_compatible(imp.iface.data(), iface))
+    }
+
     /// The static call's fast path (SPEC C1): the body serving `key` when the class
     /// implements `key`'s interface exactly (not through variance) and the slot has one.
     /// `None` sends the caller to [`find_interface`](Self::find_interface).

@@ -53,8 +53,51 @@ impl<H: Host> Object<H> {
     /// assert_eq!(obj.call(&greet.method("hello")?, &[], &mut ())?, Value::from("hello"));
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn call(
+        &self,
+        method: &MethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        // Inlined into the caller: the static case (C1) is a few loads and the body's call.
+        // Everything else is out of line, so this stays small enough to inline.
+        let decl = method.decl();
+        if decl.arity == args.len() && matches!(decl.kind, MemberKind::Virtual(_)) {
+            if let Some(body) = self.class_data().static_body(method.key) {
+                return body(self, args, cx);
+            }
+            return self.call_beyond_static(method, args, cx);
+        }
+        self.call_other(method, args, cx)
+    }
+
+    /// A virtual call the static table did not serve: variance matches, static-slot
+    /// errors, the per-type cache and the hook path.
+    #[inline(never)]
+    fn call_beyond_static(
+        &self,
+        method: &MethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        let class = self.class_data();
+        // The per-type cache first (D1): a hooked class's usual case.
+        if let Some(cache) = &class.dispatch_cache {
+            if let Some(hit) = cache.get(method.key) {
+                // A hit implies the metadata does not implement the interface (C1): only
+                // resolutions of interfaces it did not answer are ever published, and a
+                // class's metadata never changes.
+                return (hit.body)(self, args, cx);
+            }
+        }
+        let target = self.resolve_target(method, cx)?;
+        target(self, args, cx)
+    }
+
+    /// Non-virtual members and argument-count errors.
+    #[inline(never)]
+    fn call_other(
         &self,
         method: &MethodRef<H>,
         args: &[H::Value],
@@ -183,6 +226,7 @@ impl<H: Host> Object<H> {
 
     /// The hook path (C2–C4, D1): ask, check, resolve, publish.
     #[cold]
+    #[inline(never)]
     fn resolve_dynamic(
         &self,
         method: &MethodRef<H>,

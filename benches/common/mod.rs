@@ -276,6 +276,14 @@ impl Default for Fixture {
 
 // The measured operations, one per path, shared by both benches.
 
+/// Keeps a result alive without moving it: `black_box(result)` would copy an 88-byte
+/// `Result` with 16-byte loads right after the callee's 8-byte stores (a store-forwarding
+/// stall of several ns that would hide the differences being measured).
+#[inline(always)]
+pub fn sink<R>(result: R) {
+    black_box(&result);
+}
+
 #[inline(always)]
 pub fn baseline_call(f: &Fixture) -> CallResult<Bench> {
     black_box(&f.baseline).work(black_box(&f.static_obj), black_box(&[1]), &mut ())
