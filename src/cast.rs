@@ -10,6 +10,7 @@
 //!    passes through unchanged.
 
 use crate::error::Error;
+use crate::hook;
 use crate::host::Host;
 use crate::object::Object;
 use crate::types::{CastTarget, TypeView};
@@ -137,7 +138,9 @@ impl<H: Host> Object<H> {
                     return Ok(true);
                 }
                 match &class.hook {
-                    Some(hook) => hook.is_interface_implemented(self, iface, throw, cx),
+                    Some(hook) => hook::nested(&class.name, iface, || {
+                        hook.is_interface_implemented(self, iface, throw, cx)
+                    }),
                     None => Ok(false),
                 }
             }

@@ -238,7 +238,9 @@ impl<H: Host> Object<H> {
             return Err(Error::invalid_cast(&class.name, &requested.data().name));
         };
         // C2: about the declaring interface. No engine lock is held (D2).
-        let answer = hook.get_interface_implementation(self, requested, cx)?;
+        let answer = crate::hook::nested(&class.name, requested, || {
+            hook.get_interface_implementation(self, requested, cx)
+        })?;
         let implementation = self.check_implementation(answer, requested)?;
         // C4: the most specific default within the implementation interface and its bases.
         let set = std::iter::once(&implementation).chain(implementation.all_bases().iter());

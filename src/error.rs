@@ -105,6 +105,16 @@ pub enum InvalidOperation {
         /// The type.
         type_name: Arc<str>,
     },
+    /// Hook calls nested deeper than [`max_hook_depth`](crate::hook::max_hook_depth) on
+    /// one thread: a hook asks itself again without end.
+    HookRecursion {
+        /// The class whose hook was about to be called.
+        type_name: Arc<str>,
+        /// The interface it was to be asked about.
+        interface: Arc<str>,
+        /// The limit in force.
+        limit: usize,
+    },
     /// An abstract class cannot have instances.
     AbstractClass {
         /// The class.
@@ -191,6 +201,14 @@ impl fmt::Display for InvalidOperation {
             InvalidOperation::ForeignType { type_name } => {
                 write!(f, "Type '{type_name}' belongs to another Runtime.")
             }
+            InvalidOperation::HookRecursion {
+                type_name,
+                interface,
+                limit,
+            } => write!(
+                f,
+                "Hook calls nested more than {limit} deep asking type '{type_name}' about '{interface}': the hook recurses without end."
+            ),
             InvalidOperation::AbstractClass { class } => {
                 write!(f, "Cannot create an instance of the abstract class '{class}'.")
             }

@@ -12,9 +12,13 @@
 //!   that *declares* the method (SPEC C2). A successful resolution is cached for the whole
 //!   class, per method (SPEC D1); failures are not cached, so the next call asks again.
 //! - No engine lock is held while a hook runs: a hook may cast, dispatch, or define types,
-//!   even on the same object. An unbounded recursion (a hook that dispatches the very method
-//!   it is resolving, forever) overflows the thread's stack like any unbounded recursion in
-//!   Rust; the engine does not guess a depth limit for the host.
+//!   even on the same object.
+//! - Hook calls nest at most [`max_hook_depth`] deep on one thread (default
+//!   [`DEFAULT_MAX_HOOK_DEPTH`]): a hook that casts or dispatches in a way that asks itself
+//!   again without end fails with [`InvalidOperation::HookRecursion`](crate::InvalidOperation::HookRecursion)
+//!   instead of overflowing the stack and aborting the host process. Recursion through
+//!   method bodies alone (a body calling itself) is the host's own recursion, which the
+//!   engine does not limit.
 //! - A hook that panics publishes nothing; the panic reaches the caller and every cache
 //!   stays as it was.
 //!
@@ -27,7 +31,10 @@
 //!   dynamic-castable-implementation, assignable to the requested interface; otherwise the
 //!   call fails with `InvalidCast` (no type) or `InvalidOperation` (SPEC C3).
 
-use crate::error::Error;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::InterfaceRef;
 use crate::object::Object;
@@ -57,4 +64,66 @@ pub trait DynamicCastable<H: Host>: Send + Sync + 'static {
         iface: &InterfaceRef<H>,
         cx: &mut H::Context,
     ) -> Result<Option<TypeRef<H>>, Error<H::Error>>;
+}
+
+/// The default of [`max_hook_depth`]: deep enough for any sane nesting of hooks that cast
+/// or dispatch, shallow enough that even a debug build's frames (a few KiB per level) stay
+/// well inside a 2 MiB thread stack.
+pub const DEFAULT_MAX_HOOK_DEPTH: usize = 128;
+
+static MAX_HOOK_DEPTH: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_HOOK_DEPTH);
+
+thread_local! {
+    /// Hook calls under way on this thread.
+    static HOOK_DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// How deep hook calls may nest on one thread before the engine refuses the next one.
+pub fn max_hook_depth() -> usize {
+    MAX_HOOK_DEPTH.load(Ordering::Relaxed)
+}
+
+/// Sets [`max_hook_depth`] for the whole process (hosts with big stacks or deep, legitimate
+/// hook nesting may raise it).
+pub fn set_max_hook_depth(depth: usize) {
+    MAX_HOOK_DEPTH.store(depth, Ordering::Relaxed);
+}
+
+/// Runs one hook call, counting it in this thread's hook nesting; refuses it past the limit.
+/// The count is restored by a guard, so a panicking hook leaves it right.
+#[inline]
+pub(crate) fn nested<H: Host, R>(
+    type_name: &std::sync::Arc<str>,
+    iface: &InterfaceRef<H>,
+    call: impl FnOnce() -> Result<R, Error<H::Error>>,
+) -> Result<R, Error<H::Error>> {
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            // try_with: a hook may run from another thread-local's destructor.
+            let _ = HOOK_DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+    let depth = HOOK_DEPTH
+        .try_with(|d| {
+            let depth = d.get() + 1;
+            d.set(depth);
+            depth
+        })
+        .unwrap_or(1);
+    let _leave = Leave;
+    if depth > max_hook_depth() {
+        return Err(too_deep(type_name, iface));
+    }
+    call()
+}
+
+#[cold]
+fn too_deep<H: Host>(type_name: &std::sync::Arc<str>, iface: &InterfaceRef<H>) -> Error<H::Error> {
+    InvalidOperation::HookRecursion {
+        type_name: type_name.clone(),
+        interface: iface.data().name.clone(),
+        limit: max_hook_depth(),
+    }
+    .into()
 }

@@ -242,3 +242,69 @@ fn without_a_hook_a_missing_interface_is_an_invalid_cast() {
         "Unable to cast object of type 'Plain' to type 'IMany'."
     );
 }
+
+/// A hook that asks about the object it is asked about, forever.
+struct Narcissus {
+    iface: Iface,
+    calls: Arc<AtomicUsize>,
+}
+
+impl DynamicCastable<DynHost> for Narcissus {
+    fn is_interface_implemented(
+        &self,
+        obj: &DynObject,
+        iface: &Iface,
+        _: bool,
+        cx: &mut (),
+    ) -> Result<bool, DynError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        obj.is_instance_of(iface, cx)
+    }
+    fn get_interface_implementation(
+        &self,
+        obj: &DynObject,
+        _: &Iface,
+        cx: &mut (),
+    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        obj.call(&self.iface.method("m0")?, &[], cx)?;
+        Ok(None)
+    }
+}
+
+#[test]
+fn endless_hook_recursion_is_an_error_not_a_stack_overflow() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, _) = many(&rt, 1);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let class = rt
+        .class("Narcissus")
+        .hook(Narcissus {
+            iface: many.clone(),
+            calls: calls.clone(),
+        })
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let limit = dynacast::hook::max_hook_depth();
+    assert_eq!(limit, dynacast::hook::DEFAULT_MAX_HOOK_DEPTH);
+    let message = format!(
+        "Hook calls nested more than {limit} deep asking type 'Narcissus' about 'IMany': the hook recurses without end."
+    );
+
+    let err = obj.is_instance_of(&many, &mut ()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string()),
+        ("InvalidOperation", message.clone())
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), limit);
+
+    let err = obj
+        .call(&many.method("m0").unwrap(), &[], &mut ())
+        .unwrap_err();
+    assert_eq!((err.kind(), err.to_string()), ("InvalidOperation", message));
+    assert_eq!(calls.load(Ordering::SeqCst), 2 * limit);
+    // The nesting count unwound with the errors: the next attempt gets the full depth again.
+    obj.is_instance_of(&many, &mut ()).unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 3 * limit);
+}

@@ -264,9 +264,8 @@ fn a_hook_may_cast_and_dispatch_on_the_same_object_from_inside() {
     });
 }
 
-/// Unbounded recursion overflows the stack like any Rust recursion (documented in
-/// `src/hook.rs`; a test cannot overflow on purpose without aborting the process), so this
-/// checks that bounded deep re-entrancy completes with exact counts.
+/// Endless hook recursion is refused at `max_hook_depth` (tests/hook_dispatch.rs); this
+/// checks that bounded deep re-entrancy below that limit completes with exact counts.
 #[test]
 fn deep_reentrant_dispatch_from_the_hook_completes() {
     const DEPTH: usize = 100;
