@@ -15,7 +15,7 @@
 //!   even on the same object.
 //! - Hook calls nest at most [`max_hook_depth`] deep on one thread (default
 //!   [`DEFAULT_MAX_HOOK_DEPTH`]): a hook that casts or dispatches in a way that asks itself
-//!   again without end fails with [`InvalidOperation::HookRecursion`](crate::InvalidOperation::HookRecursion)
+//!   again without end fails with [`InvalidOperation::HookRecursion`]
 //!   instead of overflowing the stack and aborting the host process. Recursion through
 //!   method bodies alone (a body calling itself) is the host's own recursion, which the
 //!   engine does not limit.
