@@ -73,12 +73,20 @@ pub const DEFAULT_MAX_HOOK_DEPTH: usize = 128;
 
 static MAX_HOOK_DEPTH: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_HOOK_DEPTH);
 
-thread_local! {
+#[cfg(not(loom))]
+std::thread_local! {
     /// Hook calls under way on this thread.
     static HOOK_DEPTH: Cell<usize> = const { Cell::new(0) };
 }
+// loom runs its threads on one OS thread, so std's thread-locals would be shared between
+// them; its own `thread_local!` takes no `const` initializer.
+#[cfg(loom)]
+loom::thread_local! {
+    static HOOK_DEPTH: Cell<usize> = Cell::new(0);
+}
 
 /// How deep hook calls may nest on one thread before the engine refuses the next one.
+#[inline] // read on every hook call: without it, an out-of-crate caller pays a call
 pub fn max_hook_depth() -> usize {
     MAX_HOOK_DEPTH.load(Ordering::Relaxed)
 }
@@ -99,6 +107,7 @@ pub(crate) fn nested<H: Host, R>(
 ) -> Result<R, Error<H::Error>> {
     struct Leave;
     impl Drop for Leave {
+        #[inline]
         fn drop(&mut self) {
             // try_with: a hook may run from another thread-local's destructor.
             let _ = HOOK_DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
