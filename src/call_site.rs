@@ -35,7 +35,7 @@
 
 use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
-use crate::interface::{MemberKind, MethodRef};
+use crate::interface::MethodRef;
 use crate::object::Object;
 use crate::sync::{AtomicUsize, OnceLock, Ordering};
 
@@ -84,9 +84,9 @@ struct SiteEntry<H: Host> {
 /// ```
 pub struct CallSite<H: Host> {
     method: MethodRef<H>,
-    /// Copied from the method so the fast path reads no declaration.
-    arity: usize,
-    is_virtual: bool,
+    /// The method's arity if it is virtual (see `MethodRef::virtual_arity`), copied so
+    /// the fast path is one compare on the site itself.
+    virtual_arity: usize,
     /// Filled in order, each at most once; readers stop at the first empty one.
     entries: [OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES],
     /// Set (to 1) the first time a class misses a full site.
@@ -97,8 +97,7 @@ impl<H: Host> CallSite<H> {
     /// An empty call site for `method`.
     pub fn new(method: MethodRef<H>) -> Self {
         CallSite {
-            arity: method.arity(),
-            is_virtual: matches!(method.decl().kind, MemberKind::Virtual(_)),
+            virtual_arity: method.virtual_arity,
             method,
             entries: std::array::from_fn(|_| OnceLock::new()),
             megamorphic: AtomicUsize::new(0),
@@ -115,7 +114,7 @@ impl<H: Host> CallSite<H> {
     #[inline(always)]
     pub fn call(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
         // Inlined into the caller: the monomorphic hit is a compare and the body's call.
-        if self.is_virtual && args.len() == self.arity {
+        if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
                 if entry.class_uid == obj.class_data().uid {
                     return (entry.body)(obj, args, cx);
@@ -134,7 +133,8 @@ impl<H: Host> CallSite<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
-        if !(self.is_virtual && args.len() == self.arity) {
+        // `is_virtual` also catches the sentinel's one false match (see `MethodRef`).
+        if args.len() != self.virtual_arity || !self.method.is_virtual() {
             return obj.call(&self.method, args, cx);
         }
         let class_uid = obj.class_data().uid;

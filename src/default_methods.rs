@@ -58,15 +58,19 @@ fn declaration<'a, H: Host>(
             _ => None,
         };
     }
-    iface
-        .data()
-        .overrides
-        .iter()
-        .find(|o| o.target.key.slot == slot && matches(o.target.iface.data()))
-        .map(|o| Candidate {
-            iface,
-            body: o.body.as_ref(),
-        })
+    let data = iface.data();
+    let found = if variance {
+        data.overrides
+            .iter()
+            .find(|o| o.target.key.slot == slot && matches(o.target.iface.data()))
+    } else {
+        // The exact method: by the index, not a scan of every override.
+        data.override_of(method.key)
+    };
+    found.map(|o| Candidate {
+        iface,
+        body: o.body.as_ref(),
+    })
 }
 
 /// The most specific default for `method` among `set`: candidates that no other candidate
@@ -111,5 +115,62 @@ pub(crate) fn most_specific_default<'a, H: Host>(
                 .map(|c| c.iface.data().name.clone())
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{body, DynHost, Runtime, Value};
+
+    use super::{most_specific_default, DefaultResolution};
+
+    /// The override index finds each exact method's own override (or re-abstraction)
+    /// among many, declared in an order unrelated to their keys.
+    #[test]
+    fn each_exact_method_resolves_to_its_own_override() {
+        let rt = Runtime::<DynHost>::new();
+        let bases: Vec<_> = (0..40)
+            .map(|i| {
+                rt.interface(&format!("IBase{i}"))
+                    .method("a", 0)
+                    .method("b", 0)
+                    .define()
+                    .unwrap()
+            })
+            .collect();
+        let mut builder = rt.interface("IImpl");
+        for base in &bases {
+            builder = builder.base(base);
+        }
+        for (i, base) in bases.iter().enumerate().rev() {
+            let value = i64::try_from(i).unwrap();
+            builder = builder.override_base(base, "a", body(move |_, _, _| Ok(Value::Int(value))));
+            if i != 7 {
+                builder = builder.override_base(
+                    base,
+                    "b",
+                    body(move |_, _, _| Ok(Value::Int(1000 + value))),
+                );
+            }
+        }
+        let implementation = builder.reabstract(&bases[7], "b").define().unwrap();
+        let class = rt.class("C").define().unwrap();
+        let obj = rt.new_object(&class, Value::Nil).unwrap();
+        let set = || std::iter::once(&implementation).chain(implementation.all_bases().iter());
+        for (i, base) in bases.iter().enumerate() {
+            let value = i64::try_from(i).unwrap();
+            for (name, expected) in [("a", value), ("b", 1000 + value)] {
+                let method = base.method(name).unwrap();
+                match most_specific_default(set(), &method) {
+                    DefaultResolution::Body(found) => {
+                        assert_eq!(found(&obj, &[], &mut ()).unwrap(), Value::Int(expected));
+                    }
+                    DefaultResolution::Reabstracted(r) if (i, name) == (7, "b") => {
+                        assert_eq!(&*r, "IImpl");
+                    }
+                    _ => panic!("{name} of IBase{i}: not its own override"),
+                }
+            }
+        }
     }
 }

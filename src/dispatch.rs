@@ -61,9 +61,9 @@ impl<H: Host> Object<H> {
         cx: &mut H::Context,
     ) -> CallResult<H> {
         // Inlined into the caller: the static case (C1) is a few loads and the body's call.
-        // Everything else is out of line, so this stays small enough to inline.
-        let decl = method.decl();
-        if decl.arity == args.len() && matches!(decl.kind, MemberKind::Virtual(_)) {
+        // Everything else is out of line, so this stays small enough to inline. Arity and
+        // kind come from the reference itself (one compare), not from the declaration.
+        if method.virtual_arity == args.len() {
             if let Some(body) = self.class_data().static_body(method.key) {
                 return body(self, args, cx);
             }
@@ -81,6 +81,11 @@ impl<H: Host> Object<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
+        // Only a helper or static member called with `usize::MAX` (zero-sized) arguments
+        // matches the sentinel of `virtual_arity` without being virtual.
+        if !method.is_virtual() {
+            return self.call_other(method, args, cx);
+        }
         let class = self.class_data();
         // The per-type cache first (D1): a hooked class's usual case.
         if let Some(cache) = &class.dispatch_cache {

@@ -78,9 +78,18 @@ pub(crate) struct InterfaceData<H: Host> {
     pub(crate) methods: Box<[MethodDecl<H>]>,
     /// Every base interface, transitively, without duplicates and without `self`.
     pub(crate) all_bases: Box<[InterfaceRef<H>]>,
+    /// In declaration order (the variance search takes the first compatible one).
     pub(crate) overrides: Box<[OverrideDecl<H>]>,
+    /// Each override's target key and position in `overrides`, sorted by key: finds the
+    /// override of an exact method in O(log n) (a hook's implementation interface may
+    /// override thousands of methods, searched on every first resolution).
+    override_index: Box<[(MethodKey, usize)]>,
     pub(crate) dynamic_castable_implementation: bool,
     pub(crate) generic: Option<GenericInstance<H>>,
+    /// A closed generic with at least one covariant or contravariant parameter: only then
+    /// can a class implement it through variance. Precomputed so that the cast and dispatch
+    /// paths test one flag instead of following `generic` to the definition's variances.
+    pub(crate) has_variant_params: bool,
 }
 
 /// A handle to a defined interface (or a closed generic instantiation). Cheap to clone;
@@ -112,6 +121,28 @@ impl<H: Host> fmt::Display for InterfaceRef<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0.name)
     }
+}
+
+impl<H: Host> InterfaceData<H> {
+    /// This interface's own override (or re-abstraction) of exactly method `key`.
+    pub(crate) fn override_of(&self, key: MethodKey) -> Option<&OverrideDecl<H>> {
+        let i = self
+            .override_index
+            .binary_search_by_key(&key, |(k, _)| *k)
+            .ok()?;
+        self.overrides.get(self.override_index[i].1)
+    }
+}
+
+/// `InterfaceData::override_index` of `overrides` (whose keys are distinct).
+fn override_index<H: Host>(overrides: &[OverrideDecl<H>]) -> Box<[(MethodKey, usize)]> {
+    let mut index: Vec<(MethodKey, usize)> = overrides
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.target.key, i))
+        .collect();
+    index.sort_unstable();
+    index.into_boxed_slice()
 }
 
 impl<H: Host> InterfaceRef<H> {
@@ -195,16 +226,27 @@ impl<H: Host> InterfaceRef<H> {
 
 /// The identity of an interface method: declaring interface and slot. Used as the key of
 /// the per-type dispatch cache (SPEC D1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct MethodKey {
     pub(crate) iface: u64,
     pub(crate) slot: u32,
 }
 
+/// `MethodRef::virtual_arity` of a helper or a static member.
+const NOT_VIRTUAL: usize = usize::MAX;
+
 /// A reference to a method of an interface: its declaring interface and slot.
 pub struct MethodRef<H: Host> {
     pub(crate) iface: InterfaceRef<H>,
     pub(crate) key: MethodKey,
+    /// The declaration's arity, and `arity` again for a virtual slot or [`NOT_VIRTUAL`]
+    /// for the others, copied here so the call fast paths (`Object::call`, `CallSite`)
+    /// test "a virtual slot called with the right number of arguments" with one compare
+    /// on the reference itself, without reading the declaring interface's method table.
+    /// (A virtual method of arity `usize::MAX` also gets `usize::MAX`; the slow paths
+    /// re-check the kind, so the sentinel only ever costs a detour, never a wrong call.)
+    arity: usize,
+    pub(crate) virtual_arity: usize,
 }
 
 impl<H: Host> Clone for MethodRef<H> {
@@ -212,6 +254,8 @@ impl<H: Host> Clone for MethodRef<H> {
         MethodRef {
             iface: self.iface.clone(),
             key: self.key,
+            arity: self.arity,
+            virtual_arity: self.virtual_arity,
         }
     }
 }
@@ -234,7 +278,18 @@ impl<H: Host> MethodRef<H> {
             // Slots come from a Box<[MethodDecl]>; more than u32::MAX methods cannot be built.
             slot: slot as u32,
         };
-        MethodRef { iface, key }
+        let decl = &iface.0.methods[slot];
+        let arity = decl.arity;
+        let virtual_arity = match decl.kind {
+            MemberKind::Virtual(_) => arity,
+            MemberKind::Helper(_) | MemberKind::Static(_) => NOT_VIRTUAL,
+        };
+        MethodRef {
+            iface,
+            key,
+            arity,
+            virtual_arity,
+        }
     }
 
     pub(crate) fn decl(&self) -> &MethodDecl<H> {
@@ -253,7 +308,7 @@ impl<H: Host> MethodRef<H> {
 
     /// The number of arguments the method takes (not counting `this`).
     pub fn arity(&self) -> usize {
-        self.decl().arity
+        self.arity
     }
 
     /// The method's slot in its declaring interface.
@@ -263,8 +318,10 @@ impl<H: Host> MethodRef<H> {
 
     /// Whether calls dispatch on `this` (a virtual slot) rather than going straight to
     /// the declared body (a non-virtual helper or a static member).
+    #[inline]
     pub fn is_virtual(&self) -> bool {
-        matches!(self.decl().kind, MemberKind::Virtual(_))
+        // Only the sentinel needs the declaration: usually no load beyond `self`.
+        self.virtual_arity != NOT_VIRTUAL || matches!(self.decl().kind, MemberKind::Virtual(_))
     }
 
     /// Whether the method is static.
@@ -288,7 +345,7 @@ impl<H: Host> MethodRef<H> {
     }
 
     pub(crate) fn check_arity(&self, actual: usize) -> Result<(), Error<H::Error>> {
-        let expected = self.decl().arity;
+        let expected = self.arity;
         if expected == actual {
             Ok(())
         } else {
@@ -300,7 +357,7 @@ impl<H: Host> MethodRef<H> {
     fn arity_error(&self, actual: usize) -> Error<H::Error> {
         Error::ArgumentCount {
             method: Arc::from(format!("{}.{}", self.iface.name(), self.name())),
-            expected: self.decl().arity,
+            expected: self.arity,
             actual,
         }
     }
@@ -627,8 +684,15 @@ impl<H: Host> InterfaceTemplate<H> {
             name,
             methods: self.methods.clone().into_boxed_slice(),
             all_bases: all_bases.into_boxed_slice(),
+            override_index: override_index(&overrides),
             overrides: overrides.into_boxed_slice(),
             dynamic_castable_implementation: self.marked,
+            has_variant_params: generic.as_ref().is_some_and(|g| {
+                g.definition
+                    .variances()
+                    .iter()
+                    .any(|v| *v != Variance::Invariant)
+            }),
             generic,
         })
     }

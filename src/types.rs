@@ -245,13 +245,9 @@ pub(crate) fn variant_compatible<H: Host>(from: &InterfaceData<H>, to: &Interfac
 
 /// Whether `iface` is a closed generic with at least one variant parameter, so that a
 /// lookup by exact id may miss a compatible interface.
+#[inline]
 pub(crate) fn has_variance<H: Host>(iface: &InterfaceData<H>) -> bool {
-    iface.generic.as_ref().is_some_and(|g| {
-        g.definition
-            .variances()
-            .iter()
-            .any(|v| *v != Variance::Invariant)
-    })
+    iface.has_variant_params
 }
 
 impl<H: Host> ClassData<H> {

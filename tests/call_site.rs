@@ -444,3 +444,46 @@ fn racing_threads_fill_one_entry_per_class() {
         assert_eq!(class.cached_resolutions(), 1);
     }
 }
+
+/// A host whose values are zero-sized, so an argument slice can have `usize::MAX` elements:
+/// the one length that matches `MethodRef`'s "not virtual" sentinel.
+struct UnitHost;
+
+impl dynacast::Host for UnitHost {
+    type Value = ();
+    type Error = dynacast::HostError;
+    type Context = ();
+    type Payload = ();
+}
+
+#[test]
+fn non_virtual_members_called_with_usize_max_arguments_get_the_arity_error() {
+    let rt = Runtime::<UnitHost>::new();
+    let iface = rt
+        .interface("IUnit")
+        .helper("help", 0, body::<UnitHost, _>(|_, _, _| Ok(())))
+        .static_method("make", 0, static_body::<UnitHost, _>(|_, _| Ok(())))
+        .define()
+        .unwrap();
+    let class = rt.class("Unit").implement(&iface).define().unwrap();
+    let obj = rt.new_object(&class, ()).unwrap();
+    let args: &[()] = &[(); usize::MAX];
+    for name in ["help", "make"] {
+        let method = iface.method(name).unwrap();
+        let site = CallSite::new(method.clone());
+        for err in [
+            obj.call(&method, args, &mut ()).unwrap_err(),
+            site.call(&obj, args, &mut ()).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), "ArgumentCount");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "Method 'IUnit.{name}' takes 0 argument(s) but was called with {}.",
+                    usize::MAX
+                )
+            );
+        }
+        assert_eq!(site.state(), CallSiteState::Empty);
+    }
+}
