@@ -2,11 +2,9 @@
 //! non-allocating hook, static and virtual calls, cached hook dispatch and call-site
 //! dispatch, once the caches are warm.
 //!
-//! A counting global allocator counts per thread (the test harness runs tests on parallel
-//! threads that share the allocator), and every measurement runs in this one test.
+//! A counting global allocator (tests/common/counting_alloc.rs) counts per thread, and
+//! every measurement runs in this one test.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 
 use dynacast::{
@@ -14,51 +12,18 @@ use dynacast::{
     Value,
 };
 
-struct CountingAllocator;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn count_one() {
-    // `try_with`: the allocator may run while this thread's locals are being torn down.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
-// only addition is a thread-local counter, which neither allocates nor unwinds.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded as received; the caller upholds `alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded as received; `ptr` came from this allocator, i.e. from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded as received; `ptr` came from `System`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
+use counting_alloc::allocations;
 
 /// Allocations made on this thread while `f` runs 100 times.
 fn allocations_in<R>(mut f: impl FnMut() -> R) -> usize {
-    let before = ALLOCATIONS.with(Cell::get);
+    let before = allocations();
     for _ in 0..100 {
         black_box(f());
     }
-    ALLOCATIONS.with(Cell::get) - before
+    allocations() - before
 }
 
 /// Serves `IWork` with `IWorkImpl`; answers casts with one comparison. Allocates nothing.
