@@ -5,6 +5,8 @@
 //! carries (its payload) is chosen by the embedder through one [`Host`] type. Hosts that
 //! have no value type of their own can use [`DynHost`](crate::DynHost).
 
+use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::error::Error;
@@ -30,39 +32,94 @@ pub trait Host: Sized + 'static {
 /// Result of a method body or a call.
 pub type CallResult<H> = Result<<H as Host>::Value, Error<<H as Host>::Error>>;
 
-/// A virtual or non-virtual instance method body: `(this, args, cx)`.
+/// The function behind a [`Body`].
+pub type BodyFn<H> = dyn Fn(&Object<H>, &[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H>
+    + Send
+    + Sync;
+
+/// The function behind a [`StaticBody`].
+pub type StaticBodyFn<H> =
+    dyn Fn(&[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H> + Send + Sync;
+
+/// A virtual or non-virtual instance method body: `(this, args, cx)`. Cheap to clone
+/// (shared); call it like a function.
 ///
 /// `this` is always the original object the call was made on: no wrapper, no proxy.
-pub type Body<H> = Arc<
-    dyn Fn(&Object<H>, &[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H>
-        + Send
-        + Sync,
->;
+///
+/// A type of its own rather than an alias of `Arc<dyn Fn …>`, so that where a body goes
+/// names its host: a closure that does not look into its arguments needs no annotation.
+pub struct Body<H: Host>(Arc<BodyFn<H>>);
 
-/// A static method body: `(args, cx)`.
-pub type StaticBody<H> =
-    Arc<dyn Fn(&[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H> + Send + Sync>;
+/// A static method body: `(args, cx)`. Cheap to clone; call it like a function.
+pub struct StaticBody<H: Host>(Arc<StaticBodyFn<H>>);
+
+impl<H: Host> Clone for Body<H> {
+    fn clone(&self) -> Self {
+        Body(self.0.clone())
+    }
+}
+impl<H: Host> Clone for StaticBody<H> {
+    fn clone(&self) -> Self {
+        StaticBody(self.0.clone())
+    }
+}
+
+impl<H: Host> Deref for Body<H> {
+    type Target = BodyFn<H>;
+    #[inline]
+    fn deref(&self) -> &BodyFn<H> {
+        &*self.0
+    }
+}
+impl<H: Host> Deref for StaticBody<H> {
+    type Target = StaticBodyFn<H>;
+    #[inline]
+    fn deref(&self) -> &StaticBodyFn<H> {
+        &*self.0
+    }
+}
+
+impl<H: Host> fmt::Debug for Body<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Body")
+    }
+}
+impl<H: Host> fmt::Debug for StaticBody<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StaticBody")
+    }
+}
 
 /// Wraps a closure as a [`Body`].
 ///
+/// Rust infers the host from where the body goes, but not soon enough for a closure that
+/// indexes `args` or reads `this.payload()`: such a closure names its argument type (or
+/// the host, `body::<DynHost, _>(…)`).
+///
 /// ```
-/// use dynacast::{body, DynHost, Value};
-/// let b = body::<DynHost, _>(|_this, args, _cx| Ok(args[0].clone()));
-/// # let _ = b;
+/// use dynacast::{body, DynHost, Runtime, Value};
+/// let rt = Runtime::<DynHost>::new();
+/// let echo = rt
+///     .interface("IEcho")
+///     .default_method("name", 0, body(|_this, _args, _cx| Ok(Value::from("echo"))))
+///     .default_method("echo", 1, body(|_this, args: &[Value], _cx| Ok(args[0].clone())))
+///     .define()?;
+/// # Ok::<(), dynacast::DynError>(())
 /// ```
 pub fn body<H, F>(f: F) -> Body<H>
 where
     H: Host,
     F: Fn(&Object<H>, &[H::Value], &mut H::Context) -> CallResult<H> + Send + Sync + 'static,
 {
-    Arc::new(f)
+    Body(Arc::new(f))
 }
 
-/// Wraps a closure as a [`StaticBody`].
+/// Wraps a closure as a [`StaticBody`] (see [`body`] on when the closure's argument type
+/// must be written out).
 pub fn static_body<H, F>(f: F) -> StaticBody<H>
 where
     H: Host,
     F: Fn(&[H::Value], &mut H::Context) -> CallResult<H> + Send + Sync + 'static,
 {
-    Arc::new(f)
+    StaticBody(Arc::new(f))
 }

@@ -60,11 +60,7 @@ fn fixture() -> Fixture {
         .method("name", 0)
         .method("scale", 1)
         .helper("helper", 0, body(|_, _, _| Ok(Value::from("helper"))))
-        .static_method(
-            "create",
-            0,
-            static_body::<DynHost, _>(|_, _| Ok(Value::Int(3))),
-        )
+        .static_method("create", 0, static_body(|_, _| Ok(Value::Int(3))))
         .define()
         .unwrap();
     let shape_impl = rt

@@ -155,7 +155,7 @@ fn fixtures() -> Fixtures {
         .static_method(
             "get_number_static",
             0,
-            static_body::<DynHost, _>(|_, _| Ok(Value::Int(3))),
+            static_body(|_, _| Ok(Value::Int(3))),
         )
         .default_method(
             "get_number_helper",

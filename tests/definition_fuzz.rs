@@ -315,14 +315,12 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
             }
             for (m, arity, sort) in methods {
                 let m = METHOD_NAMES[*m];
-                let body = body::<DynHost, _>(|_, _, _| Ok(Value::Nil));
+                let body = body(|_, _, _| Ok(Value::Nil));
                 b = match sort {
                     Sort::Abstract => b.method(m, *arity),
                     Sort::Default => b.default_method(m, *arity, body),
                     Sort::Helper => b.helper(m, *arity, body),
-                    Sort::Static => {
-                        b.static_method(m, *arity, static_body::<DynHost, _>(|_, _| Ok(Value::Nil)))
-                    }
+                    Sort::Static => b.static_method(m, *arity, static_body(|_, _| Ok(Value::Nil))),
                 };
             }
             for (base, m, reabstract) in overrides {

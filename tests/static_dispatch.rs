@@ -701,7 +701,7 @@ fn helpers_and_statics_are_called_directly() {
         .static_method(
             "make",
             1,
-            static_body::<DynHost, _>(|args, _| Ok(args[0].clone())),
+            static_body(|args: &[Value], _| Ok(args[0].clone())),
         )
         .define()
         .unwrap();
@@ -747,7 +747,7 @@ fn resolve_returns_the_static_body() {
     let iface = rt
         .interface("I")
         .method("m", 0)
-        .static_method("s", 0, static_body::<DynHost, _>(|_, _| Ok(Value::Nil)))
+        .static_method("s", 0, static_body(|_, _| Ok(Value::Nil)))
         .define()
         .unwrap();
     let class = rt

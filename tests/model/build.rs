@@ -156,11 +156,9 @@ pub fn build(model: &Model) -> Result<Built, String> {
                 Kind::Abstract => b.method(&m.name, m.arity),
                 Kind::Default(t) => b.default_method(&m.name, m.arity, tag_body(t)),
                 Kind::Helper(t) => b.helper(&m.name, m.arity, tag_body(t)),
-                Kind::Static(t) => b.static_method(
-                    &m.name,
-                    m.arity,
-                    static_body::<DynHost, _>(move |_, _| Ok(Value::Int(t))),
-                ),
+                Kind::Static(t) => {
+                    b.static_method(&m.name, m.arity, static_body(move |_, _| Ok(Value::Int(t))))
+                }
             };
         }
         if g.marked {
@@ -200,7 +198,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
                             Kind::Static(t) => b.static_method(
                                 &m.name,
                                 m.arity,
-                                static_body::<DynHost, _>(move |_, _| Ok(Value::Int(t))),
+                                static_body(move |_, _| Ok(Value::Int(t))),
                             ),
                         };
                     }
