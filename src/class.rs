@@ -13,7 +13,7 @@ use crate::dispatch_cache::DispatchCache;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
 use crate::host::{Body, Host};
-use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, TypeExpr};
+use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
 use crate::runtime::{NamedType, Runtime};
 use crate::types::{has_variance, next_uid, variant_compatible, TypeRef};
 
@@ -256,6 +256,13 @@ impl<H: Host> ClassRef<H> {
     /// The number of dynamic resolutions cached for this class (0 without a hook).
     pub fn cached_resolutions(&self) -> usize {
         self.0.dispatch_cache.as_ref().map_or(0, |c| c.len())
+    }
+
+    /// The implementation interface whose default serves `method` on this class, if a
+    /// dynamic resolution of it is cached (for diagnostics: which answer of the hook won).
+    pub fn cached_implementation(&self, method: &MethodRef<H>) -> Option<InterfaceRef<H>> {
+        let cache = self.0.dispatch_cache.as_ref()?;
+        cache.get(method.key).map(|r| r.implementation.clone())
     }
 }
 
@@ -694,7 +701,7 @@ impl<H: Host> ClassBuilder<H> {
                         None => SlotImpl::Missing,
                     },
                     None => {
-                        let method = crate::interface::MethodRef::new(iface.clone(), slot);
+                        let method = MethodRef::new(iface.clone(), slot);
                         match most_specific_default(set.iter(), &method) {
                             DefaultResolution::Body(b) => SlotImpl::Body(b),
                             DefaultResolution::Missing => SlotImpl::Missing,

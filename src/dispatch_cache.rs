@@ -51,8 +51,7 @@ const GENERATIONS: usize = 24;
 /// A successful dynamic resolution.
 pub(crate) struct Resolved<H: Host> {
     pub(crate) body: Body<H>,
-    /// The implementation interface the hook named (kept for diagnostics).
-    #[allow(dead_code)]
+    /// The implementation interface the hook named (for `ClassRef::cached_implementation`).
     pub(crate) implementation: InterfaceRef<H>,
 }
 

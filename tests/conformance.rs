@@ -763,6 +763,16 @@ fn scenario_6_error_handling() {
         "Entry point not found: type 'BadDynamicInterfaceCastable' has no implementation of 'ITest.call_implemented' in implementation interface 'ITestPartialImpl'.",
     );
     assert_eq!(class.cached_resolutions(), 1);
+    let method = |name: &str| itest.method(name).unwrap();
+    let named = |name: &str| rt.lookup(name).and_then(|t| t.as_interface().cloned());
+    assert_eq!(
+        class.cached_implementation(&method("return_this")),
+        named("ITestPartialImpl")
+    );
+    assert_eq!(
+        class.cached_implementation(&method("call_implemented")),
+        None
+    );
 
     // get_number is a different method: the cached return_this must not decide it (D1).
     set(Mode::UseOtherInterface);
@@ -772,6 +782,10 @@ fn scenario_6_error_handling() {
         "Unable to cast object of type 'BadDynamicInterfaceCastable' to type 'IOther'.",
     );
     assert_eq!(class.cached_resolutions(), 2);
+    assert_eq!(
+        class.cached_implementation(&method("get_number")),
+        named("ITestOtherImpl")
+    );
 
     set(Mode::ThrowException);
     let err = obj.cast(itest, &mut ()).unwrap_err();
