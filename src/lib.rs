@@ -81,3 +81,8 @@ pub use object::Object;
 pub use runtime::{Runtime, WeakRuntime};
 pub use types::{CastTarget, TypeRef};
 pub use value::{DynError, DynHost, DynObject, DynRuntime, HostError, Value};
+
+/// The README's Rust examples, compiled and run as doc tests (they use the `lua` feature).
+#[cfg(all(doctest, feature = "lua"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
