@@ -105,12 +105,19 @@ impl<H: Host> ClassData<H> {
     ) -> Option<&ImplementedInterface<H>> {
         match self.interface_position(iface.uid) {
             Some(i) => Some(&self.interfaces[i]),
-            None if has_variance(iface) => self
-                .interfaces
-                .iter()
-                .find(|imp| variant_compatible(imp.iface.data(), iface)),
-            None => None,
+            None => self.find_by_variance(iface),
         }
+    }
+
+    /// The part of [`find_interface`](Self::find_interface) after the exact lookup: a
+    /// variance-compatible instantiation of `iface`, in definition order.
+    fn find_by_variance(&self, iface: &InterfaceData<H>) -> Option<&ImplementedInterface<H>> {
+        if !has_variance(iface) {
+            return None;
+        }
+        self.interfaces
+            .iter()
+            .find(|imp| variant_compatible(imp.iface.data(), iface))
     }
 
     /// Where interface `uid` sits in `interfaces`, by exact uid.
@@ -131,14 +138,9 @@ impl<H: Host> ClassData<H> {
         self.interface_position(uid).is_some()
     }
 
-    /// Whether the class implements a variance-compatible instantiation of `iface` (the
-    /// part of [`find_interface`](Self::find_interface) after the exact lookup).
+    /// Whether the class implements a variance-compatible instantiation of `iface`.
     pub(crate) fn implements_by_variance(&self, iface: &InterfaceData<H>) -> bool {
-        has_variance(iface)
-            && self
-                .interfaces
-                .iter()
-                .any(|imp| variant_compatible(imp.iface.data(), iface))
+        self.find_by_variance(iface).is_some()
     }
 
     /// The static call's fast path (SPEC C1): the body serving `key` when the class

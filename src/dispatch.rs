@@ -178,10 +178,7 @@ impl<H: Host> Object<H> {
         cx: &mut H::Context,
     ) -> Result<Target<'_, H>, Error<H::Error>> {
         let class = self.class_data();
-        if let Some(body) = class.static_body(method.key) {
-            return Ok(Target::Borrowed(body));
-        }
-        // Variance matches and slots without a body (their errors) take the longer way.
+        // C1: exact and variance matches, with the errors of slots that have no body.
         if let Some(imp) = class.find_interface(method.iface.data()) {
             return match &imp.slots[method.key.slot as usize] {
                 SlotImpl::Body(body) => Ok(Target::Borrowed(body)),

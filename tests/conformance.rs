@@ -31,6 +31,22 @@ impl Counters {
             self.get_implementation.load(Ordering::SeqCst),
         )
     }
+    /// Counts a cast question and records it as `is:<interface>`.
+    fn record_cast(&self, iface: &Iface) {
+        self.is_implemented.fetch_add(1, Ordering::SeqCst);
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("is:{}", iface.name()));
+    }
+    /// Counts a dispatch question and records it as `get:<interface>`.
+    fn record_dispatch(&self, iface: &Iface) {
+        self.get_implementation.fetch_add(1, Ordering::SeqCst);
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("get:{}", iface.name()));
+    }
     fn asked(&self) -> Vec<String> {
         self.asked.lock().unwrap().clone()
     }
@@ -51,12 +67,7 @@ impl DynamicCastable<DynHost> for MapHook {
         throw_if_not_implemented: bool,
         _cx: &mut (),
     ) -> Result<bool, DynError> {
-        self.counters.is_implemented.fetch_add(1, Ordering::SeqCst);
-        self.counters
-            .asked
-            .lock()
-            .unwrap()
-            .push(format!("is:{}", iface.name()));
+        self.counters.record_cast(iface);
         if self.map.contains_key(&iface.uid()) {
             return Ok(true);
         }
@@ -72,14 +83,7 @@ impl DynamicCastable<DynHost> for MapHook {
         iface: &Iface,
         _cx: &mut (),
     ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        self.counters
-            .get_implementation
-            .fetch_add(1, Ordering::SeqCst);
-        self.counters
-            .asked
-            .lock()
-            .unwrap()
-            .push(format!("get:{}", iface.name()));
+        self.counters.record_dispatch(iface);
         Ok(self.map.get(&iface.uid()).cloned())
     }
 }
@@ -583,14 +587,7 @@ impl DynamicCastable<DynHost> for BadHook {
         iface: &Iface,
         _: &mut (),
     ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        self.counters
-            .get_implementation
-            .fetch_add(1, Ordering::SeqCst);
-        self.counters
-            .asked
-            .lock()
-            .unwrap()
-            .push(format!("get:{}", iface.name()));
+        self.counters.record_dispatch(iface);
         if *iface != self.itest {
             return Ok(None);
         }
