@@ -61,6 +61,7 @@ pub mod interface;
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod object;
+pub mod rules;
 pub mod runtime;
 mod sync;
 #[cfg(all(loom, dynacast_broken))]
