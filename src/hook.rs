@@ -43,27 +43,74 @@ use crate::types::TypeRef;
 /// A class's dynamic-castable hook. Attach it with
 /// [`ClassBuilder::hook`](crate::ClassBuilder::hook); subclasses inherit it. See the
 /// [module docs](self) for the contract.
+///
+/// Both methods are provided, so a hook writes only what it needs. The common hook answers
+/// one question, "which implementation interface serves `iface`?", and is implemented
+/// exactly when it has an answer: write [`get_interface_implementation`] alone and the
+/// provided [`is_interface_implemented`] asks it on each cast.
+///
+/// ```
+/// use dynacast::{body, DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
+///
+/// let rt = Runtime::<DynHost>::new();
+/// let greet = rt.interface("IGreet").method("hello", 0).define()?;
+/// let greet_impl = rt
+///     .interface("IGreetImpl")
+///     .base(&greet)
+///     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+///     .dynamic_castable_implementation()
+///     .define()?;
+///
+/// struct Greets(InterfaceRef<DynHost>, InterfaceRef<DynHost>);
+/// impl DynamicCastable<DynHost> for Greets {
+///     fn get_interface_implementation(&self, _: &Object<DynHost>, iface: &InterfaceRef<DynHost>, _: &mut ()) -> Result<Option<TypeRef<DynHost>>, DynError> {
+///         Ok((*iface == self.0).then(|| self.1.as_type()))
+///     }
+/// }
+///
+/// let class = rt.class("Proxy").hook(Greets(greet.clone(), greet_impl)).define()?;
+/// let obj = rt.new_object(&class, Value::Nil)?;
+/// assert!(obj.is_instance_of(&greet, &mut ())?); // asked get_interface_implementation
+/// assert_eq!(obj.call(&greet.method("hello")?, &[], &mut ())?, Value::from("hi"));
+/// # Ok::<(), DynError>(())
+/// ```
+///
+/// [`get_interface_implementation`]: DynamicCastable::get_interface_implementation
+/// [`is_interface_implemented`]: DynamicCastable::is_interface_implemented
 pub trait DynamicCastable<H: Host>: Send + Sync + 'static {
     /// Whether `obj` should be treated as implementing `iface`. `throw_if_not_implemented`
     /// is `false` for [`Object::is_instance_of`] and `true` for [`Object::cast`]; with
     /// `true`, the hook may return its own error, which reaches the caller unchanged.
     /// Returning `Ok(false)` under `cast` fails the cast with [`Error::InvalidCast`].
+    ///
+    /// Provided: `iface` is implemented exactly when
+    /// [`get_interface_implementation`](Self::get_interface_implementation) names an
+    /// implementation for it. That question is asked on every cast, as this one is (casts
+    /// are never cached), so a hook whose answer is costly to find should write both.
     fn is_interface_implemented(
         &self,
         obj: &Object<H>,
         iface: &InterfaceRef<H>,
         throw_if_not_implemented: bool,
         cx: &mut H::Context,
-    ) -> Result<bool, Error<H::Error>>;
+    ) -> Result<bool, Error<H::Error>> {
+        let _ = throw_if_not_implemented;
+        Ok(self.get_interface_implementation(obj, iface, cx)?.is_some())
+    }
 
     /// The implementation interface whose default methods serve calls through `iface` on
     /// `obj`, or `None` when there is none.
+    ///
+    /// Provided: `None`, for hooks that only answer casts (marker interfaces, say).
     fn get_interface_implementation(
         &self,
         obj: &Object<H>,
         iface: &InterfaceRef<H>,
         cx: &mut H::Context,
-    ) -> Result<Option<TypeRef<H>>, Error<H::Error>>;
+    ) -> Result<Option<TypeRef<H>>, Error<H::Error>> {
+        let _ = (obj, iface, cx);
+        Ok(None)
+    }
 }
 
 /// The default of [`max_hook_depth`]: deep enough for any sane nesting of hooks that cast
