@@ -167,6 +167,109 @@ impl From<InterfaceRef<DynHost>> for Value {
     }
 }
 
+/// Reading a [`Value`] as the Rust type it holds, and holding Rust state in one.
+///
+/// ```
+/// use dynacast::Value;
+///
+/// struct Health(u32);
+/// let v = Value::any(Health(7));
+/// assert_eq!(v.downcast_ref::<Health>().map(|h| h.0), Some(7));
+///
+/// let list = Value::from(vec![Value::from(1), Value::from(2.5), Value::from(true)]);
+/// let items = list.as_list().unwrap();
+/// assert_eq!((items[0].as_float(), items[1].as_float(), items[2].as_bool()), (Some(1.0), Some(2.5), Some(true)));
+/// assert_eq!(list.to_string(), "[1, 2.5, true]");
+/// ```
+impl Value {
+    /// Rust state of any type, shared (a payload that carries a host's own struct).
+    pub fn any<T: Any + Send + Sync>(value: T) -> Self {
+        Value::Any(Arc::new(value))
+    }
+    /// The `T` inside a [`Value::Any`], if it holds one.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        match self {
+            Value::Any(a) => a.downcast_ref(),
+            _ => None,
+        }
+    }
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// The number as a float: a float, or an integer converted (as Lua reads numbers).
+    pub fn as_float(&self) -> Option<f64> {
+        match self {
+            Value::Float(x) => Some(*x),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+    /// The items, if this is a list.
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    /// Whether this is [`Value::Nil`].
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+}
+
+/// What a person reads: strings unquoted, lists as `[a, b]`, objects as `Class@address`,
+/// types by name.
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Str(s) => f.write_str(s),
+            Value::Type(t) => write!(f, "{t}"),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{item}")?;
+                }
+                f.write_str("]")
+            }
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+impl From<i32> for Value {
+    fn from(i: i32) -> Self {
+        Value::Int(i64::from(i))
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Self {
+        Value::List(items.into())
+    }
+}
+impl From<&[Value]> for Value {
+    fn from(items: &[Value]) -> Self {
+        Value::List(items.into())
+    }
+}
+impl From<()> for Value {
+    fn from((): ()) -> Self {
+        Value::Nil
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    /// `None` is [`Value::Nil`].
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Value::Nil, Into::into)
+    }
+}
+
 /// [`DynHost`]'s error: a message, for errors raised by bodies and hooks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostError {
