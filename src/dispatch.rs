@@ -12,6 +12,7 @@
 
 use std::ops::Deref;
 
+use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
 use crate::default_methods::{most_specific_default, DefaultResolution};
 use crate::dispatch_cache::Resolved;
@@ -109,6 +110,7 @@ impl<H: Host> Object<H> {
         cx: &mut H::Context,
     ) -> CallResult<H> {
         method.check_arity(args.len())?;
+        self.check_same_runtime(method)?;
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
@@ -126,6 +128,7 @@ impl<H: Host> Object<H> {
         method: &MethodRef<H>,
         cx: &mut H::Context,
     ) -> Result<Body<H>, Error<H::Error>> {
+        self.check_same_runtime(method)?;
         match &method.decl().kind {
             MemberKind::Virtual(_) => Ok(self.resolve_target(method, cx)?.clone()),
             MemberKind::Helper(body) => Ok(body.clone()),
@@ -146,6 +149,9 @@ impl<H: Host> Object<H> {
     ) -> CallResult<H> {
         let class = self.class_data();
         let declaring = method.class.data();
+        if declaring.runtime != class.runtime {
+            return Err(foreign_type(&declaring.name));
+        }
         if !class.derives_from(declaring) {
             return Err(Error::invalid_cast(&class.name, &declaring.name));
         }
@@ -185,12 +191,26 @@ impl<H: Host> Object<H> {
                 other => Err(self.static_slot_error(method, other)),
             };
         }
+        // Uids are process-unique: a method of another runtime misses every table above and
+        // is refused here, before the cache or the hook is asked about it.
+        self.check_same_runtime(method)?;
         if let Some(cache) = &class.dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
                 return Ok(Target::Borrowed(&hit.body));
             }
         }
         self.resolve_dynamic(method, cx)
+    }
+
+    /// Fails with "Type 'I' belongs to another Runtime." for a method of another runtime.
+    #[inline]
+    fn check_same_runtime(&self, method: &MethodRef<H>) -> Result<(), Error<H::Error>> {
+        let iface = method.iface.data();
+        if iface.runtime == self.class_data().runtime {
+            Ok(())
+        } else {
+            Err(foreign_type(&iface.name))
+        }
     }
 
     #[cold]
