@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
-use crate::default_methods::{most_specific_default, DefaultResolution};
+use crate::default_methods::{most_specific_default_indexed, Declarations, DefaultResolution};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -715,6 +715,8 @@ impl<H: Host> ClassBuilder<H> {
 
         // Resolve every slot of every interface in the set.
         let mut implemented: Vec<ImplementedInterface<H>> = Vec::with_capacity(set.len());
+        // Built on first need: where each method's default bodies sit in `set`.
+        let mut declarations: Option<Declarations> = None;
         for iface in &set {
             // The base's set is sorted by uid.
             let inherited = base_data
@@ -755,7 +757,14 @@ impl<H: Host> ClassBuilder<H> {
                     },
                     None => {
                         let method = MethodRef::new(iface.clone(), slot);
-                        match most_specific_default(set.iter(), &method) {
+                        let index = declarations.get_or_insert_with(|| {
+                            Declarations::of(set.iter().map(|i| {
+                                let data = i.data();
+                                (data.uid, &data.methods[..], &data.overrides[..])
+                            }))
+                        });
+                        let at = |n: usize| set.get(n);
+                        match most_specific_default_indexed(set.iter(), at, index, &method) {
                             DefaultResolution::Body(b) => SlotImpl::Body(b),
                             DefaultResolution::Missing => SlotImpl::Missing,
                             DefaultResolution::Reabstracted(r) => SlotImpl::Reabstracted(r),

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::host::{Body, Host};
-use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodRef};
-use crate::types::variant_compatible;
+use crate::interface::{
+    InterfaceData, InterfaceRef, MemberKind, MethodDecl, MethodKey, MethodRef, OverrideDecl,
+};
+use crate::types::{has_variance, variant_compatible};
 
 /// The outcome of a default-method search.
 pub(crate) enum DefaultResolution<H: Host> {
@@ -79,6 +81,7 @@ fn declaration<'a, H: Host>(
 /// Like CoreCLR, declarations of the exact declaring interface are searched first, and
 /// variance-compatible instantiations only when there are none: a class implementing both
 /// `IG<string>` and `IG<object>` (`out T`) calls each one's own default, not a diamond.
+#[cfg(test)]
 pub(crate) fn most_specific_default<'a, H: Host>(
     set: impl Iterator<Item = &'a InterfaceRef<H>> + Clone,
     method: &MethodRef<H>,
@@ -92,6 +95,75 @@ pub(crate) fn most_specific_default<'a, H: Host>(
             .filter_map(|iface| declaration(iface, method, true))
             .collect();
     }
+    pick_most_specific(candidates)
+}
+
+/// [`most_specific_default`] with the exact declarations found through `index` (built over
+/// the same `set`, whose `n`-th interface `at(n)` returns): a look-up instead of a pass over
+/// the whole set. The set is scanned only for a method whose interface has variant
+/// parameters and no exact declaration; without variant parameters that scan could only
+/// find the exact declarations again.
+pub(crate) fn most_specific_default_indexed<'a, H: Host>(
+    set: impl Iterator<Item = &'a InterfaceRef<H>>,
+    at: impl Fn(usize) -> Option<&'a InterfaceRef<H>>,
+    index: &Declarations,
+    method: &MethodRef<H>,
+) -> DefaultResolution<H> {
+    let mut candidates: SmallVec<[Candidate<'a, H>; 4]> = index
+        .positions(method.key)
+        .filter_map(&at)
+        .filter_map(|iface| declaration(iface, method, false))
+        .collect();
+    if candidates.is_empty() && has_variance(method.iface.data()) {
+        candidates = set
+            .filter_map(|iface| declaration(iface, method, true))
+            .collect();
+    }
+    pick_most_specific(candidates)
+}
+
+/// Where the exact declarations (own default bodies, overrides and re-abstractions) of every
+/// method sit in a set of interfaces: `(method, position in the set)`, sorted.
+#[derive(Default)]
+pub(crate) struct Declarations(Box<[(MethodKey, usize)]>);
+
+impl Declarations {
+    /// The index of the set `(uid, own methods, own overrides)…`, in set order.
+    pub(crate) fn of<'a, H: Host + 'a>(
+        set: impl Iterator<Item = (u64, &'a [MethodDecl<H>], &'a [OverrideDecl<H>])>,
+    ) -> Self {
+        let mut entries = Vec::new();
+        for (position, (uid, methods, overrides)) in set.enumerate() {
+            for (slot, m) in methods.iter().enumerate() {
+                if matches!(m.kind, MemberKind::Virtual(Some(_))) {
+                    // A set of more than u32::MAX slots cannot be built.
+                    let slot = slot as u32;
+                    entries.push((MethodKey { iface: uid, slot }, position));
+                }
+            }
+            entries.extend(overrides.iter().map(|o| (o.target.key, position)));
+        }
+        entries.sort_unstable();
+        Declarations(entries.into_boxed_slice())
+    }
+
+    /// The positions declaring `key`, in set order.
+    fn positions(&self, key: MethodKey) -> impl Iterator<Item = usize> + '_ {
+        let first = self.0.partition_point(|(k, _)| *k < key);
+        self.0
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |(k, _)| *k == key)
+            .map(|(_, position)| *position)
+    }
+}
+
+/// The candidates that no other candidate derives from: one is the answer, none is
+/// `Missing`, several are a diamond.
+fn pick_most_specific<'a, H: Host>(
+    candidates: SmallVec<[Candidate<'a, H>; 4]>,
+) -> DefaultResolution<H> {
     let derives = |sub: &InterfaceRef<H>, sup: &InterfaceRef<H>| {
         sub.data().all_bases.iter().any(|b| b.uid() == sup.uid())
     };

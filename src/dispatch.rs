@@ -14,7 +14,7 @@ use std::ops::Deref;
 
 use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
-use crate::default_methods::{most_specific_default, DefaultResolution};
+use crate::default_methods::{most_specific_default_indexed, DefaultResolution};
 use crate::dispatch_cache::Resolved;
 use crate::error::{Error, InvalidOperation};
 use crate::host::{Body, CallResult, Host};
@@ -265,8 +265,14 @@ impl<H: Host> Object<H> {
         })?;
         let implementation = self.check_implementation(answer, requested)?;
         // C4: the most specific default within the implementation interface and its bases.
-        let set = std::iter::once(&implementation).chain(implementation.all_bases().iter());
-        let body = match most_specific_default(set, method) {
+        let bases = implementation.all_bases();
+        let set = std::iter::once(&implementation).chain(bases.iter());
+        let at = |n: usize| match n {
+            0 => Some(&implementation),
+            n => bases.get(n - 1),
+        };
+        let declarations = &implementation.data().declarations;
+        let body = match most_specific_default_indexed(set, at, declarations, method) {
             DefaultResolution::Body(body) => body,
             DefaultResolution::Missing => {
                 return Err(self.entry_point_not_found(method, &implementation, None))

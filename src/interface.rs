@@ -11,6 +11,7 @@ use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
 use crate::class::ClassRef;
+use crate::default_methods::Declarations;
 use crate::error::Error;
 use crate::host::{Body, CallResult, Host, StaticBody};
 use crate::runtime::{NamedType, Runtime};
@@ -93,6 +94,13 @@ pub(crate) struct InterfaceData<H: Host> {
     /// How deep generic instantiations nest in this type: 0 for a plain interface, else 1 +
     /// the deepest argument's (bounded by [`MAX_GENERIC_NESTING`]).
     pub(crate) nesting: usize,
+    /// For an implementation interface (marked): where each method's exact declarations
+    /// sit in `self` then `all_bases`, so that a dynamic resolution against an interface
+    /// with thousands of bases is a look-up (empty for unmarked interfaces).
+    pub(crate) declarations: Declarations,
+    /// For an implementation interface (marked): the uids of `all_bases`, sorted, so that
+    /// checking a hook's answer is a look-up (empty for unmarked interfaces).
+    base_uids: Box<[u64]>,
     /// The longest base chain above this interface (0 without bases), at most
     /// [`MAX_INTERFACE_DEPTH`].
     depth: usize,
@@ -156,6 +164,16 @@ impl<H: Host> fmt::Display for InterfaceRef<H> {
 }
 
 impl<H: Host> InterfaceData<H> {
+    /// Whether interface `uid` is one of `all_bases` (exactly): a binary search for an
+    /// implementation interface, a scan for the others.
+    pub(crate) fn has_base(&self, uid: u64) -> bool {
+        if self.dynamic_castable_implementation {
+            self.base_uids.binary_search(&uid).is_ok()
+        } else {
+            self.all_bases.iter().any(|b| b.0.uid == uid)
+        }
+    }
+
     /// This interface's own override (or re-abstraction) of exactly method `key`.
     pub(crate) fn override_of(&self, key: MethodKey) -> Option<&OverrideDecl<H>> {
         let i = self
@@ -782,11 +800,26 @@ impl<H: Host> InterfaceTemplate<H> {
             });
         }
 
+        let uid = next_uid();
+        let methods = self.methods.clone().into_boxed_slice();
+        let (declarations, base_uids) = if self.marked {
+            let own = std::iter::once((uid, &methods[..], &overrides[..]));
+            let inherited = all_bases
+                .iter()
+                .map(|b| (b.0.uid, &b.0.methods[..], &b.0.overrides[..]));
+            let mut uids: Vec<u64> = all_bases.iter().map(|b| b.0.uid).collect();
+            uids.sort_unstable();
+            (Declarations::of(own.chain(inherited)), uids.into())
+        } else {
+            (Declarations::default(), Box::default())
+        };
         Ok(InterfaceData {
-            uid: next_uid(),
+            uid,
             runtime,
             name,
-            methods: self.methods.clone().into_boxed_slice(),
+            methods,
+            declarations,
+            base_uids,
             all_bases: all_bases.into_boxed_slice(),
             override_index: override_index(&overrides),
             overrides: overrides.into_boxed_slice(),

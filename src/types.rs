@@ -213,6 +213,14 @@ pub(crate) fn interface_assignable<H: Host>(
     from: &InterfaceData<H>,
     to: &InterfaceData<H>,
 ) -> bool {
+    if from.uid == to.uid {
+        return true;
+    }
+    // Without a variant parameter in `to`, only `to` itself is compatible with it (a live
+    // instantiation is unique per argument list): an exact membership test.
+    if !has_variance(to) {
+        return from.has_base(to.uid);
+    }
     variant_compatible(from, to)
         || from
             .all_bases
