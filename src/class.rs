@@ -11,7 +11,7 @@ use std::sync::Arc;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
-use crate::default_methods::{most_specific_default_indexed, Declarations, DefaultResolution};
+use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -715,8 +715,8 @@ impl<H: Host> ClassBuilder<H> {
 
         // Resolve every slot of every interface in the set.
         let mut implemented: Vec<ImplementedInterface<H>> = Vec::with_capacity(set.len());
-        // Built on first need: where each method's default bodies sit in `set`.
-        let mut declarations: Option<Declarations> = None;
+        // Built on first need: each interface's position in `set`, and where overrides sit.
+        let mut search_index: Option<(HashMap<u64, usize, RandomState>, Overrides)> = None;
         for iface in &set {
             // The base's set is sorted by uid.
             let inherited = base_data
@@ -757,14 +757,22 @@ impl<H: Host> ClassBuilder<H> {
                     },
                     None => {
                         let method = MethodRef::new(iface.clone(), slot);
-                        let index = declarations.get_or_insert_with(|| {
-                            Declarations::of(set.iter().map(|i| {
-                                let data = i.data();
-                                (data.uid, &data.methods[..], &data.overrides[..])
-                            }))
+                        let (positions, overrides) = search_index.get_or_insert_with(|| {
+                            let positions: HashMap<u64, usize, RandomState> =
+                                (0..).zip(set.iter()).map(|(n, i)| (i.uid(), n)).collect();
+                            let overrides =
+                                Overrides::of(set.iter().map(|i| &i.data().overrides[..]));
+                            (positions, overrides)
                         });
                         let at = |n: usize| set.get(n);
-                        match most_specific_default_indexed(set.iter(), at, index, &method) {
+                        let position_of = |uid| positions.get(&uid).copied();
+                        match most_specific_default_indexed(
+                            set.iter(),
+                            at,
+                            position_of,
+                            overrides,
+                            &method,
+                        ) {
                             DefaultResolution::Body(b) => SlotImpl::Body(b),
                             DefaultResolution::Missing => SlotImpl::Missing,
                             DefaultResolution::Reabstracted(r) => SlotImpl::Reabstracted(r),

@@ -11,7 +11,7 @@ use smallvec::SmallVec;
 
 use crate::host::{Body, Host};
 use crate::interface::{
-    InterfaceData, InterfaceRef, MemberKind, MethodDecl, MethodKey, MethodRef, OverrideDecl,
+    InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, OverrideDecl,
 };
 use crate::types::{has_variance, variant_compatible};
 
@@ -75,13 +75,16 @@ fn declaration<'a, H: Host>(
     })
 }
 
+/// Up to this many bases, an implementation interface is searched by a pass over its set
+/// (a few compares beat the index's binary searches); beyond, through its index.
+pub(crate) const SCANNED_BASES: usize = 8;
+
 /// The most specific default for `method` among `set`: candidates that no other candidate
 /// derives from. One survivor wins; none is `Missing`; several are a diamond.
 ///
 /// Like CoreCLR, declarations of the exact declaring interface are searched first, and
 /// variance-compatible instantiations only when there are none: a class implementing both
 /// `IG<string>` and `IG<object>` (`out T`) calls each one's own default, not a diamond.
-#[cfg(test)]
 pub(crate) fn most_specific_default<'a, H: Host>(
     set: impl Iterator<Item = &'a InterfaceRef<H>> + Clone,
     method: &MethodRef<H>,
@@ -98,19 +101,26 @@ pub(crate) fn most_specific_default<'a, H: Host>(
     pick_most_specific(candidates)
 }
 
-/// [`most_specific_default`] with the exact declarations found through `index` (built over
-/// the same `set`, whose `n`-th interface `at(n)` returns): a look-up instead of a pass over
-/// the whole set. The set is scanned only for a method whose interface has variant
+/// [`most_specific_default`] without a pass over the whole set: the declaring interface's
+/// own default is found through `position_of` (its position in the set, if it is in it)
+/// and overrides through `overrides` (built over the same set, whose `n`-th interface
+/// `at(n)` returns). The set is scanned only for a method whose interface has variant
 /// parameters and no exact declaration; without variant parameters that scan could only
 /// find the exact declarations again.
 pub(crate) fn most_specific_default_indexed<'a, H: Host>(
     set: impl Iterator<Item = &'a InterfaceRef<H>>,
     at: impl Fn(usize) -> Option<&'a InterfaceRef<H>>,
-    index: &Declarations,
+    position_of: impl Fn(u64) -> Option<usize>,
+    overrides: &Overrides,
     method: &MethodRef<H>,
 ) -> DefaultResolution<H> {
-    let mut candidates: SmallVec<[Candidate<'a, H>; 4]> = index
-        .positions(method.key)
+    let own = position_of(method.key.iface);
+    let mut positions: SmallVec<[usize; 4]> = own.into_iter().collect();
+    positions.extend(overrides.positions(method.key));
+    // Set order, as a pass over the set would find them (it names a diamond's members).
+    positions.sort_unstable();
+    let mut candidates: SmallVec<[Candidate<'a, H>; 4]> = positions
+        .into_iter()
         .filter_map(&at)
         .filter_map(|iface| declaration(iface, method, false))
         .collect();
@@ -122,32 +132,23 @@ pub(crate) fn most_specific_default_indexed<'a, H: Host>(
     pick_most_specific(candidates)
 }
 
-/// Where the exact declarations (own default bodies, overrides and re-abstractions) of every
-/// method sit in a set of interfaces: `(method, position in the set)`, sorted.
+/// Where the overrides and re-abstractions of every method sit in a set of interfaces:
+/// `(method, position in the set)`, sorted.
 #[derive(Default)]
-pub(crate) struct Declarations(Box<[(MethodKey, usize)]>);
+pub(crate) struct Overrides(Box<[(MethodKey, usize)]>);
 
-impl Declarations {
-    /// The index of the set `(uid, own methods, own overrides)…`, in set order.
-    pub(crate) fn of<'a, H: Host + 'a>(
-        set: impl Iterator<Item = (u64, &'a [MethodDecl<H>], &'a [OverrideDecl<H>])>,
-    ) -> Self {
+impl Overrides {
+    /// The index of the set given as each interface's own overrides, in set order.
+    pub(crate) fn of<'a, H: Host + 'a>(set: impl Iterator<Item = &'a [OverrideDecl<H>]>) -> Self {
         let mut entries = Vec::new();
-        for (position, (uid, methods, overrides)) in set.enumerate() {
-            for (slot, m) in methods.iter().enumerate() {
-                if matches!(m.kind, MemberKind::Virtual(Some(_))) {
-                    // A set of more than u32::MAX slots cannot be built.
-                    let slot = slot as u32;
-                    entries.push((MethodKey { iface: uid, slot }, position));
-                }
-            }
+        for (position, overrides) in set.enumerate() {
             entries.extend(overrides.iter().map(|o| (o.target.key, position)));
         }
         entries.sort_unstable();
-        Declarations(entries.into_boxed_slice())
+        Overrides(entries.into_boxed_slice())
     }
 
-    /// The positions declaring `key`, in set order.
+    /// The positions overriding `key`, in set order.
     fn positions(&self, key: MethodKey) -> impl Iterator<Item = usize> + '_ {
         let first = self.0.partition_point(|(k, _)| *k < key);
         self.0

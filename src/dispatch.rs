@@ -14,7 +14,9 @@ use std::ops::Deref;
 
 use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
-use crate::default_methods::{most_specific_default_indexed, DefaultResolution};
+use crate::default_methods::{
+    most_specific_default, most_specific_default_indexed, DefaultResolution, SCANNED_BASES,
+};
 use crate::dispatch_cache::Resolved;
 use crate::error::{Error, InvalidOperation};
 use crate::host::{Body, CallResult, Host};
@@ -267,12 +269,19 @@ impl<H: Host> Object<H> {
         // C4: the most specific default within the implementation interface and its bases.
         let bases = implementation.all_bases();
         let set = std::iter::once(&implementation).chain(bases.iter());
-        let at = |n: usize| match n {
-            0 => Some(&implementation),
-            n => bases.get(n - 1),
+        let resolution = if bases.len() <= SCANNED_BASES {
+            most_specific_default(set, method)
+        } else {
+            let at = |n: usize| match n {
+                0 => Some(&implementation),
+                n => bases.get(n - 1),
+            };
+            let data = implementation.data();
+            let position_of = |uid| data.position_in_closure(uid);
+            let overrides = &data.overrides_index;
+            most_specific_default_indexed(set, at, position_of, overrides, method)
         };
-        let declarations = &implementation.data().declarations;
-        let body = match most_specific_default_indexed(set, at, declarations, method) {
+        let body = match resolution {
             DefaultResolution::Body(body) => body,
             DefaultResolution::Missing => {
                 return Err(self.entry_point_not_found(method, &implementation, None))

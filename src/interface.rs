@@ -11,7 +11,7 @@ use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
 use crate::class::ClassRef;
-use crate::default_methods::Declarations;
+use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::Error;
 use crate::host::{Body, CallResult, Host, StaticBody};
 use crate::runtime::{NamedType, Runtime};
@@ -94,13 +94,12 @@ pub(crate) struct InterfaceData<H: Host> {
     /// How deep generic instantiations nest in this type: 0 for a plain interface, else 1 +
     /// the deepest argument's (bounded by [`MAX_GENERIC_NESTING`]).
     pub(crate) nesting: usize,
-    /// For an implementation interface (marked): where each method's exact declarations
-    /// sit in `self` then `all_bases`, so that a dynamic resolution against an interface
-    /// with thousands of bases is a look-up (empty for unmarked interfaces).
-    pub(crate) declarations: Declarations,
-    /// For an implementation interface (marked): the uids of `all_bases`, sorted, so that
-    /// checking a hook's answer is a look-up (empty for unmarked interfaces).
-    base_uids: Box<[u64]>,
+    /// For an implementation interface (marked): where each method's overrides sit in
+    /// `self` then `all_bases`, and each base's uid with its position there (sorted by uid),
+    /// so that checking a hook's answer and resolving against an interface with thousands
+    /// of bases are look-ups. Empty for unmarked interfaces.
+    pub(crate) overrides_index: Overrides,
+    base_positions: Box<[(u64, usize)]>,
     /// The longest base chain above this interface (0 without bases), at most
     /// [`MAX_INTERFACE_DEPTH`].
     depth: usize,
@@ -167,11 +166,24 @@ impl<H: Host> InterfaceData<H> {
     /// Whether interface `uid` is one of `all_bases` (exactly): a binary search for an
     /// implementation interface, a scan for the others.
     pub(crate) fn has_base(&self, uid: u64) -> bool {
-        if self.dynamic_castable_implementation {
-            self.base_uids.binary_search(&uid).is_ok()
+        if self.dynamic_castable_implementation && self.all_bases.len() > SCANNED_BASES {
+            self.position_in_closure(uid).is_some()
         } else {
             self.all_bases.iter().any(|b| b.0.uid == uid)
         }
+    }
+
+    /// For an implementation interface: where interface `uid` sits in `self` (0) then
+    /// `all_bases` (1…), by binary search.
+    pub(crate) fn position_in_closure(&self, uid: u64) -> Option<usize> {
+        if uid == self.uid {
+            return Some(0);
+        }
+        let i = self
+            .base_positions
+            .binary_search_by_key(&uid, |(u, _)| *u)
+            .ok()?;
+        self.base_positions.get(i).map(|(_, position)| *position)
     }
 
     /// This interface's own override (or re-abstraction) of exactly method `key`.
@@ -802,24 +814,25 @@ impl<H: Host> InterfaceTemplate<H> {
 
         let uid = next_uid();
         let methods = self.methods.clone().into_boxed_slice();
-        let (declarations, base_uids) = if self.marked {
-            let own = std::iter::once((uid, &methods[..], &overrides[..]));
-            let inherited = all_bases
-                .iter()
-                .map(|b| (b.0.uid, &b.0.methods[..], &b.0.overrides[..]));
-            let mut uids: Vec<u64> = all_bases.iter().map(|b| b.0.uid).collect();
-            uids.sort_unstable();
-            (Declarations::of(own.chain(inherited)), uids.into())
+        let (overrides_index, base_positions) = if self.marked {
+            let inherited = all_bases.iter().map(|b| &b.0.overrides[..]);
+            let index = Overrides::of(std::iter::once(&overrides[..]).chain(inherited));
+            let mut positions: Vec<(u64, usize)> = (1..)
+                .zip(all_bases.iter())
+                .map(|(position, b)| (b.0.uid, position))
+                .collect();
+            positions.sort_unstable();
+            (index, positions.into())
         } else {
-            (Declarations::default(), Box::default())
+            (Overrides::default(), Box::default())
         };
         Ok(InterfaceData {
             uid,
             runtime,
             name,
             methods,
-            declarations,
-            base_uids,
+            overrides_index,
+            base_positions,
             all_bases: all_bases.into_boxed_slice(),
             override_index: override_index(&overrides),
             overrides: overrides.into_boxed_slice(),
