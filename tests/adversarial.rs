@@ -733,3 +733,104 @@ fn assignability_across_runtimes_is_false() {
     let object = rt.object_class().as_type();
     assert!(iface.is_assignable_to(&object) && class.is_assignable_to(&object));
 }
+
+/// A hook that names one implementation interface for every interface.
+struct ServeWith(InterfaceRef<DynHost>);
+
+impl DynamicCastable<DynHost> for ServeWith {
+    fn is_interface_implemented(
+        &self,
+        _: &DynObject,
+        _: &InterfaceRef<DynHost>,
+        _: bool,
+        _: &mut (),
+    ) -> Result<bool, DynError> {
+        Ok(true)
+    }
+    fn get_interface_implementation(
+        &self,
+        _: &DynObject,
+        _: &InterfaceRef<DynHost>,
+        _: &mut (),
+    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+        Ok(Some(self.0.as_type()))
+    }
+}
+
+// §4: an implementation interface with many bases is searched through its index (its own
+// and its bases' defaults, overrides, re-abstractions, diamonds and, by a scan, variance):
+// the same answers as the pass over a short set.
+#[test]
+fn wide_implementation_interfaces_resolve_like_short_ones() {
+    watchdog(|| {
+        let rt = Rt::new();
+        let text = |s: &'static str| body(move |_, _, _| Ok(Value::from(s)));
+        let padding: Vec<_> = (0..10)
+            .map(|i| {
+                rt.interface(&format!("IA{i}"))
+                    .default_method(&format!("a{i}"), 0, body(move |_, _, _| Ok(Value::Int(i))))
+                    .define()
+                    .unwrap()
+            })
+            .collect();
+        let base = rt
+            .interface("IBase")
+            .method("m", 0)
+            .default_method("r", 0, text("r"))
+            .method("o", 0)
+            .define()
+            .unwrap();
+        let x = rt
+            .interface("IX")
+            .base(&base)
+            .override_base(&base, "m", text("X"));
+        let x = x.define().unwrap();
+        let y = rt
+            .interface("IY")
+            .base(&base)
+            .override_base(&base, "m", text("Y"));
+        let y = y.define().unwrap();
+        let animal = rt.class("Animal").define().unwrap();
+        let cat = rt.class("Cat").base(&animal).define().unwrap();
+        let producer = rt
+            .generic_interface("IProducer", &[Variance::Covariant])
+            .default_method("get", 0, text("produced"))
+            .define_generic()
+            .unwrap();
+        let of_cat = producer.instantiate(&[cat.as_type()]).unwrap();
+        let of_animal = producer.instantiate(&[animal.as_type()]).unwrap();
+        let mut implementation = rt.interface("IImpl").dynamic_castable_implementation();
+        for b in padding.iter().chain([&x, &y, &of_cat]) {
+            implementation = implementation.base(b);
+        }
+        let implementation = implementation
+            .override_base(&base, "o", text("o"))
+            .reabstract(&base, "r")
+            .define()
+            .unwrap();
+        assert!(implementation.all_bases().len() > 8);
+        let class = rt
+            .class("C")
+            .hook(ServeWith(implementation))
+            .define()
+            .unwrap();
+        let obj = rt.new_object(&class, Value::Nil).unwrap();
+        let call = |iface: &InterfaceRef<DynHost>, name: &str| {
+            obj.call(&iface.method(name).unwrap(), &[], &mut ())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(call(&padding[7], "a7"), Ok(Value::Int(7)));
+        assert_eq!(call(&base, "o"), Ok(Value::from("o")));
+        assert_eq!(call(&of_cat, "get"), Ok(Value::from("produced")));
+        assert_eq!(call(&of_animal, "get"), Ok(Value::from("produced")));
+        assert_eq!(
+            call(&base, "r"),
+            Err("Entry point not found: type 'C' has no implementation of 'IBase.r' in implementation interface 'IImpl' (the most specific declaration, in 'IImpl', is abstract).".to_owned())
+        );
+        assert_eq!(
+            call(&base, "m"),
+            Err("The call to 'IBase.m' on type 'C' is ambiguous: 'IX' and 'IY' each give a most specific default in implementation interface 'IImpl'.".to_owned())
+        );
+        assert_eq!(class.cached_resolutions(), 4);
+    });
+}
