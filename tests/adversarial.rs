@@ -89,33 +89,43 @@ impl Drop for Probe {
     }
 }
 
-/// A hook that answers no, carrying a probe.
-struct ProbeHook(#[allow(dead_code)] Probe);
+/// The tests' hook: answers casts with `yes`, names `serve` (if any) for every interface,
+/// counts how often it is asked, and may carry a probe.
+#[derive(Default)]
+struct TestHook {
+    yes: bool,
+    serve: Option<InterfaceRef<DynHost>>,
+    asked: Arc<AtomicUsize>,
+    _probe: Option<Probe>,
+}
 
-impl DynamicCastable<DynHost> for ProbeHook {
-    fn is_interface_implemented(
-        &self,
-        _: &DynObject,
-        _: &InterfaceRef<DynHost>,
-        _: bool,
-        _: &mut (),
-    ) -> Result<bool, DynError> {
-        Ok(false)
+impl TestHook {
+    /// Says no to everything; lives as long as `probe`.
+    fn probed(probe: Probe) -> Self {
+        TestHook {
+            _probe: Some(probe),
+            ..TestHook::default()
+        }
     }
-    fn get_interface_implementation(
-        &self,
-        _: &DynObject,
-        _: &InterfaceRef<DynHost>,
-        _: &mut (),
-    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        Ok(None)
+    /// Says yes to every cast and counts its calls in `asked`.
+    fn yes(asked: &Arc<AtomicUsize>) -> Self {
+        TestHook {
+            yes: true,
+            asked: asked.clone(),
+            ..TestHook::default()
+        }
+    }
+    /// Names `implementation` for every interface.
+    fn serving(implementation: InterfaceRef<DynHost>) -> Self {
+        TestHook {
+            yes: true,
+            serve: Some(implementation),
+            ..TestHook::default()
+        }
     }
 }
 
-/// A hook that says yes to every cast and counts how often it is asked.
-struct YesHook(Arc<AtomicUsize>);
-
-impl DynamicCastable<DynHost> for YesHook {
+impl DynamicCastable<DynHost> for TestHook {
     fn is_interface_implemented(
         &self,
         _: &DynObject,
@@ -123,8 +133,8 @@ impl DynamicCastable<DynHost> for YesHook {
         _: bool,
         _: &mut (),
     ) -> Result<bool, DynError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(true)
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self.yes)
     }
     fn get_interface_implementation(
         &self,
@@ -132,8 +142,8 @@ impl DynamicCastable<DynHost> for YesHook {
         _: &InterfaceRef<DynHost>,
         _: &mut (),
     ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Ok(None)
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self.serve.as_ref().map(InterfaceRef::as_type))
     }
 }
 
@@ -168,7 +178,7 @@ fn redefine_drops_the_old_class_outside_the_registry_lock() {
     watchdog(|| {
         let rt = Rt::new();
         let (live, seen) = (Live::default(), Seen::default());
-        let hook = ProbeHook(reentrant_probe(&live, rt.downgrade(), "P", &seen));
+        let hook = TestHook::probed(reentrant_probe(&live, rt.downgrade(), "P", &seen));
         let method = probed_body(reentrant_probe(&live, rt.downgrade(), "P", &seen), 1);
         rt.class("P")
             .hook(hook)
@@ -206,7 +216,7 @@ fn rejected_definition_drops_its_parts_outside_the_registry_lock() {
         let err = rt
             .class("Blob")
             .implement(&iface)
-            .hook(ProbeHook(live.probe_with(from_other_thread(&rt))))
+            .hook(TestHook::probed(live.probe_with(from_other_thread(&rt))))
             .method(
                 "other",
                 0,
@@ -272,7 +282,7 @@ fn dropping_the_runtime_runs_drops_outside_any_lock() {
     watchdog(|| {
         let rt = Rt::new();
         let (live, seen) = (Live::default(), Seen::default());
-        let hook = ProbeHook(reentrant_probe(&live, rt.downgrade(), "P", &seen));
+        let hook = TestHook::probed(reentrant_probe(&live, rt.downgrade(), "P", &seen));
         rt.class("P").hook(hook).define().unwrap();
         let keeper = Rt::new();
         let other_seen = seen.clone();
@@ -316,7 +326,7 @@ fn reloads_with_generics_leave_nothing_alive() {
             let p = rt
                 .class("P")
                 .redefine()
-                .hook(ProbeHook(live.probe()))
+                .hook(TestHook::probed(live.probe()))
                 .method("m", 0, probed_body(live.probe(), i))
                 .define()
                 .unwrap();
@@ -443,7 +453,7 @@ fn deep_class_chain_is_defined_cast_and_dropped_iteratively() {
         let leaf = rt
             .class("Leaf")
             .base(&leaf)
-            .hook(ProbeHook(live.probe()))
+            .hook(TestHook::probed(live.probe()))
             .define()
             .unwrap();
         let obj = rt.new_object(&leaf, Value::Nil).unwrap();
@@ -632,7 +642,7 @@ fn cast_to_a_foreign_interface_never_asks_the_hook() {
     watchdog(|| {
         let (rt, other) = (Rt::new(), Rt::new());
         let asked = Arc::new(AtomicUsize::new(0));
-        let class = rt.class("C").hook(YesHook(asked.clone())).define().unwrap();
+        let class = rt.class("C").hook(TestHook::yes(&asked)).define().unwrap();
         let obj = rt.new_object(&class, Value::Nil).unwrap();
         let foreign = other
             .interface("IGreet")
@@ -734,29 +744,6 @@ fn assignability_across_runtimes_is_false() {
     assert!(iface.is_assignable_to(&object) && class.is_assignable_to(&object));
 }
 
-/// A hook that names one implementation interface for every interface.
-struct ServeWith(InterfaceRef<DynHost>);
-
-impl DynamicCastable<DynHost> for ServeWith {
-    fn is_interface_implemented(
-        &self,
-        _: &DynObject,
-        _: &InterfaceRef<DynHost>,
-        _: bool,
-        _: &mut (),
-    ) -> Result<bool, DynError> {
-        Ok(true)
-    }
-    fn get_interface_implementation(
-        &self,
-        _: &DynObject,
-        _: &InterfaceRef<DynHost>,
-        _: &mut (),
-    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
-        Ok(Some(self.0.as_type()))
-    }
-}
-
 // §4: an implementation interface with many bases is searched through its index (its own
 // and its bases' defaults, overrides, re-abstractions, diamonds and, by a scan, variance):
 // the same answers as the pass over a short set.
@@ -811,7 +798,7 @@ fn wide_implementation_interfaces_resolve_like_short_ones() {
         assert!(implementation.all_bases().len() > 8);
         let class = rt
             .class("C")
-            .hook(ServeWith(implementation))
+            .hook(TestHook::serving(implementation))
             .define()
             .unwrap();
         let obj = rt.new_object(&class, Value::Nil).unwrap();
