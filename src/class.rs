@@ -80,6 +80,10 @@ pub(crate) struct ClassData<H: Host> {
     /// test against a shallow class is one load; deeper ones walk the base chain, so a
     /// class costs a fixed size however deep it sits (no copy of its whole ancestry).
     display: [u64; DISPLAY],
+    /// A skip link up the chain: the ancestor at depth `depth & (depth - 1)` (the lowest set
+    /// bit cleared), when that is not `base`. A subclass test against a deep class follows
+    /// these, O(log² depth) steps instead of one per level.
+    jump: Option<ClassRef<H>>,
     is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
     /// Every implemented interface (including bases): its uid and where its slots start in
@@ -131,14 +135,21 @@ impl<H: Host> ClassData<H> {
 
     #[cold]
     fn derives_from_deep(&self, target: &ClassData<H>) -> bool {
-        let mut class = self;
-        while class.depth > target.depth {
-            match &class.base {
-                Some(base) => class = base.data(),
-                None => return false,
-            }
+        if self.depth == target.depth {
+            return self.uid == target.uid;
         }
-        class.uid == target.uid
+        self.step_towards(target.depth)
+            .and_then(|up| ancestor_at(up, target.depth))
+            .is_some_and(|a| a.0.uid == target.uid)
+    }
+
+    /// The first step up towards depth `level` (below our own): the skip link if it does
+    /// not overshoot, else the base.
+    fn step_towards(&self, level: usize) -> Option<&ClassRef<H>> {
+        match &self.jump {
+            Some(jump) if jump.0.depth >= level => Some(jump),
+            _ => self.base.as_ref(),
+        }
     }
 
     /// The class's implementation of `iface`, by metadata (SPEC B1/C1): an exact match,
@@ -197,6 +208,15 @@ impl<H: Host> ClassData<H> {
         let first = self.interface_index[i].first_slot;
         self.static_bodies.get(first + key.slot as usize)?.as_ref()
     }
+}
+
+/// The ancestor of `class` (itself included) at depth `level`, following skip links.
+fn ancestor_at<H: Host>(class: &ClassRef<H>, level: usize) -> Option<&ClassRef<H>> {
+    let mut class = class;
+    while class.0.depth > level {
+        class = class.0.step_towards(level)?;
+    }
+    (class.0.depth == level).then_some(class)
 }
 
 /// A handle to a defined class. Cheap to clone; equality is identity.
@@ -806,6 +826,12 @@ impl<H: Host> ClassBuilder<H> {
         if let Some(entry) = display.get_mut(depth) {
             *entry = uid;
         }
+        let jump_level = depth & (depth - 1);
+        let jump = if jump_level + 1 < depth {
+            ancestor_at(base, jump_level).cloned()
+        } else {
+            None
+        };
         let hook = self.hook.or_else(|| base_data.hook.clone());
         Ok(ClassData {
             uid,
@@ -814,6 +840,7 @@ impl<H: Host> ClassBuilder<H> {
             base: Some(base.clone()),
             depth,
             display,
+            jump,
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
             interface_index: interface_index(&implemented),
@@ -859,6 +886,7 @@ pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
         base: None,
         depth: 0,
         display: std::array::from_fn(|level| if level == 0 { uid } else { 0 }),
+        jump: None,
         is_abstract: false,
         vtable: Box::new([]),
         interface_index: Box::new([]),

@@ -475,6 +475,25 @@ fn deep_class_chain_is_defined_cast_and_dropped_iteratively() {
     });
 }
 
+// §4: the subclass test through skip links (past the inline display) answers every pair
+// of a 300-deep chain right, in both directions.
+#[test]
+fn subclass_tests_along_a_chain_are_exact() {
+    let rt = Rt::new();
+    let mut chain = vec![rt.object_class().clone()];
+    for level in 1..300 {
+        let base = chain.last().unwrap().clone();
+        chain.push(rt.class(&format!("L{level}")).base(&base).define().unwrap());
+    }
+    for (i, from) in chain.iter().enumerate() {
+        let obj = rt.new_object(from, Value::Nil).unwrap();
+        for (j, to) in chain.iter().enumerate() {
+            assert_eq!(obj.is_instance_of_static(to), j <= i, "L{i} is L{j}");
+            assert_eq!(from.as_type().is_assignable_to(&to.as_type()), j <= i);
+        }
+    }
+}
+
 // §3 and §4: an interface chain past the documented depth is refused with `TypeLoad`; a
 // class implementing a chain's leaf has every interface of it.
 #[test]
