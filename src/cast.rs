@@ -9,7 +9,7 @@
 //! 3. Under `cast`, a `false` answer is `InvalidCast` (B4); an error of the hook's own
 //!    passes through unchanged.
 
-use crate::error::Error;
+use crate::error::{Error, InvalidOperation};
 use crate::hook;
 use crate::host::Host;
 use crate::object::Object;
@@ -129,6 +129,15 @@ impl<H: Host> Object<H> {
         cx: &mut H::Context,
     ) -> Result<bool, Error<H::Error>> {
         let class = self.class_data();
+        // A type of another runtime: an error, and the hook is never asked about it. (Uids
+        // are process-unique, so the inlined exact check can never have matched one.)
+        let (target_runtime, target_name) = match target {
+            TypeView::Class(c) => (c.data().runtime, &c.data().name),
+            TypeView::Interface(i) => (i.data().runtime, &i.data().name),
+        };
+        if target_runtime != class.runtime {
+            return Err(foreign_type(target_name));
+        }
         match target {
             // Casting to a class never calls the hook.
             TypeView::Class(c) => Ok(class.derives_from(c.data())),
@@ -146,4 +155,13 @@ impl<H: Host> Object<H> {
             }
         }
     }
+}
+
+/// The error for a handle of another runtime: "Type 'X' belongs to another Runtime."
+#[cold]
+pub(crate) fn foreign_type<E>(type_name: &std::sync::Arc<str>) -> Error<E> {
+    InvalidOperation::ForeignType {
+        type_name: type_name.clone(),
+    }
+    .into()
 }

@@ -8,7 +8,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::default_methods::{most_specific_default, DefaultResolution};
+use ahash::RandomState;
+use hashbrown::{HashMap, HashSet};
+
+use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -70,8 +73,17 @@ pub(crate) struct ClassData<H: Host> {
     pub(crate) runtime: u64,
     pub(crate) name: Arc<str>,
     base: Option<ClassRef<H>>,
-    /// Ancestor uids, the root class first and this class last.
-    pub(crate) ancestors: Box<[u64]>,
+    /// The number of classes above this one (0 for the root class `object`).
+    depth: usize,
+    /// The uids of the first [`DISPLAY`] classes of the ancestor chain, the root class
+    /// first (this class included when shallow enough; unused entries are 0, which no uid is). A subclass
+    /// test against a shallow class is one load; deeper ones walk the base chain, so a
+    /// class costs a fixed size however deep it sits (no copy of its whole ancestry).
+    display: [u64; DISPLAY],
+    /// A skip link up the chain: the ancestor at depth `depth & (depth - 1)` (the lowest set
+    /// bit cleared), when that is not `base`. A subclass test against a deep class follows
+    /// these, O(log² depth) steps instead of one per level.
+    jump: Option<ClassRef<H>>,
     is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
     /// Every implemented interface (including bases): its uid and where its slots start in
@@ -84,16 +96,60 @@ pub(crate) struct ClassData<H: Host> {
     static_bodies: Box<[Option<Body<H>>]>,
     pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (SPEC D1).
-    pub(crate) dispatch_cache: Option<DispatchCache<H>>,
+    /// Boxed, so that a class without a hook does not carry the cache's inline tables.
+    pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
+}
+
+/// How many ancestors a class records inline for its O(1) subclass test.
+const DISPLAY: usize = 6;
+
+/// Dropped iteratively: a chain of classes each held only by its subclass would otherwise
+/// drop recursively, one stack frame per level.
+impl<H: Host> Drop for ClassData<H> {
+    fn drop(&mut self) {
+        let mut next = self.base.take();
+        while let Some(class) = next {
+            next = Arc::into_inner(class.0).and_then(|mut data| data.base.take());
+        }
+    }
 }
 
 impl<H: Host> ClassData<H> {
-    pub(crate) fn depth(&self) -> usize {
-        self.ancestors.len() - 1
+    pub(crate) fn is_root(&self) -> bool {
+        self.depth == 0
     }
 
-    pub(crate) fn is_root(&self) -> bool {
-        self.ancestors.len() == 1
+    /// Whether `target` is this class or one of its ancestors (SPEC B1): one load for a
+    /// target among the first [`DISPLAY`] levels, else a walk up the base chain.
+    #[inline]
+    pub(crate) fn derives_from(&self, target: &ClassData<H>) -> bool {
+        let level = target.depth;
+        if level < DISPLAY {
+            return self.display[level] == target.uid;
+        }
+        if level > self.depth {
+            return false;
+        }
+        self.derives_from_deep(target)
+    }
+
+    #[cold]
+    fn derives_from_deep(&self, target: &ClassData<H>) -> bool {
+        if self.depth == target.depth {
+            return self.uid == target.uid;
+        }
+        self.step_towards(target.depth)
+            .and_then(|up| ancestor_at(up, target.depth))
+            .is_some_and(|a| a.0.uid == target.uid)
+    }
+
+    /// The first step up towards depth `level` (below our own): the skip link if it does
+    /// not overshoot, else the base.
+    fn step_towards(&self, level: usize) -> Option<&ClassRef<H>> {
+        match &self.jump {
+            Some(jump) if jump.0.depth >= level => Some(jump),
+            _ => self.base.as_ref(),
+        }
     }
 
     /// The class's implementation of `iface`, by metadata (SPEC B1/C1): an exact match,
@@ -152,6 +208,15 @@ impl<H: Host> ClassData<H> {
         let first = self.interface_index[i].first_slot;
         self.static_bodies.get(first + key.slot as usize)?.as_ref()
     }
+}
+
+/// The ancestor of `class` (itself included) at depth `level`, following skip links.
+fn ancestor_at<H: Host>(class: &ClassRef<H>, level: usize) -> Option<&ClassRef<H>> {
+    let mut class = class;
+    while class.0.depth > level {
+        class = class.0.step_towards(level)?;
+    }
+    (class.0.depth == level).then_some(class)
 }
 
 /// A handle to a defined class. Cheap to clone; equality is identity.
@@ -547,10 +612,16 @@ impl<H: Host> ClassBuilder<H> {
         let name = &self.name;
         let base_data = base.data();
 
-        // The vtable: inherited slots, then our own new ones, then our overrides.
+        // The vtable: inherited slots, then our own new ones, then our overrides. Look-ups
+        // by name go through `slot_of` (hashed), so a definition is linear in its size.
         let mut vtable: Vec<VirtualMethod<H>> = base_data.vtable.to_vec();
+        let mut slot_of: HashMap<Arc<str>, usize, RandomState> = vtable
+            .iter()
+            .enumerate()
+            .map(|(slot, v)| (v.name.clone(), slot))
+            .collect();
         for m in self.methods {
-            if vtable.iter().any(|v| v.name == m.name) {
+            if slot_of.insert(m.name.clone(), vtable.len()).is_some() {
                 return Err(Error::type_load(
                     name,
                     format!(
@@ -561,17 +632,18 @@ impl<H: Host> ClassBuilder<H> {
             }
             vtable.push(m);
         }
-        for (i, (method, body)) in self.overrides.iter().enumerate() {
-            if self.overrides[..i].iter().any(|(m, _)| m == method) {
+        let mut overridden: HashSet<&str, RandomState> = HashSet::default();
+        for (method, body) in &self.overrides {
+            if !overridden.insert(method) {
                 return Err(Error::type_load(
                     name,
                     format!("method '{method}' is overridden twice"),
                 ));
             }
-            let slot = base_data
-                .vtable
-                .iter()
-                .position(|v| v.name == *method)
+            let slot = slot_of
+                .get(method)
+                .copied()
+                .filter(|slot| *slot < base_data.vtable.len())
                 .ok_or_else(|| {
                     Error::type_load(
                         name,
@@ -598,20 +670,21 @@ impl<H: Host> ClassBuilder<H> {
             .iter()
             .map(|i| i.iface.clone())
             .collect();
-        let mut relisted: Vec<u64> = Vec::new();
+        let mut in_set: HashSet<u64, RandomState> = set.iter().map(|i| i.uid()).collect();
+        let mut relisted: HashSet<u64, RandomState> = HashSet::default();
         for iface in listed {
             for i in std::iter::once(iface).chain(iface.all_bases().iter()) {
-                if !set.iter().any(|s| s.uid() == i.uid()) {
+                if in_set.insert(i.uid()) {
                     set.push(i.clone());
                 }
-                relisted.push(i.uid());
+                relisted.insert(i.uid());
             }
         }
 
         // Explicit maps, checked and turned into (method key → vtable slot).
-        let mut explicit: Vec<(MethodKey, usize)> = Vec::new();
+        let mut explicit: HashMap<MethodKey, usize, RandomState> = HashMap::default();
         for (iface, iface_method, class_method) in maps {
-            if !set.iter().any(|s| s.uid() == iface.uid()) {
+            if !in_set.contains(&iface.uid()) {
                 return Err(Error::type_load(
                     name,
                     format!(
@@ -632,15 +705,12 @@ impl<H: Host> ClassBuilder<H> {
                         ),
                     )
                 })?;
-            let slot = vtable
-                .iter()
-                .position(|v| v.name == *class_method)
-                .ok_or_else(|| {
-                    Error::type_load(
-                        name,
-                        format!("the class has no virtual method '{class_method}' to map"),
-                    )
-                })?;
+            let slot = slot_of.get(class_method).copied().ok_or_else(|| {
+                Error::type_load(
+                    name,
+                    format!("the class has no virtual method '{class_method}' to map"),
+                )
+            })?;
             if vtable[slot].arity != method.arity() {
                 return Err(Error::type_load(
                     name,
@@ -652,7 +722,7 @@ impl<H: Host> ClassBuilder<H> {
                     ),
                 ));
             }
-            if explicit.iter().any(|(k, _)| *k == method.key) {
+            if explicit.insert(method.key, slot).is_some() {
                 return Err(Error::type_load(
                     name,
                     format!(
@@ -661,16 +731,19 @@ impl<H: Host> ClassBuilder<H> {
                     ),
                 ));
             }
-            explicit.push((method.key, slot));
         }
 
         // Resolve every slot of every interface in the set.
         let mut implemented: Vec<ImplementedInterface<H>> = Vec::with_capacity(set.len());
+        // Built on first need: each interface's position in `set`, and where overrides sit.
+        let mut search_index: Option<(HashMap<u64, usize, RandomState>, Overrides)> = None;
         for iface in &set {
+            // The base's set is sorted by uid.
             let inherited = base_data
                 .interfaces
-                .iter()
-                .find(|i| i.iface.uid() == iface.uid());
+                .binary_search_by_key(&iface.uid(), |i| i.iface.uid())
+                .ok()
+                .and_then(|i| base_data.interfaces.get(i));
             let is_relisted = relisted.contains(&iface.uid());
             let decls = &iface.data().methods;
             let mut slots = Vec::with_capacity(decls.len());
@@ -686,14 +759,14 @@ impl<H: Host> ClassBuilder<H> {
                     slot: slot as u32,
                 };
                 let by_name = || {
-                    vtable
-                        .iter()
-                        .position(|v| v.name == decl.name && v.arity == decl.arity)
+                    slot_of
+                        .get(&decl.name)
+                        .copied()
+                        .filter(|v| vtable.get(*v).is_some_and(|v| v.arity == decl.arity))
                 };
                 let mapped = explicit
-                    .iter()
-                    .find(|(k, _)| *k == key)
-                    .map(|(_, s)| *s)
+                    .get(&key)
+                    .copied()
                     .or_else(|| if is_relisted { by_name() } else { None })
                     .or_else(|| inherited.and_then(|i| i.mapping[slot]));
                 mapping.push(mapped);
@@ -704,7 +777,22 @@ impl<H: Host> ClassBuilder<H> {
                     },
                     None => {
                         let method = MethodRef::new(iface.clone(), slot);
-                        match most_specific_default(set.iter(), &method) {
+                        let (positions, overrides) = search_index.get_or_insert_with(|| {
+                            let positions: HashMap<u64, usize, RandomState> =
+                                (0..).zip(set.iter()).map(|(n, i)| (i.uid(), n)).collect();
+                            let overrides =
+                                Overrides::of(set.iter().map(|i| &i.data().overrides[..]));
+                            (positions, overrides)
+                        });
+                        let at = |n: usize| set.get(n);
+                        let position_of = |uid| positions.get(&uid).copied();
+                        match most_specific_default_indexed(
+                            set.iter(),
+                            at,
+                            position_of,
+                            overrides,
+                            &method,
+                        ) {
                             DefaultResolution::Body(b) => SlotImpl::Body(b),
                             DefaultResolution::Missing => SlotImpl::Missing,
                             DefaultResolution::Reabstracted(r) => SlotImpl::Reabstracted(r),
@@ -733,15 +821,26 @@ impl<H: Host> ClassBuilder<H> {
         implemented.sort_by_key(|i| i.iface.uid());
 
         let uid = next_uid();
-        let mut ancestors = base_data.ancestors.to_vec();
-        ancestors.push(uid);
+        let depth = base_data.depth + 1;
+        let mut display = base_data.display;
+        if let Some(entry) = display.get_mut(depth) {
+            *entry = uid;
+        }
+        let jump_level = depth & (depth - 1);
+        let jump = if jump_level + 1 < depth {
+            ancestor_at(base, jump_level).cloned()
+        } else {
+            None
+        };
         let hook = self.hook.or_else(|| base_data.hook.clone());
         Ok(ClassData {
             uid,
             runtime,
             name: self.name.clone(),
             base: Some(base.clone()),
-            ancestors: ancestors.into_boxed_slice(),
+            depth,
+            display,
+            jump,
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
             interface_index: interface_index(&implemented),
@@ -754,7 +853,7 @@ impl<H: Host> ClassBuilder<H> {
                 })
                 .collect(),
             interfaces: implemented.into_boxed_slice(),
-            dispatch_cache: hook.as_ref().map(|_| DispatchCache::new()),
+            dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
             hook,
         })
     }
@@ -785,7 +884,9 @@ pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
         runtime,
         name: Arc::from("object"),
         base: None,
-        ancestors: Box::new([uid]),
+        depth: 0,
+        display: std::array::from_fn(|level| if level == 0 { uid } else { 0 }),
+        jump: None,
         is_abstract: false,
         vtable: Box::new([]),
         interface_index: Box::new([]),

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use crate::host::{Body, Host};
-use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodRef};
-use crate::types::variant_compatible;
+use crate::interface::{
+    InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, OverrideDecl,
+};
+use crate::types::{has_variance, variant_compatible};
 
 /// The outcome of a default-method search.
 pub(crate) enum DefaultResolution<H: Host> {
@@ -73,6 +75,10 @@ fn declaration<'a, H: Host>(
     })
 }
 
+/// Up to this many bases, an implementation interface is searched by a pass over its set
+/// (a few compares beat the index's binary searches); beyond, through its index.
+pub(crate) const SCANNED_BASES: usize = 8;
+
 /// The most specific default for `method` among `set`: candidates that no other candidate
 /// derives from. One survivor wins; none is `Missing`; several are a diamond.
 ///
@@ -92,6 +98,73 @@ pub(crate) fn most_specific_default<'a, H: Host>(
             .filter_map(|iface| declaration(iface, method, true))
             .collect();
     }
+    pick_most_specific(candidates)
+}
+
+/// [`most_specific_default`] without a pass over the whole set: the declaring interface's
+/// own default is found through `position_of` (its position in the set, if it is in it)
+/// and overrides through `overrides` (built over the same set, whose `n`-th interface
+/// `at(n)` returns). The set is scanned only for a method whose interface has variant
+/// parameters and no exact declaration; without variant parameters that scan could only
+/// find the exact declarations again.
+pub(crate) fn most_specific_default_indexed<'a, H: Host>(
+    set: impl Iterator<Item = &'a InterfaceRef<H>>,
+    at: impl Fn(usize) -> Option<&'a InterfaceRef<H>>,
+    position_of: impl Fn(u64) -> Option<usize>,
+    overrides: &Overrides,
+    method: &MethodRef<H>,
+) -> DefaultResolution<H> {
+    let own = position_of(method.key.iface);
+    let mut positions: SmallVec<[usize; 4]> = own.into_iter().collect();
+    positions.extend(overrides.positions(method.key));
+    // Set order, as a pass over the set would find them (it names a diamond's members).
+    positions.sort_unstable();
+    let mut candidates: SmallVec<[Candidate<'a, H>; 4]> = positions
+        .into_iter()
+        .filter_map(&at)
+        .filter_map(|iface| declaration(iface, method, false))
+        .collect();
+    if candidates.is_empty() && has_variance(method.iface.data()) {
+        candidates = set
+            .filter_map(|iface| declaration(iface, method, true))
+            .collect();
+    }
+    pick_most_specific(candidates)
+}
+
+/// Where the overrides and re-abstractions of every method sit in a set of interfaces:
+/// `(method, position in the set)`, sorted.
+#[derive(Default)]
+pub(crate) struct Overrides(Box<[(MethodKey, usize)]>);
+
+impl Overrides {
+    /// The index of the set given as each interface's own overrides, in set order.
+    pub(crate) fn of<'a, H: Host + 'a>(set: impl Iterator<Item = &'a [OverrideDecl<H>]>) -> Self {
+        let mut entries = Vec::new();
+        for (position, overrides) in set.enumerate() {
+            entries.extend(overrides.iter().map(|o| (o.target.key, position)));
+        }
+        entries.sort_unstable();
+        Overrides(entries.into_boxed_slice())
+    }
+
+    /// The positions overriding `key`, in set order.
+    fn positions(&self, key: MethodKey) -> impl Iterator<Item = usize> + '_ {
+        let first = self.0.partition_point(|(k, _)| *k < key);
+        self.0
+            .get(first..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(move |(k, _)| *k == key)
+            .map(|(_, position)| *position)
+    }
+}
+
+/// The candidates that no other candidate derives from: one is the answer, none is
+/// `Missing`, several are a diamond.
+fn pick_most_specific<'a, H: Host>(
+    candidates: SmallVec<[Candidate<'a, H>; 4]>,
+) -> DefaultResolution<H> {
     let derives = |sub: &InterfaceRef<H>, sup: &InterfaceRef<H>| {
         sub.data().all_bases.iter().any(|b| b.uid() == sup.uid())
     };

@@ -12,8 +12,11 @@
 
 use std::ops::Deref;
 
+use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
-use crate::default_methods::{most_specific_default, DefaultResolution};
+use crate::default_methods::{
+    most_specific_default, most_specific_default_indexed, DefaultResolution, SCANNED_BASES,
+};
 use crate::dispatch_cache::Resolved;
 use crate::error::{Error, InvalidOperation};
 use crate::host::{Body, CallResult, Host};
@@ -109,6 +112,7 @@ impl<H: Host> Object<H> {
         cx: &mut H::Context,
     ) -> CallResult<H> {
         method.check_arity(args.len())?;
+        self.check_same_runtime(method)?;
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
@@ -126,6 +130,7 @@ impl<H: Host> Object<H> {
         method: &MethodRef<H>,
         cx: &mut H::Context,
     ) -> Result<Body<H>, Error<H::Error>> {
+        self.check_same_runtime(method)?;
         match &method.decl().kind {
             MemberKind::Virtual(_) => Ok(self.resolve_target(method, cx)?.clone()),
             MemberKind::Helper(body) => Ok(body.clone()),
@@ -146,6 +151,9 @@ impl<H: Host> Object<H> {
     ) -> CallResult<H> {
         let class = self.class_data();
         let declaring = method.class.data();
+        if declaring.runtime != class.runtime {
+            return Err(foreign_type(&declaring.name));
+        }
         if !class.derives_from(declaring) {
             return Err(Error::invalid_cast(&class.name, &declaring.name));
         }
@@ -185,12 +193,26 @@ impl<H: Host> Object<H> {
                 other => Err(self.static_slot_error(method, other)),
             };
         }
+        // Uids are process-unique: a method of another runtime misses every table above and
+        // is refused here, before the cache or the hook is asked about it.
+        self.check_same_runtime(method)?;
         if let Some(cache) = &class.dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
                 return Ok(Target::Borrowed(&hit.body));
             }
         }
         self.resolve_dynamic(method, cx)
+    }
+
+    /// Fails with "Type 'I' belongs to another Runtime." for a method of another runtime.
+    #[inline]
+    fn check_same_runtime(&self, method: &MethodRef<H>) -> Result<(), Error<H::Error>> {
+        let iface = method.iface.data();
+        if iface.runtime == self.class_data().runtime {
+            Ok(())
+        } else {
+            Err(foreign_type(&iface.name))
+        }
     }
 
     #[cold]
@@ -245,8 +267,21 @@ impl<H: Host> Object<H> {
         })?;
         let implementation = self.check_implementation(answer, requested)?;
         // C4: the most specific default within the implementation interface and its bases.
-        let set = std::iter::once(&implementation).chain(implementation.all_bases().iter());
-        let body = match most_specific_default(set, method) {
+        let bases = implementation.all_bases();
+        let set = std::iter::once(&implementation).chain(bases.iter());
+        let resolution = if bases.len() <= SCANNED_BASES {
+            most_specific_default(set, method)
+        } else {
+            let at = |n: usize| match n {
+                0 => Some(&implementation),
+                n => bases.get(n - 1),
+            };
+            let data = implementation.data();
+            let position_of = |uid| data.position_in_closure(uid);
+            let overrides = &data.overrides_index;
+            most_specific_default_indexed(set, at, position_of, overrides, method)
+        };
+        let body = match resolution {
             DefaultResolution::Body(body) => body,
             DefaultResolution::Missing => {
                 return Err(self.entry_point_not_found(method, &implementation, None))

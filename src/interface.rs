@@ -3,14 +3,15 @@
 //! interface definitions with variance (SPEC §1).
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use crate::sync::{lock, Mutex};
 
 use ahash::RandomState;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 use crate::class::ClassRef;
+use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::Error;
 use crate::host::{Body, CallResult, Host, StaticBody};
 use crate::runtime::{NamedType, Runtime};
@@ -90,6 +91,44 @@ pub(crate) struct InterfaceData<H: Host> {
     /// can a class implement it through variance. Precomputed so that the cast and dispatch
     /// paths test one flag instead of following `generic` to the definition's variances.
     pub(crate) has_variant_params: bool,
+    /// How deep generic instantiations nest in this type: 0 for a plain interface, else 1 +
+    /// the deepest argument's (bounded by [`MAX_GENERIC_NESTING`]).
+    pub(crate) nesting: usize,
+    /// For an implementation interface (marked): where each method's overrides sit in
+    /// `self` then `all_bases`, and each base's uid with its position there (sorted by uid),
+    /// so that checking a hook's answer and resolving against an interface with thousands
+    /// of bases are look-ups. Empty for unmarked interfaces.
+    pub(crate) overrides_index: Overrides,
+    base_positions: Box<[(u64, usize)]>,
+    /// The longest base chain above this interface (0 without bases), at most
+    /// [`MAX_INTERFACE_DEPTH`].
+    depth: usize,
+}
+
+/// The deepest interface inheritance allowed: a chain of interfaces each deriving from the
+/// previous one may be this many levels deep. Each interface lists its whole ancestry, so
+/// a chain's memory grows with the square of its depth (5,000 levels: about 100 MB).
+pub const MAX_INTERFACE_DEPTH: usize = 5_000;
+
+/// The methods visible through an interface by name, as [`InterfaceRef::method`] finds
+/// them (its own first, then its bases' in order): one pass instead of a scan per look-up.
+struct MethodsByName<H: Host>(HashMap<Arc<str>, MethodRef<H>, RandomState>);
+
+impl<H: Host> MethodsByName<H> {
+    fn of(iface: &InterfaceRef<H>) -> Self {
+        let mut map: HashMap<Arc<str>, MethodRef<H>, RandomState> = HashMap::default();
+        for i in std::iter::once(iface).chain(iface.0.all_bases.iter()) {
+            for (slot, m) in i.0.methods.iter().enumerate() {
+                map.entry(m.name.clone())
+                    .or_insert_with(|| MethodRef::new(i.clone(), slot));
+            }
+        }
+        MethodsByName(map)
+    }
+
+    fn find(&self, name: &str) -> Option<MethodRef<H>> {
+        self.0.get(name).cloned()
+    }
 }
 
 /// A handle to a defined interface (or a closed generic instantiation). Cheap to clone;
@@ -124,6 +163,29 @@ impl<H: Host> fmt::Display for InterfaceRef<H> {
 }
 
 impl<H: Host> InterfaceData<H> {
+    /// Whether interface `uid` is one of `all_bases` (exactly): a binary search for an
+    /// implementation interface, a scan for the others.
+    pub(crate) fn has_base(&self, uid: u64) -> bool {
+        if self.dynamic_castable_implementation && self.all_bases.len() > SCANNED_BASES {
+            self.position_in_closure(uid).is_some()
+        } else {
+            self.all_bases.iter().any(|b| b.0.uid == uid)
+        }
+    }
+
+    /// For an implementation interface: where interface `uid` sits in `self` (0) then
+    /// `all_bases` (1…), by binary search.
+    pub(crate) fn position_in_closure(&self, uid: u64) -> Option<usize> {
+        if uid == self.uid {
+            return Some(0);
+        }
+        let i = self
+            .base_positions
+            .binary_search_by_key(&uid, |(u, _)| *u)
+            .ok()?;
+        self.base_positions.get(i).map(|(_, position)| *position)
+    }
+
     /// This interface's own override (or re-abstraction) of exactly method `key`.
     pub(crate) fn override_of(&self, key: MethodKey) -> Option<&OverrideDecl<H>> {
         let i = self
@@ -398,12 +460,38 @@ impl<H: Host> TypeExpr<H> {
     }
 
     /// Replaces names by the types they name now, so that later instantiations of a
-    /// generic template need no registry.
+    /// generic template need no registry. Checks the nesting limit first, so that every
+    /// recursive walk of the expression afterwards has a bounded depth.
     pub(crate) fn bind_names(
         &self,
         rt: &Runtime<H>,
         owner: &Arc<str>,
     ) -> Result<Self, Error<H::Error>> {
+        self.check_nesting(owner)?;
+        self.bind_checked(rt, owner)
+    }
+
+    /// Fails when generic instantiations nest more than [`MAX_GENERIC_NESTING`] deep;
+    /// iterative, so any depth is safe to check.
+    pub(crate) fn check_nesting(&self, owner: &Arc<str>) -> Result<(), Error<H::Error>> {
+        let mut pending: Vec<(&TypeExpr<H>, usize)> = vec![(self, 0)];
+        while let Some((expr, depth)) = pending.pop() {
+            if let TypeExpr::Generic(_, args) = expr {
+                if depth >= MAX_GENERIC_NESTING {
+                    return Err(Error::type_load(
+                        owner,
+                        format!(
+                            "a type expression nests generic instantiations more than {MAX_GENERIC_NESTING} deep"
+                        ),
+                    ));
+                }
+                pending.extend(args.iter().map(|a| (a, depth + 1)));
+            }
+        }
+        Ok(())
+    }
+
+    fn bind_checked(&self, rt: &Runtime<H>, owner: &Arc<str>) -> Result<Self, Error<H::Error>> {
         Ok(match self {
             TypeExpr::Named(name) => match rt.lookup_named(name) {
                 Some(NamedType::Type(t)) => TypeExpr::Type(t),
@@ -422,7 +510,7 @@ impl<H: Host> TypeExpr<H> {
             TypeExpr::Generic(def, args) => TypeExpr::Generic(
                 def.clone(),
                 args.iter()
-                    .map(|a| a.bind_names(rt, owner))
+                    .map(|a| a.bind_checked(rt, owner))
                     .collect::<Result<_, _>>()?,
             ),
             other => other.clone(),
@@ -508,6 +596,37 @@ impl<H: Host> TypeExpr<H> {
             _ => None,
         }
     }
+}
+
+/// Dropped iteratively: a user may nest an expression deeper than the stack could recurse.
+impl<H: Host> Drop for TypeExpr<H> {
+    fn drop(&mut self) {
+        let TypeExpr::Generic(_, args) = self else {
+            return;
+        };
+        if !args.iter().any(|a| matches!(a, TypeExpr::Generic(..))) {
+            return;
+        }
+        let mut pending = std::mem::take(args);
+        while let Some(mut expr) = pending.pop() {
+            if let TypeExpr::Generic(_, args) = &mut expr {
+                pending.append(args);
+            }
+        }
+    }
+}
+
+/// The deepest nesting of generic instantiations a type may have (`I<I<I<T>>>` is 3):
+/// deeper type expressions and instantiations fail with `TypeLoad`. Assignability and type
+/// names recurse through generic arguments, so their depth must be bounded.
+pub const MAX_GENERIC_NESTING: usize = 64;
+
+/// How deep generic instantiations nest in `args` (0 when none is a closed generic).
+fn generic_depth<H: Host>(args: &[TypeRef<H>]) -> usize {
+    args.iter()
+        .map(|a| a.as_interface().map_or(0, |i| i.0.nesting))
+        .max()
+        .unwrap_or(0)
 }
 
 impl<H: Host> From<TypeRef<H>> for TypeExpr<H> {
@@ -614,6 +733,8 @@ impl<H: Host> InterfaceTemplate<H> {
         generic: Option<GenericInstance<H>>,
     ) -> Result<InterfaceData<H>, Error<H::Error>> {
         let mut all_bases: Vec<InterfaceRef<H>> = Vec::new();
+        let mut seen: HashSet<u64, RandomState> = HashSet::default();
+        let mut depth = 0;
         for expr in &self.bases {
             let base = match expr.resolve(runtime, params, &name)? {
                 TypeRef::Interface(i) => i,
@@ -627,17 +748,28 @@ impl<H: Host> InterfaceTemplate<H> {
                     ))
                 }
             };
+            // Each interface keeps its whole ancestry (`all_bases`), so a chain costs the
+            // square of its depth: the depth is bounded to keep that finite.
+            depth = depth.max(base.0.depth + 1);
+            if depth > MAX_INTERFACE_DEPTH {
+                return Err(Error::type_load(
+                    &name,
+                    format!("interface inheritance is more than {MAX_INTERFACE_DEPTH} levels deep"),
+                ));
+            }
             for b in std::iter::once(&base).chain(base.0.all_bases.iter()) {
-                if !all_bases.iter().any(|x| x.0.uid == b.0.uid) {
+                if seen.insert(b.0.uid) {
                     all_bases.push(b.clone());
                 }
             }
         }
 
         let mut overrides: Vec<OverrideDecl<H>> = Vec::new();
+        let mut overridden: HashSet<MethodKey, RandomState> = HashSet::default();
+        let mut methods_by_base: HashMap<u64, MethodsByName<H>, RandomState> = HashMap::default();
         for o in &self.overrides {
             let base = match o.base.resolve(runtime, params, &name)? {
-                TypeRef::Interface(i) if all_bases.iter().any(|b| b.0.uid == i.0.uid) => i,
+                TypeRef::Interface(i) if seen.contains(&i.0.uid) => i,
                 other => {
                     return Err(Error::type_load(
                         &name,
@@ -649,8 +781,10 @@ impl<H: Host> InterfaceTemplate<H> {
                     ))
                 }
             };
-            let target = base
-                .find_method(&o.method)
+            let target = methods_by_base
+                .entry(base.0.uid)
+                .or_insert_with(|| MethodsByName::of(&base))
+                .find(&o.method)
                 .filter(|m| m.is_virtual())
                 .ok_or_else(|| {
                     Error::type_load(
@@ -662,7 +796,7 @@ impl<H: Host> InterfaceTemplate<H> {
                         ),
                     )
                 })?;
-            if overrides.iter().any(|x| x.target.key == target.key) {
+            if !overridden.insert(target.key) {
                 return Err(Error::type_load(
                     &name,
                     format!(
@@ -678,15 +812,33 @@ impl<H: Host> InterfaceTemplate<H> {
             });
         }
 
+        let uid = next_uid();
+        let methods = self.methods.clone().into_boxed_slice();
+        let (overrides_index, base_positions) = if self.marked {
+            let inherited = all_bases.iter().map(|b| &b.0.overrides[..]);
+            let index = Overrides::of(std::iter::once(&overrides[..]).chain(inherited));
+            let mut positions: Vec<(u64, usize)> = (1..)
+                .zip(all_bases.iter())
+                .map(|(position, b)| (b.0.uid, position))
+                .collect();
+            positions.sort_unstable();
+            (index, positions.into())
+        } else {
+            (Overrides::default(), Box::default())
+        };
         Ok(InterfaceData {
-            uid: next_uid(),
+            uid,
             runtime,
             name,
-            methods: self.methods.clone().into_boxed_slice(),
+            methods,
+            overrides_index,
+            base_positions,
             all_bases: all_bases.into_boxed_slice(),
             override_index: override_index(&overrides),
             overrides: overrides.into_boxed_slice(),
             dynamic_castable_implementation: self.marked,
+            depth,
+            nesting: generic.as_ref().map_or(0, |g| generic_depth(&g.args) + 1),
             has_variant_params: generic.as_ref().is_some_and(|g| {
                 g.definition
                     .variances()
@@ -828,8 +980,9 @@ impl<H: Host> InterfaceBuilder<H> {
         if name.is_empty() {
             return Err(Error::type_load(name, "a type needs a non-empty name"));
         }
-        for (i, m) in self.template.methods.iter().enumerate() {
-            if self.template.methods[..i].iter().any(|p| p.name == m.name) {
+        let mut declared: HashSet<&str, RandomState> = HashSet::default();
+        for m in &self.template.methods {
+            if !declared.insert(&m.name) {
                 return Err(Error::type_load(
                     name,
                     format!("method '{}' is declared twice", m.name),
@@ -843,6 +996,7 @@ impl<H: Host> InterfaceBuilder<H> {
             .iter()
             .chain(self.template.overrides.iter().map(|o| &o.base));
         for e in exprs {
+            e.check_nesting(name)?;
             e.check_generic_arity(name)?;
             if let Some(i) = e.max_param().filter(|i| *i >= params) {
                 return Err(Error::type_load(
@@ -916,7 +1070,7 @@ impl<H: Host> InterfaceBuilder<H> {
                 name: self.name.clone(),
                 variances: self.variances.into_boxed_slice(),
                 template: self.template,
-                instances: Mutex::new(HashMap::default()),
+                instances: Mutex::new(InstanceCache::new()),
             }));
             Ok((NamedType::Generic(def.clone()), def))
         })
@@ -929,8 +1083,41 @@ pub(crate) struct GenericDef<H: Host> {
     name: Arc<str>,
     variances: Box<[Variance]>,
     template: InterfaceTemplate<H>,
-    /// Closed instantiations by argument uids: each exists once, so that type identity holds.
-    instances: Mutex<HashMap<Box<[u64]>, InterfaceRef<H>, RandomState>>,
+    /// Closed instantiations by argument uids: each exists once while it lives, so that type
+    /// identity holds. Weak: an instantiation holds its definition, so a strong link back
+    /// would be a cycle keeping both (and every argument type) alive forever.
+    instances: Mutex<InstanceCache<H>>,
+}
+
+/// A generic definition's weak cache of its closed instantiations.
+struct InstanceCache<H: Host> {
+    live: HashMap<Box<[u64]>, Weak<InterfaceData<H>>, RandomState>,
+    /// Dead entries are swept when the map reaches this size, which then becomes twice the
+    /// live count: the sweep's cost is amortized over the insertions that preceded it, and
+    /// the map never holds more than about twice the live instantiations.
+    sweep_at: usize,
+}
+
+impl<H: Host> InstanceCache<H> {
+    fn new() -> Self {
+        InstanceCache {
+            live: HashMap::default(),
+            sweep_at: 16,
+        }
+    }
+
+    fn get(&self, key: &[u64]) -> Option<InterfaceRef<H>> {
+        self.live.get(key).and_then(Weak::upgrade).map(InterfaceRef)
+    }
+
+    fn insert(&mut self, key: Box<[u64]>, iface: &InterfaceRef<H>) {
+        if self.live.len() >= self.sweep_at {
+            // Dropping a dead `Weak` frees memory only: no user code runs under the lock.
+            self.live.retain(|_, w| w.strong_count() > 0);
+            self.sweep_at = (self.live.len() * 2).max(16);
+        }
+        self.live.insert(key, Arc::downgrade(&iface.0));
+    }
 }
 
 /// A generic interface definition such as `ITestGeneric<in T, out U>`. Each closed
@@ -1012,7 +1199,14 @@ impl<H: Host> GenericInterface<H> {
         }
         let key: Box<[u64]> = args.iter().map(|a| a.uid()).collect();
         if let Some(found) = lock(&def.instances).get(&key) {
-            return Ok(found.clone());
+            return Ok(found);
+        }
+        let depth = generic_depth(args) + 1;
+        if depth > MAX_GENERIC_NESTING {
+            return Err(Error::type_load(
+                &def.name,
+                format!("generic instantiations nest more than {MAX_GENERIC_NESTING} deep"),
+            ));
         }
         // Built outside the lock: building may instantiate other generics (its bases).
         let names: Vec<&str> = args.iter().map(|a| a.name()).collect();
@@ -1024,6 +1218,29 @@ impl<H: Host> GenericInterface<H> {
         let data = def.template.build(def.runtime, name, args, Some(generic))?;
         let built = InterfaceRef(Arc::new(data));
         // First published wins, so that every caller sees one identity per argument list.
-        Ok(lock(&def.instances).entry(key).or_insert(built).clone())
+        // A losing `built` is dropped after the guard: its bodies are user code's.
+        let published = {
+            let mut instances = lock(&def.instances);
+            match instances.get(&key) {
+                Some(found) => found,
+                None => {
+                    instances.insert(key, &built);
+                    built.clone()
+                }
+            }
+        };
+        drop(built);
+        Ok(published)
+    }
+
+    /// The number of closed instantiations of this definition alive now (held by a class,
+    /// a handle or another type). Instantiations nobody holds are freed, and a later
+    /// `instantiate` with the same arguments builds a new one.
+    pub fn live_instantiations(&self) -> usize {
+        lock(&self.0.instances)
+            .live
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
     }
 }

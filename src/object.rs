@@ -60,6 +60,12 @@ impl<H: Host> Object<H> {
         &self.0.payload
     }
 
+    /// The payload, when this handle is the object's only one (for dropping chains of
+    /// objects iteratively: see `Value`'s `Drop`).
+    pub(crate) fn unique_payload_mut(&mut self) -> Option<&mut H::Payload> {
+        Arc::get_mut(&mut self.0).map(|inner| &mut inner.payload)
+    }
+
     /// Whether `a` and `b` are the same object.
     pub fn ptr_eq(a: &Self, b: &Self) -> bool {
         Arc::ptr_eq(&a.0, &b.0)

@@ -2,8 +2,8 @@
 //!
 //! Types are defined through builders and are immutable once defined; handles are cheap
 //! `Arc`s, so casts and calls never touch the runtime. The name registry is a mutex-guarded
-//! map: only definitions and name look-ups take it, never a cast or a call, and never while
-//! a hook runs.
+//! map: only definitions and name look-ups take it, never a cast or a call, never while
+//! a hook runs and never while a definition is built (only to check and insert its name).
 
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -136,27 +136,38 @@ impl<H: Host> Runtime<H> {
         lock(&self.inner.names).get(name).cloned()
     }
 
-    /// Builds a type and registers it under `name`, atomically with the duplicate check.
-    /// `build` runs engine code only (no user callback), so holding the lock is safe.
+    /// Builds a type and registers it under `name`.
+    ///
+    /// The registry lock is held only to check the name (before `build`, so that a taken
+    /// name fails fast) and to check it again and insert (after): never while `build` runs,
+    /// so a `lookup` never waits for a definition in progress. Two concurrent definitions
+    /// of one new name: the first to insert wins and the other fails as if it had come
+    /// second; with `redefine` both succeed, in insertion order. Whatever dies here (a
+    /// rejected definition's bodies and hook, the type a redefinition replaces) is dropped
+    /// after the lock is released, so a user `Drop` may call back into the runtime.
     pub(crate) fn register<T>(
         &self,
         name: &Arc<str>,
         redefine: bool,
         build: impl FnOnce(u64) -> Result<(NamedType<H>, T), Error<H::Error>>,
     ) -> Result<T, Error<H::Error>> {
-        let mut names = lock(&self.inner.names);
-        if let Some(existing) = names.get(name) {
-            let is_root =
-                matches!(existing, NamedType::Type(TypeRef::Class(c)) if c.data().is_root());
-            if !redefine || is_root {
-                return Err(Error::type_load(
-                    name,
-                    format!("a type named '{name}' is already defined"),
-                ));
+        {
+            let names = lock(&self.inner.names);
+            if let Some(err) = name_taken(names.get(name), name, redefine) {
+                return Err(err);
             }
         }
         let (named, built) = build(self.inner.id)?;
-        names.insert(name.clone(), named);
+        let replaced = {
+            let mut names = lock(&self.inner.names);
+            if let Some(err) = name_taken(names.get(name), name, redefine) {
+                drop(names);
+                drop((named, built));
+                return Err(err);
+            }
+            names.insert(name.clone(), named)
+        };
+        drop(replaced);
         Ok(built)
     }
 
@@ -193,6 +204,19 @@ impl<H: Host> Runtime<H> {
     pub fn downgrade(&self) -> WeakRuntime<H> {
         WeakRuntime(Arc::downgrade(&self.inner))
     }
+}
+
+/// The error for defining `name` when `existing` holds it: always for the root class,
+/// and for anything else unless the definition is a `redefine`.
+fn name_taken<H: Host>(
+    existing: Option<&NamedType<H>>,
+    name: &Arc<str>,
+    redefine: bool,
+) -> Option<Error<H::Error>> {
+    let existing = existing?;
+    let is_root = matches!(existing, NamedType::Type(TypeRef::Class(c)) if c.data().is_root());
+    (!redefine || is_root)
+        .then(|| Error::type_load(name, format!("a type named '{name}' is already defined")))
 }
 
 /// A [`Runtime`] that does not keep its types alive; see [`Runtime::downgrade`].

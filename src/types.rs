@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::class::{ClassData, ClassRef};
+use crate::class::ClassRef;
 use crate::host::Host;
 use crate::interface::{InterfaceData, InterfaceRef, Variance};
 
@@ -127,7 +127,7 @@ impl<H: Host> TypeRef<H> {
     /// Whether a value of type `self` may be used where `target` is expected, by metadata
     /// alone: class inheritance, implemented interfaces and their bases, generic variance.
     /// Every type is assignable to the runtime's root class `object`; an interface is
-    /// assignable to no other class.
+    /// assignable to no other class. A type of another runtime is never assignable.
     ///
     /// ```
     /// use dynacast::{DynHost, Runtime};
@@ -143,7 +143,8 @@ impl<H: Host> TypeRef<H> {
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
     pub fn is_assignable_to(&self, target: &TypeRef<H>) -> bool {
-        is_assignable(self, target)
+        // Types of two runtimes are unrelated, the root classes included.
+        self.runtime_id() == target.runtime_id() && is_assignable(self, target)
     }
 }
 
@@ -212,6 +213,14 @@ pub(crate) fn interface_assignable<H: Host>(
     from: &InterfaceData<H>,
     to: &InterfaceData<H>,
 ) -> bool {
+    if from.uid == to.uid {
+        return true;
+    }
+    // Without a variant parameter in `to`, only `to` itself is compatible with it (a live
+    // instantiation is unique per argument list): an exact membership test.
+    if !has_variance(to) {
+        return from.has_base(to.uid);
+    }
     variant_compatible(from, to)
         || from
             .all_bases
@@ -248,12 +257,4 @@ pub(crate) fn variant_compatible<H: Host>(from: &InterfaceData<H>, to: &Interfac
 #[inline]
 pub(crate) fn has_variance<H: Host>(iface: &InterfaceData<H>) -> bool {
     iface.has_variant_params
-}
-
-impl<H: Host> ClassData<H> {
-    /// O(1) subclass test: the ancestor chain is stored root first, so `target` is an
-    /// ancestor exactly when it sits at its own depth in our chain.
-    pub(crate) fn derives_from(&self, target: &ClassData<H>) -> bool {
-        self.ancestors.get(target.depth()) == Some(&target.uid)
-    }
 }

@@ -57,6 +57,42 @@ pub enum Value {
     Any(Arc<dyn Any + Send + Sync>),
 }
 
+/// Dropped iteratively: objects linked through their payloads (a linked list of a million
+/// objects) and lists nested in lists would otherwise drop recursively, one stack frame per
+/// link. Only values whose last handle dies here are taken apart; shared ones stay intact.
+impl Drop for Value {
+    fn drop(&mut self) {
+        let mut pending: Vec<Value> = Vec::new();
+        detach_links(self, &mut pending);
+        while let Some(mut value) = pending.pop() {
+            detach_links(&mut value, &mut pending);
+        }
+    }
+}
+
+/// Moves the objects and lists `value` alone holds into `pending`, leaving `Nil` behind.
+fn detach_links(value: &mut Value, pending: &mut Vec<Value>) {
+    let holds_links = |v: &Value| matches!(v, Value::Object(_) | Value::List(_));
+    match value {
+        Value::Object(object) => {
+            if let Some(payload) = object.unique_payload_mut().filter(|p| holds_links(p)) {
+                pending.push(std::mem::take(payload));
+            }
+        }
+        Value::List(items) => {
+            if let Some(items) = Arc::get_mut(items) {
+                pending.extend(
+                    items
+                        .iter_mut()
+                        .filter(|v| holds_links(v))
+                        .map(std::mem::take),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
 impl Value {
     /// The integer, if this is one.
     pub fn as_int(&self) -> Option<i64> {

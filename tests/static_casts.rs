@@ -354,7 +354,8 @@ fn class_targets_and_metadata_hits_never_ask_the_hook() {
     assert_eq!(asked.load(Ordering::SeqCst), 1);
 }
 
-// B1: types of another runtime are never instances (distinct identities), even by name.
+// B1: types of another runtime are never instances (distinct identities), even by name;
+// a cast or test against one is an error that says so (issue 11 §5).
 #[test]
 fn foreign_targets_are_not_matched() {
     let rt = Rt::new();
@@ -364,14 +365,23 @@ fn foreign_targets_are_not_matched() {
     let class = rt.class("C").implement(&iface).define().unwrap();
     let foreign_class = other.class("C").define().unwrap();
     let obj = new(&rt, &class);
-    assert_is(&obj, &foreign_iface, false);
-    assert_is(&obj, &foreign_class, false);
-    assert_is(&obj, other.object_class(), false);
-    let err = obj.cast(&foreign_iface, &mut ()).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "Unable to cast object of type 'C' to type 'I'."
-    );
+    assert!(!obj.is_instance_of_static(&foreign_iface));
+    assert!(!obj.is_instance_of_static(&foreign_class));
+    assert!(!obj.is_instance_of_static(other.object_class()));
+    for (target, name) in [
+        (foreign_iface.as_type(), "I"),
+        (foreign_class.as_type(), "C"),
+        (other.object_class().as_type(), "object"),
+    ] {
+        let expected = format!("Type '{name}' belongs to another Runtime.");
+        let err = obj.cast(&target, &mut ()).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.to_string()),
+            ("InvalidOperation", expected.clone())
+        );
+        let err = obj.is_instance_of(&target, &mut ()).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
 }
 
 // Issue 2 §5: "a metadata cast allocates nothing and takes no lock" (allocation half).

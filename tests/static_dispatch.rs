@@ -713,7 +713,7 @@ fn helpers_and_statics_are_called_directly() {
     assert!(!helper.is_virtual() && !helper.is_static());
     assert!(!make.is_virtual() && make.is_static());
     for obj in [new(&rt, &class), new(&rt, &other)] {
-        let Value::List(out) = obj.call(&helper, &[Value::Int(1)], &mut ()).unwrap() else {
+        let Value::List(out) = &obj.call(&helper, &[Value::Int(1)], &mut ()).unwrap() else {
             panic!("helper returns a list")
         };
         assert!(Object::ptr_eq(out[0].as_object().unwrap(), &obj));
