@@ -117,7 +117,7 @@ impl<H: Host> CallSite<H> {
         if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
                 if entry.class_uid == obj.class_data().uid {
-                    return (entry.body)(obj, args, cx);
+                    return entry.body.invoke(obj, args, cx);
                 }
             }
         }
@@ -140,7 +140,7 @@ impl<H: Host> CallSite<H> {
         let class_uid = obj.class_data().uid;
         for cell in &self.entries {
             match cell.get() {
-                Some(entry) if entry.class_uid == class_uid => return (entry.body)(obj, args, cx),
+                Some(entry) if entry.class_uid == class_uid => return entry.body.invoke(obj, args, cx),
                 Some(_) => {}
                 None => break,
             }
@@ -161,7 +161,7 @@ impl<H: Host> CallSite<H> {
                 self.remember(obj.class_data().uid, body);
             }
         }
-        target(obj, args, cx)
+        target.invoke(obj, args, cx)
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this

@@ -65,15 +65,16 @@ impl<H: Host> Object<H> {
         // kind come from the reference itself (one compare), not from the declaration.
         if method.virtual_arity == args.len() {
             if let Some(body) = self.class_data().static_body(method.key) {
-                return body(self, args, cx);
+                return body.invoke(self, args, cx);
             }
             return self.call_beyond_static(method, args, cx);
         }
         self.call_other(method, args, cx)
     }
 
-    /// A virtual call the static table did not serve: variance matches, static-slot
-    /// errors, the per-type cache and the hook path.
+    /// A virtual call the static table did not serve: the per-type cache's hit, and
+    /// nothing else, so that this function needs no stack frame and ends in a tail call of
+    /// the body (a hooked class's usual case costs one call more than a static one).
     #[inline(never)]
     fn call_beyond_static(
         &self,
@@ -81,23 +82,35 @@ impl<H: Host> Object<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
-        // Only a helper or static member called with `usize::MAX` (zero-sized) arguments
-        // matches the sentinel of `virtual_arity` without being virtual.
-        if !method.is_virtual() {
-            return self.call_other(method, args, cx);
-        }
-        let class = self.class_data();
-        // The per-type cache first (D1): a hooked class's usual case.
-        if let Some(cache) = &class.dispatch_cache {
+        // The per-type cache first (D1). Only a helper or static member called with
+        // `usize::MAX` (zero-sized) arguments matches the sentinel of `virtual_arity`
+        // without being virtual, and none of those is ever published in the cache (its
+        // keys are virtual slots), so a hit needs no `is_virtual` check.
+        if let Some(cache) = &self.class_data().dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
                 // A hit implies the metadata does not implement the interface (C1): only
                 // resolutions of interfaces it did not answer are ever published, and a
                 // class's metadata never changes.
-                return (hit.body)(self, args, cx);
+                return hit.body.invoke(self, args, cx);
             }
         }
+        self.call_uncached(method, args, cx)
+    }
+
+    /// A virtual call neither the static table nor the cache served: variance matches,
+    /// static-slot errors and the hook path.
+    #[inline(never)]
+    fn call_uncached(
+        &self,
+        method: &MethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        if !method.is_virtual() {
+            return self.call_other(method, args, cx);
+        }
         let target = self.resolve_target(method, cx)?;
-        target(self, args, cx)
+        target.invoke(self, args, cx)
     }
 
     /// Non-virtual members and argument-count errors.
@@ -112,9 +125,9 @@ impl<H: Host> Object<H> {
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
-                target(self, args, cx)
+                target.invoke(self, args, cx)
             }
-            MemberKind::Helper(body) => body(self, args, cx),
+            MemberKind::Helper(body) => body.invoke(self, args, cx),
             MemberKind::Static(body) => body(args, cx),
         }
     }
@@ -138,7 +151,31 @@ impl<H: Host> Object<H> {
 
     /// Calls virtual method `method` of a class on this object (an instance of that class
     /// or a subclass): the most derived override runs.
+    #[inline(always)]
     pub fn call_virtual(
+        &self,
+        method: &ClassMethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        // Inlined: an instance of the method's own class (or a subclass) with the right
+        // argument count and a body is a few loads and the body's call; the rest, errors
+        // included, is out of line.
+        let class = self.class_data();
+        let declaring = method.class.data();
+        if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
+            if let Some(slot) = class.vtable.get(method.slot) {
+                if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
+                    return body.invoke(self, args, cx);
+                }
+            }
+        }
+        self.call_virtual_slow(method, args, cx)
+    }
+
+    /// [`call_virtual`](Self::call_virtual)'s errors.
+    #[inline(never)]
+    fn call_virtual_slow(
         &self,
         method: &ClassMethodRef<H>,
         args: &[H::Value],
@@ -149,7 +186,10 @@ impl<H: Host> Object<H> {
         if !class.derives_from(declaring) {
             return Err(Error::invalid_cast(&class.name, &declaring.name));
         }
-        let slot = &class.vtable[method.slot];
+        // A subclass's vtable starts with its ancestors' slots, so `method.slot` is in it.
+        let Some(slot) = class.vtable.get(method.slot) else {
+            return Err(Error::invalid_cast(&class.name, &declaring.name));
+        };
         if slot.arity != args.len() {
             return Err(Error::ArgumentCount {
                 method: format!("{}.{}", class.name, slot.name).into(),
@@ -158,7 +198,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body(self, args, cx),
+            Some(body) => body.invoke(self, args, cx),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

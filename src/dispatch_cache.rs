@@ -5,10 +5,17 @@
 //!
 //! # Structure
 //!
-//! An insert-only, open-addressed hash table whose slots are once-cells. A reader hashes the
-//! key, walks the probe sequence and stops at the first empty slot: no lock, no allocation,
-//! no reference counting. A slot, once filled, never changes, so a reader that matches a key
-//! reads that key's value (no torn entry) and a hit stays a hit.
+//! An insert-only, open-addressed hash table. Each slot is an atomic word holding the key's
+//! interface uid (0: empty) and a cell holding the entry. A reader loads the one atomic
+//! pointer to the current table, hashes the key, walks the probe sequence and stops at the
+//! first empty slot: no lock, no allocation, no reference counting, and three dependent
+//! loads (table, slot key, entry) before the body's thin entry point is called.
+//!
+//! Invariant **slot publication**: a slot's entry is written once, by the writer, *before*
+//! its key word is stored with `Release`; a reader reads the entry only after loading a
+//! non-zero key with `Acquire`; an entry is never written again nor dropped while the cache
+//! lives. So a reader that matches a key reads that key's whole entry (no torn entry) and
+//! a hit stays a hit (broken variant `RelaxedSlotKey`).
 //!
 //! Writers serialize on a per-type mutex, re-check under it and publish only if the key is
 //! still absent: the first published resolution wins and every racing resolver returns it.
@@ -17,36 +24,42 @@
 //! # Growth and reclamation
 //!
 //! The table keeps its load factor at or below one half. To grow, the writer fills a table
-//! of twice the size with every entry, then publishes its generation number with `Release`;
-//! readers load it with `Acquire`, so the new table is complete when seen. Old generations
-//! stay alive, untouched, until the class itself is dropped: a reader that still holds one
-//! keeps reading valid (if older) data, with no epoch or hazard-pointer scheme. Because each
-//! generation doubles, all of them together take less than twice the last one.
+//! of twice the size with every entry, then stores the pointer to it with `Release`;
+//! readers load it with `Acquire`, so the new table is complete when seen.
+//!
+//! Invariant **retired tables live as long as the cache**: every table ever published is
+//! owned by the writer's list and freed only when the cache itself is dropped (which needs
+//! `&mut`, so no reader can still be inside it). A reader that still holds an older table
+//! keeps reading valid (if older) data, with no epoch or hazard-pointer scheme. Because
+//! each table doubles, all of them together take less than twice the last one.
 //!
 //! # Model checking
 //!
-//! Under `--cfg loom` the atomics, the mutex and the once-cells come from loom (see
-//! `sync`), and every table carries a loom leak tracker, so `loom-tests/` checks this
-//! protocol across interleavings. With `--cfg dynacast_broken` as well, the steps marked
-//! "broken variant" below can be switched off one at a time (`sync::broken`) to prove the
-//! models notice.
+//! Under `--cfg loom` the atomics, the mutex and the cells come from loom (see `sync`), and
+//! every table carries a loom leak tracker, so `loom-tests/` checks this protocol across
+//! interleavings: loom's `UnsafeCell` reports an entry read without the happens-before
+//! edge of slot publication, and its leak check a table not freed with its class. With
+//! `--cfg dynacast_broken` as well, the steps marked "broken variant" below can be switched
+//! off one at a time (`sync::broken`) to prove the models notice.
 //!
 //! SPEC §5 measured an insert-only atomic table at about 1.6× a direct call against 3.1×
 //! for `arc_swap::Cache` + hashbrown and 8.8× for `ArcSwap::load` + hashbrown, which is
 //! why the read path is this table and not a snapshot map.
 
+use std::mem::MaybeUninit;
+use std::ptr;
+
 use crate::host::{Body, Host};
 use crate::interface::{InterfaceRef, MethodKey};
 #[cfg(dynacast_broken)]
 use crate::sync::broken::{self, Variant};
-use crate::sync::{lock, AtomicUsize, Mutex, OnceLock, Ordering};
+use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, Ordering, UnsafeCell};
 
 /// log2 of the first table's size.
 const FIRST_SIZE_LOG2: u32 = 3;
-/// Generations of tables; the last holds 2^(3+23) (67 million) slots, far more than any
-/// type has methods. They sit inline in the cache (24 once-cells of a few words each), so a
-/// lookup finds the current table's cell by address arithmetic instead of a pointer load.
-const GENERATIONS: usize = 24;
+/// log2 of the largest table (2^32 slots, far more than any type has methods); past it
+/// a resolution is returned without being stored.
+const MAX_SIZE_LOG2: u32 = 32;
 
 /// A successful dynamic resolution.
 pub(crate) struct Resolved<H: Host> {
@@ -65,12 +78,80 @@ impl<H: Host> Clone for Resolved<H> {
 }
 
 struct Entry<H: Host> {
-    key: MethodKey,
+    /// The key's slot (its interface uid is the slot's key word).
+    slot: u32,
     resolved: Resolved<H>,
 }
 
+/// One slot: see "slot publication" in the module docs.
+struct Slot<H: Host> {
+    /// The key's interface uid once the entry is written; 0 (never a uid) while empty.
+    iface: AtomicU64,
+    entry: UnsafeCell<MaybeUninit<Entry<H>>>,
+}
+
+impl<H: Host> Slot<H> {
+    fn empty() -> Self {
+        Slot {
+            iface: AtomicU64::new(0),
+            entry: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// The entry, if the slot is filled, and its key's interface uid.
+    #[inline]
+    fn get(&self) -> Option<(u64, &Entry<H>)> {
+        let iface = self.iface.load(Ordering::Acquire);
+        if iface == 0 {
+            return None;
+        }
+        // SAFETY: invariant "slot publication": a non-zero key was stored with `Release`
+        // after the entry was written, this `Acquire` load saw it, so the write happens-
+        // before this read; the entry is never written again or dropped while `&self`
+        // lives (only `Drop`, with `&mut`, drops it). loom's cell checks the edge.
+        let entry = self.entry.with(|p| unsafe { (*p).assume_init_ref() });
+        Some((iface, entry))
+    }
+
+    /// Writes the entry and publishes it. Only the writer (holding the cache's mutex)
+    /// calls this, on a slot it saw empty, so no one else writes or reads the cell.
+    fn fill(&self, iface: u64, entry: Entry<H>) -> &Entry<H> {
+        // SAFETY: the slot is empty (key 0) and only the writer, serialized by the cache's
+        // mutex, fills slots: no reader reads the cell before the key below is non-zero,
+        // and no other writer touches it (invariant "slot publication").
+        self.entry.with_mut(|p| unsafe {
+            (*p).write(entry);
+        });
+        self.iface.store(iface, slot_release());
+        // SAFETY: written just above, never written again; see `get`.
+        self.entry.with(|p| unsafe { (*p).assume_init_ref() })
+    }
+}
+
+impl<H: Host> Drop for Slot<H> {
+    fn drop(&mut self) {
+        if self.iface.load(Ordering::Relaxed) != 0 {
+            // SAFETY: a non-zero key means the entry was written (by `fill`); `&mut self`
+            // means no reader is left, and it is dropped exactly once, here.
+            self.entry
+                .with_mut(|p| unsafe { (*p).assume_init_drop() });
+        }
+    }
+}
+
+/// `Release`: what "slot publication" relies on (broken variant `RelaxedSlotKey`).
+fn slot_release() -> Ordering {
+    #[cfg(dynacast_broken)]
+    if broken::is(Variant::RelaxedSlotKey) {
+        return Ordering::Relaxed;
+    }
+    Ordering::Release
+}
+
 struct Table<H: Host> {
-    slots: Box<[OnceLock<Entry<H>>]>,
+    slots: Box<[Slot<H>]>,
+    /// `slots.len() - 1`.
+    mask: usize,
     /// 64 − log2(size): the hash's top bits pick the home slot.
     shift: u32,
     /// Lets loom report a table that outlives its model (a leak).
@@ -80,16 +161,14 @@ struct Table<H: Host> {
 
 impl<H: Host> Table<H> {
     fn with_size_log2(log2: u32) -> Self {
+        let slots: Box<[Slot<H>]> = (0..1usize << log2).map(|_| Slot::empty()).collect();
         Table {
-            slots: (0..1usize << log2).map(|_| OnceLock::new()).collect(),
+            mask: slots.len() - 1,
+            slots,
             shift: 64 - log2,
             #[cfg(loom)]
             _alive: loom::alloc::Track::new(()),
         }
-    }
-
-    fn mask(&self) -> usize {
-        self.slots.len() - 1
     }
 
     /// Fibonacci hashing: keys are small sequential ids, which the multiply spreads evenly.
@@ -105,54 +184,95 @@ impl<H: Host> Table<H> {
         // The load factor stays at or below 1/2, so an empty slot always ends the walk;
         // the bound only makes that obvious.
         for _ in 0..self.slots.len() {
-            match self.slots[i].get() {
-                None => return None,
-                Some(e) if e.key == key => return Some(&e.resolved),
-                Some(_) => i = (i + 1) & self.mask(),
+            let (iface, entry) = self.slots.get(i)?.get()?;
+            if iface == key.iface && entry.slot == key.slot {
+                return Some(&entry.resolved);
             }
+            i = (i + 1) & self.mask;
         }
         None
     }
 
     /// Fills the first empty slot of `key`'s probe sequence. Only the writer (holding the
-    /// cache's mutex) calls this, so the slot it finds empty is still empty when it sets it.
-    fn insert(&self, key: MethodKey, resolved: Resolved<H>) -> &Resolved<H> {
+    /// cache's mutex) calls this, so the slot it finds empty is still empty when it fills it.
+    /// `Err` gives `resolved` back if the probe sequence has no empty slot (never at a
+    /// load factor of 1/2).
+    fn insert(&self, key: MethodKey, resolved: Resolved<H>) -> Result<&Resolved<H>, Resolved<H>> {
         let mut i = self.home(key);
-        loop {
-            let slot = &self.slots[i];
+        for _ in 0..self.slots.len() {
+            let Some(slot) = self.slots.get(i) else { break };
             if slot.get().is_none() {
-                return &slot.get_or_init(|| Entry { key, resolved }).resolved;
+                let entry = Entry {
+                    slot: key.slot,
+                    resolved,
+                };
+                return Ok(&slot.fill(key.iface, entry).resolved);
             }
-            i = (i + 1) & self.mask();
+            i = (i + 1) & self.mask;
         }
+        Err(resolved)
     }
 
-    fn entries(&self) -> impl Iterator<Item = &Entry<H>> {
-        self.slots.iter().filter_map(|s| s.get())
+    fn entries(&self) -> impl Iterator<Item = (MethodKey, &Resolved<H>)> {
+        self.slots.iter().filter_map(|s| {
+            s.get()
+                .map(|(iface, e)| (MethodKey { iface, slot: e.slot }, &e.resolved))
+        })
     }
+}
+
+/// What the writer's mutex guards: the entry count and every table ever published.
+struct Writer<H: Host> {
+    len: usize,
+    /// Owned through raw pointers (from `Box::into_raw`) because readers borrow them
+    /// through `current` without the lock; freed in `DispatchCache::drop`.
+    tables: Vec<*mut Table<H>>,
 }
 
 /// The dynamic-resolution cache of one class.
 pub(crate) struct DispatchCache<H: Host> {
-    /// Index of the newest table in `tables`.
-    current: AtomicUsize,
-    /// Inline, not boxed: one dependent load fewer on every lookup.
-    tables: [OnceLock<Table<H>>; GENERATIONS],
-    /// Serializes writers; holds the number of entries.
-    writer: Mutex<usize>,
+    /// The newest table; null until the first publish.
+    current: AtomicPtr<Table<H>>,
+    /// Serializes writers.
+    writer: Mutex<Writer<H>>,
     /// Broken variant `ReserveAcrossHook` only: the class's resolution is reserved.
     #[cfg(dynacast_broken)]
     reserved: crate::sync::AtomicUsize,
 }
 
+// SAFETY: the raw table pointers are owned by the cache (like a `Vec<Box<Table>>`), and a
+// table holds `Resolved` values, which are `Send + Sync` (bodies and interface handles are).
+// Shared access goes through the atomics and the mutex of the slot-publication protocol.
+unsafe impl<H: Host> Send for DispatchCache<H> {}
+// SAFETY: see `Send`: `&DispatchCache` only hands out `&Resolved` published under that
+// protocol, and writers serialize on the mutex.
+unsafe impl<H: Host> Sync for DispatchCache<H> {}
+
+impl<H: Host> Drop for DispatchCache<H> {
+    fn drop(&mut self) {
+        let writer = match self.writer.get_mut() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for table in writer.tables.drain(..) {
+            // SAFETY: invariant "retired tables live as long as the cache": each pointer
+            // came from `Box::into_raw` in `publish`, is in the list once, and is freed
+            // only here; `&mut self` means no reader holds a table any more.
+            drop(unsafe { Box::from_raw(table) });
+        }
+    }
+}
+
 impl<H: Host> DispatchCache<H> {
     pub(crate) fn new() -> Self {
         DispatchCache {
-            current: AtomicUsize::new(0),
-            tables: std::array::from_fn(|_| OnceLock::new()),
-            writer: Mutex::new(0),
+            current: AtomicPtr::new(ptr::null_mut()),
+            writer: Mutex::new(Writer {
+                len: 0,
+                tables: Vec::new(),
+            }),
             #[cfg(dynacast_broken)]
-            reserved: AtomicUsize::new(0),
+            reserved: crate::sync::AtomicUsize::new(0),
         }
     }
 
@@ -173,32 +293,41 @@ impl<H: Host> DispatchCache<H> {
 
     #[inline]
     fn lookup(&self, key: MethodKey) -> Option<&Resolved<H>> {
-        // Acquire pairs with the Release in `grow`: the table of the generation we read
-        // was completely filled before that generation was published.
-        let generation = self.current.load(Ordering::Acquire);
-        self.tables.get(generation)?.get()?.find(key)
+        // Acquire pairs with the Release in `publish`/`grow`: the table we read was
+        // completely filled before its pointer was stored.
+        let table = self.current.load(Ordering::Acquire);
+        // SAFETY: `current` is null or a table from `Box::into_raw` that the writer's list
+        // owns until the cache is dropped (invariant "retired tables live as long as the
+        // cache"), and the returned borrow cannot outlive `&self`.
+        let table = unsafe { table.as_ref() }?;
+        table.find(key)
     }
 
     /// Publishes `resolved` for `key` unless a resolution is already there, and returns the
     /// one that is (first published wins). `Err` gives `resolved` back in the one case it
-    /// cannot be stored: every generation is full.
+    /// cannot be stored: the table would exceed its largest size.
     pub(crate) fn publish(
         &self,
         key: MethodKey,
         resolved: Resolved<H>,
     ) -> Result<&Resolved<H>, Resolved<H>> {
         #[cfg_attr(dynacast_broken, allow(unused_mut))] // shadowed below
-        let mut len = lock(&self.writer);
+        let mut writer = lock(&self.writer);
         // Writers serialize on `writer` (broken variant `NoWriterLock`: the count is read
         // and written back under brief locks, and the rest runs unserialized).
         #[cfg(dynacast_broken)]
-        let unserialized = Mutex::new(*len);
+        let unserialized = Mutex::new(Writer {
+            len: writer.len,
+            tables: Vec::new(),
+        });
         #[cfg(dynacast_broken)]
-        let mut len = if broken::is(Variant::NoWriterLock) {
-            drop(len);
+        let broken_unserialized = broken::is(Variant::NoWriterLock);
+        #[cfg(dynacast_broken)]
+        let mut writer = if broken_unserialized {
+            drop(writer);
             lock(&unserialized)
         } else {
-            len
+            writer
         };
         #[cfg(dynacast_broken)]
         let _release = Unreserve(self);
@@ -212,37 +341,53 @@ impl<H: Host> DispatchCache<H> {
             return Ok(existing);
         }
         // Only writers change `current`, and we are the only writer now.
-        let mut generation = self.current.load(Ordering::Relaxed);
-        let mut table =
-            self.tables[generation].get_or_init(|| Table::with_size_log2(FIRST_SIZE_LOG2));
-        if (*len + 1) * 2 > table.slots.len() {
-            if generation + 1 == GENERATIONS {
+        let mut table = self.current.load(Ordering::Acquire);
+        if table.is_null() {
+            table = self.install(&mut writer, Table::with_size_log2(FIRST_SIZE_LOG2), None);
+        }
+        // SAFETY: non-null, owned by the writer's list until the cache drops (see `lookup`).
+        let mut current = unsafe { &*table };
+        if (writer.len + 1) * 2 > current.slots.len() {
+            let log2 = 64 - current.shift + 1;
+            if log2 > MAX_SIZE_LOG2 {
                 return Err(resolved);
             }
-            table = self.grow(table, generation);
-            generation += 1;
+            let grown = self.install(&mut writer, Table::with_size_log2(log2), Some(current));
+            // SAFETY: as above, for the table just installed.
+            current = unsafe { &*grown };
         }
-        let stored = table.insert(key, resolved);
-        *len += 1;
+        let stored = current.insert(key, resolved)?;
+        writer.len += 1;
         #[cfg(dynacast_broken)]
-        if broken::is(Variant::NoWriterLock) {
-            *lock(&self.writer) = *len;
+        if broken_unserialized {
+            let mut real = lock(&self.writer);
+            real.len = writer.len;
+            real.tables.append(&mut writer.tables);
         }
-        debug_assert_eq!(self.current.load(Ordering::Relaxed), generation);
         Ok(stored)
     }
 
-    /// Copies every entry into a table twice the size and publishes it.
-    fn grow(&self, old: &Table<H>, generation: usize) -> &Table<H> {
-        let log2 = 64 - old.shift + 1;
-        let next = self.tables[generation + 1].get_or_init(|| Table::with_size_log2(log2));
+    /// Fills `table` with `old`'s entries, hands it to the writer's list and publishes it.
+    fn install(
+        &self,
+        writer: &mut Writer<H>,
+        table: Table<H>,
+        old: Option<&Table<H>>,
+    ) -> *mut Table<H> {
+        let table = Box::into_raw(Box::new(table));
+        writer.tables.push(table);
         // Fill before publishing (broken variant `PublishBeforeFill`).
         #[cfg(dynacast_broken)]
         if broken::is(Variant::PublishBeforeFill) {
-            self.current.store(generation + 1, Ordering::Release);
+            self.current.store(table, Ordering::Release);
         }
-        for e in old.entries() {
-            next.insert(e.key, e.resolved.clone());
+        if let Some(old) = old {
+            // SAFETY: just allocated and not yet published (bar the broken variant), and
+            // in the writer's list, so it lives as long as the cache.
+            let new = unsafe { &*table };
+            for (key, resolved) in old.entries() {
+                let _ = new.insert(key, resolved.clone());
+            }
         }
         // Release pairs with the Acquire in `lookup` (broken variant `RelaxedGeneration`).
         #[cfg(dynacast_broken)]
@@ -253,8 +398,8 @@ impl<H: Host> DispatchCache<H> {
         };
         #[cfg(not(dynacast_broken))]
         let release = Ordering::Release;
-        self.current.store(generation + 1, release);
-        next
+        self.current.store(table, release);
+        table
     }
 
     /// Broken variant `ReserveAcrossHook`: waits until no other resolution of this class is
@@ -272,7 +417,7 @@ impl<H: Host> DispatchCache<H> {
 
     /// Number of cached resolutions.
     pub(crate) fn len(&self) -> usize {
-        *lock(&self.writer)
+        lock(&self.writer).len
     }
 }
 

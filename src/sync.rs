@@ -11,6 +11,8 @@
 //!   built before they are shared and never written afterwards, so there is no ordering
 //!   for loom to check; their publication to other threads goes through the loom-visible
 //!   primitives here (a once-cell, a mutex) or through loom's `thread::spawn`.
+//! - `UnsafeCell`: std's, wrapped with loom's `with`/`with_mut` API, so the dispatch
+//!   cache's slots are tracked by loom's cell checks under `--cfg loom`.
 //! - arc-swap: the engine does not use it (SPEC §5 measured the insert-only table faster
 //!   on the read path), so no loom stand-in for it is needed. Whoever adds an `ArcSwap`
 //!   to the engine adds its loom-visible stand-in here, with the same API.
@@ -19,16 +21,45 @@
 compile_error!("`--cfg dynacast_broken` only makes sense together with `--cfg loom`");
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, OnceLock};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::cell::UnsafeCell;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom_once::OnceLock;
+
+/// std's `UnsafeCell` with loom's access API (`with`, `with_mut`), so that code written
+/// against it is checked by loom's cell tracking under `--cfg loom` (a read without a
+/// happens-before edge from the write is reported as a causality violation) and compiles
+/// to plain pointer access otherwise.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 /// Locks a mutex that only engine code holds (never across a user callback). A poisoned
 /// lock can then only come from a panic inside our own bookkeeping, which never leaves its
@@ -160,6 +191,10 @@ pub mod broken {
     pub enum Variant {
         /// The once-cell publishes its value with `Relaxed` instead of `Release`.
         RelaxedOnceLock,
+        /// A dispatch-cache slot publishes its key with `Relaxed` instead of `Release`.
+        RelaxedSlotKey,
+        /// A call site publishes its class uid with `Relaxed` instead of `Release`.
+        RelaxedSiteKey,
         /// Growth publishes the new generation with `Relaxed` instead of `Release`.
         RelaxedGeneration,
         /// Growth publishes the new generation before copying the entries into it.
