@@ -64,17 +64,27 @@ impl<H: Host> Object<H> {
         // Everything else is out of line, so this stays small enough to inline. Arity and
         // kind come from the reference itself (one compare), not from the declaration.
         if method.virtual_arity == args.len() {
-            if let Some(body) = self.class_data().static_body(method.key) {
+            let class = self.class_data();
+            if let Some(body) = class.static_body(method.key) {
                 return body.invoke(self, args, cx);
+            }
+            // A hooked class's usual case: the resolution in its home slot of the per-type
+            // cache (D1). A hit implies the metadata does not implement the interface
+            // (C1): only resolutions of interfaces it did not answer are ever published,
+            // and a class's metadata never changes.
+            if let Some(cache) = &class.dispatch_cache {
+                if let Some(hit) = cache.get_at_home(method.key) {
+                    return hit.body.invoke(self, args, cx);
+                }
             }
             return self.call_beyond_static(method, args, cx);
         }
         self.call_other(method, args, cx)
     }
 
-    /// A virtual call the static table did not serve: the per-type cache's hit, and
-    /// nothing else, so that this function needs no stack frame and ends in a tail call of
-    /// the body (a hooked class's usual case costs one call more than a static one).
+    /// A virtual call neither the static table nor the cache's home slot served: the rest
+    /// of the cache's probe sequence, variance matches, static-slot errors and the hook
+    /// path.
     #[inline(never)]
     fn call_beyond_static(
         &self,
@@ -82,30 +92,8 @@ impl<H: Host> Object<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
-        // The per-type cache first (D1). Only a helper or static member called with
-        // `usize::MAX` (zero-sized) arguments matches the sentinel of `virtual_arity`
-        // without being virtual, and none of those is ever published in the cache (its
-        // keys are virtual slots), so a hit needs no `is_virtual` check.
-        if let Some(cache) = &self.class_data().dispatch_cache {
-            if let Some(hit) = cache.get(method.key) {
-                // A hit implies the metadata does not implement the interface (C1): only
-                // resolutions of interfaces it did not answer are ever published, and a
-                // class's metadata never changes.
-                return hit.body.invoke(self, args, cx);
-            }
-        }
-        self.call_uncached(method, args, cx)
-    }
-
-    /// A virtual call neither the static table nor the cache served: variance matches,
-    /// static-slot errors and the hook path.
-    #[inline(never)]
-    fn call_uncached(
-        &self,
-        method: &MethodRef<H>,
-        args: &[H::Value],
-        cx: &mut H::Context,
-    ) -> CallResult<H> {
+        // Only a helper or static member called with `usize::MAX` (zero-sized) arguments
+        // matches the sentinel of `virtual_arity` without being virtual.
         if !method.is_virtual() {
             return self.call_other(method, args, cx);
         }

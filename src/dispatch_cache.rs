@@ -83,7 +83,10 @@ struct Entry<H: Host> {
     resolved: Resolved<H>,
 }
 
-/// One slot: see "slot publication" in the module docs.
+/// One slot: see "slot publication" in the module docs. A cache line each, so a hit reads
+/// one line and the slot array's alignment leaves six low address bits for the tag (see
+/// `DispatchCache::current`).
+#[repr(align(64))]
 struct Slot<H: Host> {
     /// The key's interface uid once the entry is written; 0 (never a uid) while empty.
     iface: AtomicU64,
@@ -99,7 +102,7 @@ impl<H: Host> Slot<H> {
     }
 
     /// The entry, if the slot is filled, and its key's interface uid.
-    #[inline]
+    #[inline(always)]
     fn get(&self) -> Option<(u64, &Entry<H>)> {
         let iface = self.iface.load(Ordering::Acquire);
         if iface == 0 {
@@ -133,8 +136,7 @@ impl<H: Host> Drop for Slot<H> {
         if self.iface.load(Ordering::Relaxed) != 0 {
             // SAFETY: a non-zero key means the entry was written (by `fill`); `&mut self`
             // means no reader is left, and it is dropped exactly once, here.
-            self.entry
-                .with_mut(|p| unsafe { (*p).assume_init_drop() });
+            self.entry.with_mut(|p| unsafe { (*p).assume_init_drop() });
         }
     }
 }
@@ -148,38 +150,44 @@ fn slot_release() -> Ordering {
     Ordering::Release
 }
 
-struct Table<H: Host> {
-    slots: Box<[Slot<H>]>,
-    /// `slots.len() - 1`.
-    mask: usize,
-    /// 64 − log2(size): the hash's top bits pick the home slot.
-    shift: u32,
-    /// Lets loom report a table that outlives its model (a leak).
-    #[cfg(loom)]
-    _alive: loom::alloc::Track<()>,
+/// The low address bits of a slot array that hold its log2 size in `current`.
+const TAG_BITS: usize = 63;
+
+/// A published table, borrowed: its slots (a power of two of them).
+struct Table<'a, H: Host> {
+    slots: &'a [Slot<H>],
+    /// log2 of `slots.len()`, at least `FIRST_SIZE_LOG2`.
+    log2: u32,
 }
 
-impl<H: Host> Table<H> {
-    fn with_size_log2(log2: u32) -> Self {
-        let slots: Box<[Slot<H>]> = (0..1usize << log2).map(|_| Slot::empty()).collect();
-        Table {
-            mask: slots.len() - 1,
-            slots,
-            shift: 64 - log2,
-            #[cfg(loom)]
-            _alive: loom::alloc::Track::new(()),
-        }
+impl<H: Host> Clone for Table<'_, H> {
+    fn clone(&self) -> Self {
+        *self
     }
+}
+impl<H: Host> Copy for Table<'_, H> {}
 
-    /// Fibonacci hashing: keys are small sequential ids, which the multiply spreads evenly.
-    #[inline]
-    fn home(&self, key: MethodKey) -> usize {
+impl<'a, H: Host> Table<'a, H> {
+    /// Fibonacci hashing: keys are small sequential ids, which the multiply spreads evenly;
+    /// the top `log2` bits pick the home slot.
+    #[inline(always)]
+    fn home(self, key: MethodKey) -> usize {
         let mixed = key.iface ^ (u64::from(key.slot) << 40);
-        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.log2)) as usize
     }
 
-    #[inline]
-    fn find(&self, key: MethodKey) -> Option<&Resolved<H>> {
+    fn mask(self) -> usize {
+        self.slots.len() - 1
+    }
+
+    /// `key`'s entry if it sits in its home slot (the usual case at a load factor of 1/2).
+    #[inline(always)]
+    fn find_at_home(self, key: MethodKey) -> Option<&'a Resolved<H>> {
+        let (iface, entry) = self.slots.get(self.home(key))?.get()?;
+        (iface == key.iface && entry.slot == key.slot).then_some(&entry.resolved)
+    }
+
+    fn find(self, key: MethodKey) -> Option<&'a Resolved<H>> {
         let mut i = self.home(key);
         // The load factor stays at or below 1/2, so an empty slot always ends the walk;
         // the bound only makes that obvious.
@@ -188,16 +196,16 @@ impl<H: Host> Table<H> {
             if iface == key.iface && entry.slot == key.slot {
                 return Some(&entry.resolved);
             }
-            i = (i + 1) & self.mask;
+            i = (i + 1) & self.mask();
         }
         None
     }
 
     /// Fills the first empty slot of `key`'s probe sequence. Only the writer (holding the
-    /// cache's mutex) calls this, so the slot it finds empty is still empty when it fills it.
-    /// `Err` gives `resolved` back if the probe sequence has no empty slot (never at a
+    /// cache's mutex) calls this, so the slot it finds empty is still empty when it fills
+    /// it. `Err` gives `resolved` back if the probe sequence has no empty slot (never at a
     /// load factor of 1/2).
-    fn insert(&self, key: MethodKey, resolved: Resolved<H>) -> Result<&Resolved<H>, Resolved<H>> {
+    fn insert(self, key: MethodKey, resolved: Resolved<H>) -> Result<&'a Resolved<H>, Resolved<H>> {
         let mut i = self.home(key);
         for _ in 0..self.slots.len() {
             let Some(slot) = self.slots.get(i) else { break };
@@ -208,12 +216,12 @@ impl<H: Host> Table<H> {
                 };
                 return Ok(&slot.fill(key.iface, entry).resolved);
             }
-            i = (i + 1) & self.mask;
+            i = (i + 1) & self.mask();
         }
         Err(resolved)
     }
 
-    fn entries(&self) -> impl Iterator<Item = (MethodKey, &Resolved<H>)> {
+    fn entries(self) -> impl Iterator<Item = (MethodKey, &'a Resolved<H>)> {
         self.slots.iter().filter_map(|s| {
             s.get()
                 .map(|(iface, e)| (MethodKey { iface, slot: e.slot }, &e.resolved))
@@ -221,46 +229,60 @@ impl<H: Host> Table<H> {
     }
 }
 
+/// A table's slots, owned by the writer's list from its allocation until the cache drops.
+struct OwnedTable<H: Host> {
+    /// From `Box::into_raw`; readers borrow it through `current` without the lock.
+    slots: *mut [Slot<H>],
+    /// Lets loom report a table that outlives its model (a leak).
+    #[cfg(loom)]
+    _alive: loom::alloc::Track<()>,
+}
+
+impl<H: Host> OwnedTable<H> {
+    fn new(log2: u32) -> Self {
+        let slots: Box<[Slot<H>]> = (0..1usize << log2).map(|_| Slot::empty()).collect();
+        OwnedTable {
+            slots: Box::into_raw(slots),
+            #[cfg(loom)]
+            _alive: loom::alloc::Track::new(()),
+        }
+    }
+}
+
+impl<H: Host> Drop for OwnedTable<H> {
+    fn drop(&mut self) {
+        // SAFETY: invariant "retired tables live as long as the cache": `slots` came from
+        // `Box::into_raw` in `new`, this is its only owner, and an `OwnedTable` is dropped
+        // only with the cache (`&mut`), when no reader holds a table any more.
+        drop(unsafe { Box::from_raw(self.slots) });
+    }
+}
+
+// SAFETY: an `OwnedTable` owns its slots like a `Box<[Slot]>` would. Slots hold `Resolved`
+// values (bodies and interface handles, `Send + Sync`), and shared access to a slot's
+// cell follows the slot-publication protocol (one writer under the cache's mutex, readers
+// after an `Acquire` of a non-zero key).
+unsafe impl<H: Host> Send for OwnedTable<H> {}
+// SAFETY: see `Send`.
+unsafe impl<H: Host> Sync for OwnedTable<H> {}
+
 /// What the writer's mutex guards: the entry count and every table ever published.
 struct Writer<H: Host> {
     len: usize,
-    /// Owned through raw pointers (from `Box::into_raw`) because readers borrow them
-    /// through `current` without the lock; freed in `DispatchCache::drop`.
-    tables: Vec<*mut Table<H>>,
+    tables: Vec<OwnedTable<H>>,
 }
 
 /// The dynamic-resolution cache of one class.
 pub(crate) struct DispatchCache<H: Host> {
-    /// The newest table; null until the first publish.
-    current: AtomicPtr<Table<H>>,
+    /// The newest table: the address of its first slot plus its log2 size (in the low
+    /// bits that the slots' 64-byte alignment leaves zero), so one load gives both; null
+    /// until the first publish.
+    current: AtomicPtr<Slot<H>>,
     /// Serializes writers.
     writer: Mutex<Writer<H>>,
     /// Broken variant `ReserveAcrossHook` only: the class's resolution is reserved.
     #[cfg(dynacast_broken)]
     reserved: crate::sync::AtomicUsize,
-}
-
-// SAFETY: the raw table pointers are owned by the cache (like a `Vec<Box<Table>>`), and a
-// table holds `Resolved` values, which are `Send + Sync` (bodies and interface handles are).
-// Shared access goes through the atomics and the mutex of the slot-publication protocol.
-unsafe impl<H: Host> Send for DispatchCache<H> {}
-// SAFETY: see `Send`: `&DispatchCache` only hands out `&Resolved` published under that
-// protocol, and writers serialize on the mutex.
-unsafe impl<H: Host> Sync for DispatchCache<H> {}
-
-impl<H: Host> Drop for DispatchCache<H> {
-    fn drop(&mut self) {
-        let writer = match self.writer.get_mut() {
-            Ok(w) => w,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        for table in writer.tables.drain(..) {
-            // SAFETY: invariant "retired tables live as long as the cache": each pointer
-            // came from `Box::into_raw` in `publish`, is in the list once, and is freed
-            // only here; `&mut self` means no reader holds a table any more.
-            drop(unsafe { Box::from_raw(table) });
-        }
-    }
 }
 
 impl<H: Host> DispatchCache<H> {
@@ -274,6 +296,39 @@ impl<H: Host> DispatchCache<H> {
             #[cfg(dynacast_broken)]
             reserved: crate::sync::AtomicUsize::new(0),
         }
+    }
+
+    /// The current table, if any.
+    #[inline(always)]
+    fn table(&self) -> Option<Table<'_, H>> {
+        // Acquire pairs with the Release in `install`: the table we read was completely
+        // filled before its pointer was stored.
+        let tagged = self.current.load(Ordering::Acquire);
+        if tagged.is_null() {
+            return None;
+        }
+        let log2 = tagged as usize & TAG_BITS;
+        let first = tagged.cast::<u8>().wrapping_sub(log2).cast::<Slot<H>>();
+        // SAFETY: invariant "retired tables live as long as the cache": a non-null
+        // `current` is the first slot of a table of 2^log2 slots (tagged in `install`)
+        // that the writer's list owns until the cache is dropped, and the borrow cannot
+        // outlive `&self`.
+        let slots = unsafe { std::slice::from_raw_parts(first, 1usize << log2) };
+        Some(Table {
+            slots,
+            log2: log2 as u32,
+        })
+    }
+
+    /// The fast path of [`get`](Self::get), inlined into `Object::call`: the cached
+    /// resolution of `key` if it sits in its home slot. `None` says nothing: ask `get`.
+    #[inline(always)]
+    pub(crate) fn get_at_home(&self, key: MethodKey) -> Option<&Resolved<H>> {
+        #[cfg(dynacast_broken)]
+        if broken::is(Variant::NeverHit) || broken::is(Variant::ReserveAcrossHook) {
+            return None;
+        }
+        self.table()?.find_at_home(key)
     }
 
     /// The cached resolution of `key`, if any. Lock-free and allocation-free.
@@ -293,14 +348,7 @@ impl<H: Host> DispatchCache<H> {
 
     #[inline]
     fn lookup(&self, key: MethodKey) -> Option<&Resolved<H>> {
-        // Acquire pairs with the Release in `publish`/`grow`: the table we read was
-        // completely filled before its pointer was stored.
-        let table = self.current.load(Ordering::Acquire);
-        // SAFETY: `current` is null or a table from `Box::into_raw` that the writer's list
-        // owns until the cache is dropped (invariant "retired tables live as long as the
-        // cache"), and the returned borrow cannot outlive `&self`.
-        let table = unsafe { table.as_ref() }?;
-        table.find(key)
+        self.table()?.find(key)
     }
 
     /// Publishes `resolved` for `key` unless a resolution is already there, and returns the
@@ -341,22 +389,17 @@ impl<H: Host> DispatchCache<H> {
             return Ok(existing);
         }
         // Only writers change `current`, and we are the only writer now.
-        let mut table = self.current.load(Ordering::Acquire);
-        if table.is_null() {
-            table = self.install(&mut writer, Table::with_size_log2(FIRST_SIZE_LOG2), None);
-        }
-        // SAFETY: non-null, owned by the writer's list until the cache drops (see `lookup`).
-        let mut current = unsafe { &*table };
-        if (writer.len + 1) * 2 > current.slots.len() {
-            let log2 = 64 - current.shift + 1;
-            if log2 > MAX_SIZE_LOG2 {
-                return Err(resolved);
+        let table = match self.table() {
+            None => self.install(&mut writer, FIRST_SIZE_LOG2, None),
+            Some(t) if (writer.len + 1) * 2 > t.slots.len() => {
+                if t.log2 + 1 > MAX_SIZE_LOG2 {
+                    return Err(resolved);
+                }
+                self.install(&mut writer, t.log2 + 1, Some(t))
             }
-            let grown = self.install(&mut writer, Table::with_size_log2(log2), Some(current));
-            // SAFETY: as above, for the table just installed.
-            current = unsafe { &*grown };
-        }
-        let stored = current.insert(key, resolved)?;
+            Some(t) => t,
+        };
+        let stored = table.insert(key, resolved)?;
         writer.len += 1;
         #[cfg(dynacast_broken)]
         if broken_unserialized {
@@ -367,29 +410,32 @@ impl<H: Host> DispatchCache<H> {
         Ok(stored)
     }
 
-    /// Fills `table` with `old`'s entries, hands it to the writer's list and publishes it.
-    fn install(
-        &self,
-        writer: &mut Writer<H>,
-        table: Table<H>,
-        old: Option<&Table<H>>,
-    ) -> *mut Table<H> {
-        let table = Box::into_raw(Box::new(table));
-        writer.tables.push(table);
+    /// Allocates a table of 2^`log2` slots, fills it with `old`'s entries, hands it to
+    /// the writer's list and publishes it.
+    fn install(&self, writer: &mut Writer<H>, log2: u32, old: Option<Table<'_, H>>) -> Table<'_, H> {
+        let owned = OwnedTable::new(log2);
+        let first = owned.slots.cast::<Slot<H>>();
+        // SAFETY: just allocated, and owned by the writer's list (below) until the cache
+        // drops, so the borrow may live as long as `&self` (invariant "retired tables live
+        // as long as the cache").
+        let table = Table {
+            slots: unsafe { &*owned.slots },
+            log2,
+        };
+        writer.tables.push(owned);
+        // The slots are 64-byte aligned and log2 ≤ 32 < 64, so the tag fits in the low bits.
+        let tagged = first.cast::<u8>().wrapping_add(log2 as usize).cast::<Slot<H>>();
         // Fill before publishing (broken variant `PublishBeforeFill`).
         #[cfg(dynacast_broken)]
         if broken::is(Variant::PublishBeforeFill) {
-            self.current.store(table, Ordering::Release);
+            self.current.store(tagged, Ordering::Release);
         }
         if let Some(old) = old {
-            // SAFETY: just allocated and not yet published (bar the broken variant), and
-            // in the writer's list, so it lives as long as the cache.
-            let new = unsafe { &*table };
             for (key, resolved) in old.entries() {
-                let _ = new.insert(key, resolved.clone());
+                let _ = table.insert(key, resolved.clone());
             }
         }
-        // Release pairs with the Acquire in `lookup` (broken variant `RelaxedGeneration`).
+        // Release pairs with the Acquire in `table` (broken variant `RelaxedGeneration`).
         #[cfg(dynacast_broken)]
         let release = if broken::is(Variant::RelaxedGeneration) {
             Ordering::Relaxed
@@ -398,7 +444,7 @@ impl<H: Host> DispatchCache<H> {
         };
         #[cfg(not(dynacast_broken))]
         let release = Ordering::Release;
-        self.current.store(table, release);
+        self.current.store(tagged, release);
         table
     }
 
