@@ -123,6 +123,12 @@ pub struct StaticBody<H: Host>(Arc<StaticBodyFn<H>>);
 
 impl<H: Host> Clone for Body<H> {
     fn clone(&self) -> Self {
+        // Every copy owns the closure its thin pointer reads (broken variant
+        // `LeakBodyOwner`: a copy that miscounts it).
+        #[cfg(dynacast_broken)]
+        if crate::sync::broken::is(crate::sync::broken::Variant::LeakBodyOwner) {
+            std::mem::forget(self.owner.clone());
+        }
         Body {
             call: self.call,
             data: self.data,

@@ -4,15 +4,15 @@
 //! cache, the call-site caches, the name registry, the generic-instance registry, the type
 //! uid counter) comes from here, so that the loom model checks in `loom-tests/` can swap in
 //! loom's versions under `--cfg loom`: loom then explores the interleavings of *our*
-//! protocol on top of them. The normal build gets std's types, unchanged.
+//! protocol on top of them. The normal build gets std's types, unchanged (`UnsafeCell` is
+//! std's behind loom's `with`/`with_mut` API, so the dispatch cache's slots are written
+//! once and checked by loom's cell tracking under `--cfg loom`).
 //!
 //! What stays std under `--cfg loom`, and why:
 //! - `Arc`s holding immutable data (type definitions, bodies, names, objects): they are
 //!   built before they are shared and never written afterwards, so there is no ordering
 //!   for loom to check; their publication to other threads goes through the loom-visible
 //!   primitives here (a once-cell, a mutex) or through loom's `thread::spawn`.
-//! - `UnsafeCell`: std's, wrapped with loom's `with`/`with_mut` API, so the dispatch
-//!   cache's slots are tracked by loom's cell checks under `--cfg loom`.
 //! - arc-swap: the engine does not use it (SPEC §5 measured the insert-only table faster
 //!   on the read path), so no loom stand-in for it is needed. Whoever adds an `ArcSwap`
 //!   to the engine adds its loom-visible stand-in here, with the same API.
@@ -193,8 +193,9 @@ pub mod broken {
         RelaxedOnceLock,
         /// A dispatch-cache slot publishes its key with `Relaxed` instead of `Release`.
         RelaxedSlotKey,
-        /// A call site publishes its class uid with `Relaxed` instead of `Release`.
-        RelaxedSiteKey,
+        /// Cloning a body leaks one count of the `Arc` its thin entry point reads through
+        /// (the closure then outlives every handle).
+        LeakBodyOwner,
         /// Growth publishes the new generation with `Relaxed` instead of `Release`.
         RelaxedGeneration,
         /// Growth publishes the new generation before copying the entries into it.

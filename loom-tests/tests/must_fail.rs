@@ -37,12 +37,12 @@ fn no_recheck_breaks_monotonic_visibility() {
     broken(Variant::NoRecheck, models::monotonic_visibility);
 }
 
-/// A once-cell published with `Relaxed`: a reader can see the slot filled without seeing
+/// A cache slot's key published with `Relaxed`: a reader can see the key without seeing
 /// the entry written; loom's cell tracking reports it.
 #[test]
 #[should_panic(expected = "Causality violation")]
-fn relaxed_once_lock_breaks_no_torn_entry() {
-    broken(Variant::RelaxedOnceLock, models::no_torn_entry);
+fn relaxed_slot_key_breaks_no_torn_entry() {
+    broken(Variant::RelaxedSlotKey, models::no_torn_entry);
 }
 
 /// The generation published with `Relaxed`: a reader can take the new table before the
@@ -99,4 +99,12 @@ fn relaxed_once_lock_breaks_call_site() {
 #[should_panic(expected = "growth_keeps_entries: the cache lost count of its entries")]
 fn no_writer_lock_breaks_growth() {
     broken(Variant::NoWriterLock, models::growth_keeps_entries);
+}
+
+/// A body copy that keeps one count of its closure's `Arc` too many: the closure (with
+/// its loom tracker) outlives every handle, and loom's leak check reports it.
+#[test]
+#[should_panic(expected = "Allocation leaked")]
+fn leak_body_owner_breaks_thin_body_owner() {
+    broken(Variant::LeakBodyOwner, models::thin_body_owner);
 }
