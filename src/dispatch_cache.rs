@@ -46,7 +46,6 @@
 //! for `arc_swap::Cache` + hashbrown and 8.8× for `ArcSwap::load` + hashbrown, which is
 //! why the read path is this table and not a snapshot map.
 
-use std::mem::MaybeUninit;
 use std::ptr;
 
 use crate::host::{Body, Host};
@@ -90,14 +89,18 @@ struct Entry<H: Host> {
 struct Slot<H: Host> {
     /// The key's interface uid once the entry is written; 0 (never a uid) while empty.
     iface: AtomicU64,
-    entry: UnsafeCell<MaybeUninit<Entry<H>>>,
+    /// `None` until `fill`; dropped with the slot (an `Option` rather than `MaybeUninit`
+    /// so that dropping needs no access loom would check against the readers: the class
+    /// that owns the table is freed through std `Arc`s, whose synchronization loom does
+    /// not see).
+    entry: UnsafeCell<Option<Entry<H>>>,
 }
 
 impl<H: Host> Slot<H> {
     fn empty() -> Self {
         Slot {
             iface: AtomicU64::new(0),
-            entry: UnsafeCell::new(MaybeUninit::uninit()),
+            entry: UnsafeCell::new(None),
         }
     }
 
@@ -112,7 +115,7 @@ impl<H: Host> Slot<H> {
         // after the entry was written, this `Acquire` load saw it, so the write happens-
         // before this read; the entry is never written again or dropped while `&self`
         // lives (only `Drop`, with `&mut`, drops it). loom's cell checks the edge.
-        let entry = self.entry.with(|p| unsafe { (*p).assume_init_ref() });
+        let entry = self.entry.with(|p| unsafe { (*p).as_ref() })?;
         Some((iface, entry))
     }
 
@@ -122,22 +125,10 @@ impl<H: Host> Slot<H> {
         // SAFETY: the slot is empty (key 0) and only the writer, serialized by the cache's
         // mutex, fills slots: no reader reads the cell before the key below is non-zero,
         // and no other writer touches it (invariant "slot publication").
-        self.entry.with_mut(|p| unsafe {
-            (*p).write(entry);
-        });
+        let stored: *const Entry<H> = self.entry.with_mut(|p| unsafe { (*p).insert(entry) });
         self.iface.store(iface, slot_release());
-        // SAFETY: written just above, never written again; see `get`.
-        self.entry.with(|p| unsafe { (*p).assume_init_ref() })
-    }
-}
-
-impl<H: Host> Drop for Slot<H> {
-    fn drop(&mut self) {
-        if self.iface.load(Ordering::Relaxed) != 0 {
-            // SAFETY: a non-zero key means the entry was written (by `fill`); `&mut self`
-            // means no reader is left, and it is dropped exactly once, here.
-            self.entry.with_mut(|p| unsafe { (*p).assume_init_drop() });
-        }
+        // SAFETY: written just above and never written again while `&self` lives; see `get`.
+        unsafe { &*stored }
     }
 }
 
