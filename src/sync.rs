@@ -196,9 +196,9 @@ pub mod broken {
         /// Cloning a body leaks one count of the `Arc` its thin entry point reads through
         /// (the closure then outlives every handle).
         LeakBodyOwner,
-        /// Growth publishes the new generation with `Relaxed` instead of `Release`.
+        /// Growth publishes the grown table's pointer with `Relaxed` instead of `Release`.
         RelaxedGeneration,
-        /// Growth publishes the new generation before copying the entries into it.
+        /// Growth publishes the grown table before copying the entries into it.
         PublishBeforeFill,
         /// A writer publishes without re-checking for the key under the writer lock.
         NoRecheck,
