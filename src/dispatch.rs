@@ -97,6 +97,13 @@ impl<H: Host> Object<H> {
         if !method.is_virtual() {
             return self.call_other(method, args, cx);
         }
+        // The rest of the cache's probe sequence before the metadata's variance search:
+        // a hit implies the metadata does not implement the interface (see above).
+        if let Some(cache) = &self.class_data().dispatch_cache {
+            if let Some(hit) = cache.get(method.key) {
+                return hit.body.invoke(self, args, cx);
+            }
+        }
         let target = self.resolve_target(method, cx)?;
         target.invoke(self, args, cx)
     }
