@@ -12,9 +12,13 @@
 //!
 //! # Why it can never return a wrong target
 //!
-//! Every entry holds the uid of the class it was resolved for, and a call uses an entry only
-//! when the receiver's class has exactly that uid. Class uids are process-unique and never
-//! reused (a dropped class's uid is not given to a new one), so a stale entry can only miss.
+//! Every entry holds a weak reference to the class it was resolved for, and a call uses an
+//! entry only when the receiver's class is at exactly that address. The weak reference
+//! keeps the class's allocation (not its data) alive, so no other class can ever be
+//! allocated at that address while the entry exists: a stale entry can only miss. Comparing
+//! addresses rather than class uids spares the hit one dependent load (the class itself is
+//! never read); the price is that a dropped class's allocation (a few hundred bytes) is
+//! freed only with the sites that called it.
 //!
 //! # Why it stays correct when types are added
 //!
@@ -22,7 +26,7 @@
 //! published: the static tables are computed at definition, and the per-type dynamic cache is
 //! insert-only, first published wins (SPEC D1). The engine has no cache flush; hot reload
 //! ([`ClassBuilder::redefine`](crate::ClassBuilder::redefine)) defines a *new* class with a
-//! new uid, which misses every entry and is resolved afresh. So an entry, once written, stays
+//! new address, which misses every entry and is resolved afresh. So an entry, once written, stays
 //! the right answer for its class for as long as the process runs.
 //!
 //! # What it changes, and what it does not
@@ -33,6 +37,9 @@
 //! [`Object::call`]. Failures are never stored. Reads take no lock and allocate nothing;
 //! filling an entry clones an `Arc` (no allocation).
 
+use std::sync::{Arc, Weak};
+
+use crate::class::ClassData;
 use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
 use crate::interface::MethodRef;
@@ -61,8 +68,25 @@ pub enum CallSiteState {
 
 /// One cached (class, body) pair.
 struct SiteEntry<H: Host> {
-    class_uid: u64,
+    /// The class's address, compared on every call.
+    class_addr: usize,
+    /// Keeps the allocation at `class_addr` from being reused (never read).
+    _class: Weak<ClassData<H>>,
     body: Body<H>,
+}
+
+impl<H: Host> SiteEntry<H> {
+    /// Whether the entry was resolved for `obj`'s class (see the module docs).
+    #[inline(always)]
+    fn serves(&self, obj: &Object<H>) -> bool {
+        self.class_addr == class_addr(obj)
+    }
+}
+
+/// The address of `obj`'s class, as call-site entries compare it.
+#[inline(always)]
+fn class_addr<H: Host>(obj: &Object<H>) -> usize {
+    Arc::as_ptr(&obj.class().0) as usize
 }
 
 /// An inline cache for calls of one interface method; see the [module docs](self).
@@ -116,8 +140,8 @@ impl<H: Host> CallSite<H> {
         // Inlined into the caller: the monomorphic hit is a compare and the body's call.
         if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
-                if entry.class_uid == obj.class_data().uid {
-                    return (entry.body)(obj, args, cx);
+                if entry.serves(obj) {
+                    return entry.body.invoke(obj, args, cx);
                 }
             }
         }
@@ -137,10 +161,9 @@ impl<H: Host> CallSite<H> {
         if args.len() != self.virtual_arity || !self.method.is_virtual() {
             return obj.call(&self.method, args, cx);
         }
-        let class_uid = obj.class_data().uid;
         for cell in &self.entries {
             match cell.get() {
-                Some(entry) if entry.class_uid == class_uid => return (entry.body)(obj, args, cx),
+                Some(entry) if entry.serves(obj) => return entry.body.invoke(obj, args, cx),
                 Some(_) => {}
                 None => break,
             }
@@ -158,21 +181,22 @@ impl<H: Host> CallSite<H> {
         // does not keep what the class itself could not.
         if let Target::Borrowed(body) = &target {
             if self.megamorphic.load(Ordering::Relaxed) == 0 {
-                self.remember(obj.class_data().uid, body);
+                self.remember(obj, body);
             }
         }
-        target(obj, args, cx)
+        target.invoke(obj, args, cx)
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this
     /// class there. When every entry is taken, marks the site megamorphic.
-    fn remember(&self, class_uid: u64, body: &Body<H>) {
+    fn remember(&self, obj: &Object<H>, body: &Body<H>) {
         for cell in &self.entries {
             let entry = cell.get_or_init(|| SiteEntry {
-                class_uid,
+                class_addr: class_addr(obj),
+                _class: Arc::downgrade(&obj.class().0),
                 body: body.clone(),
             });
-            if entry.class_uid == class_uid {
+            if entry.serves(obj) {
                 return;
             }
         }

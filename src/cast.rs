@@ -13,7 +13,7 @@ use crate::error::{Error, InvalidOperation};
 use crate::hook;
 use crate::host::Host;
 use crate::object::Object;
-use crate::types::{CastTarget, TypeView};
+use crate::types::{has_variance, CastTarget, TypeView};
 
 impl<H: Host> Object<H> {
     /// C# `obj is T`: whether the object is of type `target`, asking the class's hook
@@ -92,8 +92,35 @@ impl<H: Host> Object<H> {
         }
     }
 
+    /// A cast the inlined exact check did not answer. A hooked class asked about an
+    /// interface without variant parameters (B2, its usual case) goes straight to the hook
+    /// in a small function of its own; the rest is `cast_by_metadata_then_hook`.
     #[inline(never)]
     fn cast_beyond_exact(
+        &self,
+        view: TypeView<'_, H>,
+        cx: &mut H::Context,
+    ) -> Result<(), Error<H::Error>> {
+        let class = self.class_data();
+        if let (TypeView::Interface(iface), Some(hook)) = (view, &class.hook) {
+            // The exact match was checked inline; without variant parameters no variance
+            // match exists either, so the metadata has said no (B1).
+            if !has_variance(iface.data()) {
+                let answer = hook::nested(&class.name, iface, || {
+                    hook.is_interface_implemented(self, iface, true, cx)
+                });
+                return match answer {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(self.invalid_cast(view)),
+                    Err(e) => Err(e),
+                };
+            }
+        }
+        self.cast_by_metadata_then_hook(view, cx)
+    }
+
+    #[inline(never)]
+    fn cast_by_metadata_then_hook(
         &self,
         view: TypeView<'_, H>,
         cx: &mut H::Context,
@@ -101,11 +128,17 @@ impl<H: Host> Object<H> {
         if self.check_cast(view, true, cx)? {
             return Ok(());
         }
+        Err(self.invalid_cast(view))
+    }
+
+    /// B4: the error of a cast that failed.
+    #[cold]
+    fn invalid_cast(&self, view: TypeView<'_, H>) -> Error<H::Error> {
         let target_name = match view {
             TypeView::Class(c) => &c.data().name,
             TypeView::Interface(i) => &i.data().name,
         };
-        Err(Error::invalid_cast(&self.class_data().name, target_name))
+        Error::invalid_cast(&self.class_data().name, target_name)
     }
 
     /// The metadata answer alone: never calls a hook.

@@ -52,10 +52,41 @@ pub(crate) enum SlotImpl<H: Host> {
     Ambiguous(Vec<Arc<str>>),
 }
 
-/// An entry of a class's interface index.
-pub(crate) struct InterfaceIndex {
+/// An entry of a class's interface index: an interface's uid and the bodies of its slots
+/// (`None`: no body, see `ImplementedInterface::slots` for why), so a static call reads the
+/// body straight from the entry it matched.
+pub(crate) struct InterfaceIndex<H: Host> {
+    /// 0 (never a uid) in an empty `primary_interface`.
     uid: u64,
-    first_slot: usize,
+    bodies: Box<[Option<Body<H>>]>,
+}
+
+impl<H: Host> InterfaceIndex<H> {
+    fn of(imp: &ImplementedInterface<H>) -> Self {
+        InterfaceIndex {
+            uid: imp.iface.uid(),
+            bodies: imp
+                .slots
+                .iter()
+                .map(|slot| match slot {
+                    SlotImpl::Body(body) => Some(body.clone()),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    fn empty() -> Self {
+        InterfaceIndex {
+            uid: 0,
+            bodies: Box::new([]),
+        }
+    }
+
+    #[inline(always)]
+    fn body(&self, slot: u32) -> Option<&Body<H>> {
+        self.bodies.get(slot as usize)?.as_ref()
+    }
 }
 
 /// One interface of a class's full interface set, with its resolved slots.
@@ -86,14 +117,14 @@ pub(crate) struct ClassData<H: Host> {
     jump: Option<ClassRef<H>>,
     is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
-    /// Every implemented interface (including bases): its uid and where its slots start in
-    /// `static_bodies`; sorted by uid, parallel to `interfaces`.
-    interface_index: Box<[InterfaceIndex]>,
+    /// Every implemented interface (including bases): its uid and its slots' bodies;
+    /// sorted by uid, parallel to `interfaces`.
+    interface_index: Box<[InterfaceIndex<H>]>,
     interfaces: Box<[ImplementedInterface<H>]>,
-    /// The bodies of every interface's slots, one flat array (`None`: no body, see
-    /// `interfaces` for why). A static call reads it straight from the index entry, one
-    /// dependent load fewer than going through `interfaces[i].slots`.
-    static_bodies: Box<[Option<Body<H>>]>,
+    /// The class's primary interface (the first it lists, else its base class's primary)
+    /// stored inline, so a static call through it reads the body two dependent loads
+    /// from the class instead of three; others go through `interface_index`.
+    primary_interface: InterfaceIndex<H>,
     pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (SPEC D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
@@ -202,11 +233,13 @@ impl<H: Host> ClassData<H> {
     /// The static call's fast path (SPEC C1): the body serving `key` when the class
     /// implements `key`'s interface exactly (not through variance) and the slot has one.
     /// `None` sends the caller to [`find_interface`](Self::find_interface).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn static_body(&self, key: MethodKey) -> Option<&Body<H>> {
+        if key.iface == self.primary_interface.uid {
+            return self.primary_interface.body(key.slot);
+        }
         let i = self.interface_position(key.iface)?;
-        let first = self.interface_index[i].first_slot;
-        self.static_bodies.get(first + key.slot as usize)?.as_ref()
+        self.interface_index.get(i)?.body(key.slot)
     }
 }
 
@@ -843,15 +876,8 @@ impl<H: Host> ClassBuilder<H> {
             jump,
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
-            interface_index: interface_index(&implemented),
-            static_bodies: implemented
-                .iter()
-                .flat_map(|i| i.slots.iter())
-                .map(|slot| match slot {
-                    SlotImpl::Body(body) => Some(body.clone()),
-                    _ => None,
-                })
-                .collect(),
+            interface_index: implemented.iter().map(InterfaceIndex::of).collect(),
+            primary_interface: primary_interface(listed, base_data, &implemented),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
             hook,
@@ -859,21 +885,20 @@ impl<H: Host> ClassBuilder<H> {
     }
 }
 
-/// The index of `implemented` (sorted by uid): each interface's uid and first slot in the
-/// flat body array, which lists every interface's slots in the same order.
-fn interface_index<H: Host>(implemented: &[ImplementedInterface<H>]) -> Box<[InterfaceIndex]> {
-    let mut first_slot = 0;
+/// The class's primary interface: the first one it lists, else its base class's primary
+/// (whose slots this class may override, so its entry is rebuilt from `implemented`).
+fn primary_interface<H: Host>(
+    listed: &[InterfaceRef<H>],
+    base: &ClassData<H>,
+    implemented: &[ImplementedInterface<H>],
+) -> InterfaceIndex<H> {
+    let uid = listed
+        .first()
+        .map_or(base.primary_interface.uid, |i| i.uid());
     implemented
         .iter()
-        .map(|i| {
-            let entry = InterfaceIndex {
-                uid: i.iface.uid(),
-                first_slot,
-            };
-            first_slot += i.slots.len();
-            entry
-        })
-        .collect()
+        .find(|i| i.iface.uid() == uid)
+        .map_or_else(InterfaceIndex::empty, InterfaceIndex::of)
 }
 
 /// The runtime's root class `object`, base of every class.
@@ -891,7 +916,7 @@ pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
         vtable: Box::new([]),
         interface_index: Box::new([]),
         interfaces: Box::new([]),
-        static_bodies: Box::new([]),
+        primary_interface: InterfaceIndex::empty(),
         hook: None,
         dispatch_cache: None,
     }))

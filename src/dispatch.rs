@@ -67,16 +67,27 @@ impl<H: Host> Object<H> {
         // Everything else is out of line, so this stays small enough to inline. Arity and
         // kind come from the reference itself (one compare), not from the declaration.
         if method.virtual_arity == args.len() {
-            if let Some(body) = self.class_data().static_body(method.key) {
-                return body(self, args, cx);
+            let class = self.class_data();
+            if let Some(body) = class.static_body(method.key) {
+                return body.invoke(self, args, cx);
+            }
+            // A hooked class's usual case: the resolution in its home slot of the per-type
+            // cache (D1). A hit implies the metadata does not implement the interface
+            // (C1): only resolutions of interfaces it did not answer are ever published,
+            // and a class's metadata never changes.
+            if let Some(cache) = &class.dispatch_cache {
+                if let Some(hit) = cache.get_at_home(method.key) {
+                    return hit.body.invoke(self, args, cx);
+                }
             }
             return self.call_beyond_static(method, args, cx);
         }
         self.call_other(method, args, cx)
     }
 
-    /// A virtual call the static table did not serve: variance matches, static-slot
-    /// errors, the per-type cache and the hook path.
+    /// A virtual call neither the static table nor the cache's home slot served: the rest
+    /// of the cache's probe sequence, variance matches, static-slot errors and the hook
+    /// path.
     #[inline(never)]
     fn call_beyond_static(
         &self,
@@ -89,18 +100,15 @@ impl<H: Host> Object<H> {
         if !method.is_virtual() {
             return self.call_other(method, args, cx);
         }
-        let class = self.class_data();
-        // The per-type cache first (D1): a hooked class's usual case.
-        if let Some(cache) = &class.dispatch_cache {
+        // The rest of the cache's probe sequence before the metadata's variance search:
+        // a hit implies the metadata does not implement the interface (see above).
+        if let Some(cache) = &self.class_data().dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
-                // A hit implies the metadata does not implement the interface (C1): only
-                // resolutions of interfaces it did not answer are ever published, and a
-                // class's metadata never changes.
-                return (hit.body)(self, args, cx);
+                return hit.body.invoke(self, args, cx);
             }
         }
         let target = self.resolve_target(method, cx)?;
-        target(self, args, cx)
+        target.invoke(self, args, cx)
     }
 
     /// Non-virtual members and argument-count errors.
@@ -116,9 +124,9 @@ impl<H: Host> Object<H> {
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
-                target(self, args, cx)
+                target.invoke(self, args, cx)
             }
-            MemberKind::Helper(body) => body(self, args, cx),
+            MemberKind::Helper(body) => body.invoke(self, args, cx),
             MemberKind::Static(body) => body(args, cx),
         }
     }
@@ -143,7 +151,31 @@ impl<H: Host> Object<H> {
 
     /// Calls virtual method `method` of a class on this object (an instance of that class
     /// or a subclass): the most derived override runs.
+    #[inline(always)]
     pub fn call_virtual(
+        &self,
+        method: &ClassMethodRef<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+    ) -> CallResult<H> {
+        // Inlined: an instance of the method's own class (or a subclass) with the right
+        // argument count and a body is a few loads and the body's call; the rest, errors
+        // included, is out of line.
+        let class = self.class_data();
+        let declaring = method.class.data();
+        if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
+            if let Some(slot) = class.vtable.get(method.slot) {
+                if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
+                    return body.invoke(self, args, cx);
+                }
+            }
+        }
+        self.call_virtual_slow(method, args, cx)
+    }
+
+    /// [`call_virtual`](Self::call_virtual)'s errors.
+    #[inline(never)]
+    fn call_virtual_slow(
         &self,
         method: &ClassMethodRef<H>,
         args: &[H::Value],
@@ -157,7 +189,10 @@ impl<H: Host> Object<H> {
         if !class.derives_from(declaring) {
             return Err(Error::invalid_cast(&class.name, &declaring.name));
         }
-        let slot = &class.vtable[method.slot];
+        // A subclass's vtable starts with its ancestors' slots, so `method.slot` is in it.
+        let Some(slot) = class.vtable.get(method.slot) else {
+            return Err(Error::invalid_cast(&class.name, &declaring.name));
+        };
         if slot.arity != args.len() {
             return Err(Error::ArgumentCount {
                 method: format!("{}.{}", class.name, slot.name).into(),
@@ -166,7 +201,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body(self, args, cx),
+            Some(body) => body.invoke(self, args, cx),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

@@ -5,10 +5,17 @@
 //!
 //! # Structure
 //!
-//! An insert-only, open-addressed hash table whose slots are once-cells. A reader hashes the
-//! key, walks the probe sequence and stops at the first empty slot: no lock, no allocation,
-//! no reference counting. A slot, once filled, never changes, so a reader that matches a key
-//! reads that key's value (no torn entry) and a hit stays a hit.
+//! An insert-only, open-addressed hash table. Each slot is an atomic word holding the key's
+//! interface uid (0: empty) and a cell holding the entry. A reader loads the one atomic
+//! pointer to the current table, hashes the key, walks the probe sequence and stops at the
+//! first empty slot: no lock, no allocation, no reference counting, and three dependent
+//! loads (table, slot key, entry) before the body's thin entry point is called.
+//!
+//! Invariant **slot publication**: a slot's entry is written once, by the writer, *before*
+//! its key word is stored with `Release`; a reader reads the entry only after loading a
+//! non-zero key with `Acquire`; an entry is never written again nor dropped while the cache
+//! lives. So a reader that matches a key reads that key's whole entry (no torn entry) and
+//! a hit stays a hit (broken variant `RelaxedSlotKey`).
 //!
 //! Writers serialize on a per-type mutex, re-check under it and publish only if the key is
 //! still absent: the first published resolution wins and every racing resolver returns it.
@@ -17,36 +24,41 @@
 //! # Growth and reclamation
 //!
 //! The table keeps its load factor at or below one half. To grow, the writer fills a table
-//! of twice the size with every entry, then publishes its generation number with `Release`;
-//! readers load it with `Acquire`, so the new table is complete when seen. Old generations
-//! stay alive, untouched, until the class itself is dropped: a reader that still holds one
-//! keeps reading valid (if older) data, with no epoch or hazard-pointer scheme. Because each
-//! generation doubles, all of them together take less than twice the last one.
+//! of twice the size with every entry, then stores the pointer to it with `Release`;
+//! readers load it with `Acquire`, so the new table is complete when seen.
+//!
+//! Invariant **retired tables live as long as the cache**: every table ever published is
+//! owned by the writer's list and freed only when the cache itself is dropped (which needs
+//! `&mut`, so no reader can still be inside it). A reader that still holds an older table
+//! keeps reading valid (if older) data, with no epoch or hazard-pointer scheme. Because
+//! each table doubles, all of them together take less than twice the last one.
 //!
 //! # Model checking
 //!
-//! Under `--cfg loom` the atomics, the mutex and the once-cells come from loom (see
-//! `sync`), and every table carries a loom leak tracker, so `loom-tests/` checks this
-//! protocol across interleavings. With `--cfg dynacast_broken` as well, the steps marked
-//! "broken variant" below can be switched off one at a time (`sync::broken`) to prove the
-//! models notice.
+//! Under `--cfg loom` the atomics, the mutex and the cells come from loom (see `sync`), and
+//! every table carries a loom leak tracker, so `loom-tests/` checks this protocol across
+//! interleavings: loom's `UnsafeCell` reports an entry read without the happens-before
+//! edge of slot publication, and its leak check a table not freed with its class. With
+//! `--cfg dynacast_broken` as well, the steps marked "broken variant" below can be switched
+//! off one at a time (`sync::broken`) to prove the models notice.
 //!
 //! SPEC §5 measured an insert-only atomic table at about 1.6× a direct call against 3.1×
 //! for `arc_swap::Cache` + hashbrown and 8.8× for `ArcSwap::load` + hashbrown, which is
 //! why the read path is this table and not a snapshot map.
 
+use std::ptr;
+
 use crate::host::{Body, Host};
 use crate::interface::{InterfaceRef, MethodKey};
 #[cfg(dynacast_broken)]
 use crate::sync::broken::{self, Variant};
-use crate::sync::{lock, AtomicUsize, Mutex, OnceLock, Ordering};
+use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, Ordering, UnsafeCell};
 
 /// log2 of the first table's size.
 const FIRST_SIZE_LOG2: u32 = 3;
-/// Generations of tables; the last holds 2^(3+23) (67 million) slots, far more than any
-/// type has methods. They sit inline in the cache (24 once-cells of a few words each), so a
-/// lookup finds the current table's cell by address arithmetic instead of a pointer load.
-const GENERATIONS: usize = 24;
+/// log2 of the largest table (2^32 slots, far more than any type has methods); past it
+/// a resolution is returned without being stored.
+const MAX_SIZE_LOG2: u32 = 32;
 
 /// A successful dynamic resolution.
 pub(crate) struct Resolved<H: Host> {
@@ -65,81 +77,200 @@ impl<H: Host> Clone for Resolved<H> {
 }
 
 struct Entry<H: Host> {
-    key: MethodKey,
+    /// The key's slot (its interface uid is the slot's key word).
+    slot: u32,
     resolved: Resolved<H>,
 }
 
-struct Table<H: Host> {
-    slots: Box<[OnceLock<Entry<H>>]>,
-    /// 64 − log2(size): the hash's top bits pick the home slot.
-    shift: u32,
-    /// Lets loom report a table that outlives its model (a leak).
-    #[cfg(loom)]
-    _alive: loom::alloc::Track<()>,
+/// One slot: see "slot publication" in the module docs. A cache line each, so a hit reads
+/// one line and the slot array's alignment leaves six low address bits for the tag (see
+/// `DispatchCache::current`).
+#[repr(align(64))]
+struct Slot<H: Host> {
+    /// The key's interface uid once the entry is written; 0 (never a uid) while empty.
+    iface: AtomicU64,
+    /// `None` until `fill`; dropped with the slot (an `Option` rather than `MaybeUninit`
+    /// so that dropping needs no access loom would check against the readers: the class
+    /// that owns the table is freed through std `Arc`s, whose synchronization loom does
+    /// not see).
+    entry: UnsafeCell<Option<Entry<H>>>,
 }
 
-impl<H: Host> Table<H> {
-    fn with_size_log2(log2: u32) -> Self {
-        Table {
-            slots: (0..1usize << log2).map(|_| OnceLock::new()).collect(),
-            shift: 64 - log2,
-            #[cfg(loom)]
-            _alive: loom::alloc::Track::new(()),
+impl<H: Host> Slot<H> {
+    fn empty() -> Self {
+        Slot {
+            iface: AtomicU64::new(0),
+            entry: UnsafeCell::new(None),
         }
     }
 
-    fn mask(&self) -> usize {
+    /// The entry, if the slot is filled, and its key's interface uid.
+    #[inline(always)]
+    fn get(&self) -> Option<(u64, &Entry<H>)> {
+        let iface = self.iface.load(Ordering::Acquire);
+        if iface == 0 {
+            return None;
+        }
+        // SAFETY: invariant "slot publication": a non-zero key was stored with `Release`
+        // after the entry was written, this `Acquire` load saw it, so the write happens-
+        // before this read; the entry is never written again or dropped while `&self`
+        // lives (only `Drop`, with `&mut`, drops it). loom's cell checks the edge.
+        let entry = self.entry.with(|p| unsafe { (*p).as_ref() })?;
+        Some((iface, entry))
+    }
+
+    /// Writes the entry and publishes it. Only the writer (holding the cache's mutex)
+    /// calls this, on a slot it saw empty, so no one else writes or reads the cell.
+    fn fill(&self, iface: u64, entry: Entry<H>) -> &Entry<H> {
+        // SAFETY: the slot is empty (key 0) and only the writer, serialized by the cache's
+        // mutex, fills slots: no reader reads the cell before the key below is non-zero,
+        // and no other writer touches it (invariant "slot publication").
+        let stored: *const Entry<H> = self.entry.with_mut(|p| unsafe { (*p).insert(entry) });
+        self.iface.store(iface, slot_release());
+        // SAFETY: written just above and never written again while `&self` lives; see `get`.
+        unsafe { &*stored }
+    }
+}
+
+/// `Release`: what "slot publication" relies on (broken variant `RelaxedSlotKey`).
+fn slot_release() -> Ordering {
+    #[cfg(dynacast_broken)]
+    if broken::is(Variant::RelaxedSlotKey) {
+        return Ordering::Relaxed;
+    }
+    Ordering::Release
+}
+
+/// The low address bits of a slot array that hold its log2 size in `current`.
+const TAG_BITS: usize = 63;
+
+/// A published table, borrowed: its slots (a power of two of them).
+struct Table<'a, H: Host> {
+    slots: &'a [Slot<H>],
+    /// log2 of `slots.len()`, at least `FIRST_SIZE_LOG2`.
+    log2: u32,
+}
+
+impl<H: Host> Clone for Table<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H: Host> Copy for Table<'_, H> {}
+
+impl<'a, H: Host> Table<'a, H> {
+    /// Fibonacci hashing: keys are small sequential ids, which the multiply spreads evenly;
+    /// the top `log2` bits pick the home slot.
+    #[inline(always)]
+    fn home(self, key: MethodKey) -> usize {
+        let mixed = key.iface ^ (u64::from(key.slot) << 40);
+        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.log2)) as usize
+    }
+
+    fn mask(self) -> usize {
         self.slots.len() - 1
     }
 
-    /// Fibonacci hashing: keys are small sequential ids, which the multiply spreads evenly.
-    #[inline]
-    fn home(&self, key: MethodKey) -> usize {
-        let mixed = key.iface ^ (u64::from(key.slot) << 40);
-        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    /// `key`'s entry if it sits in its home slot (the usual case at a load factor of 1/2).
+    #[inline(always)]
+    fn find_at_home(self, key: MethodKey) -> Option<&'a Resolved<H>> {
+        let (iface, entry) = self.slots.get(self.home(key))?.get()?;
+        (iface == key.iface && entry.slot == key.slot).then_some(&entry.resolved)
     }
 
-    #[inline]
-    fn find(&self, key: MethodKey) -> Option<&Resolved<H>> {
+    fn find(self, key: MethodKey) -> Option<&'a Resolved<H>> {
         let mut i = self.home(key);
         // The load factor stays at or below 1/2, so an empty slot always ends the walk;
         // the bound only makes that obvious.
         for _ in 0..self.slots.len() {
-            match self.slots[i].get() {
-                None => return None,
-                Some(e) if e.key == key => return Some(&e.resolved),
-                Some(_) => i = (i + 1) & self.mask(),
+            let (iface, entry) = self.slots.get(i)?.get()?;
+            if iface == key.iface && entry.slot == key.slot {
+                return Some(&entry.resolved);
             }
+            i = (i + 1) & self.mask();
         }
         None
     }
 
     /// Fills the first empty slot of `key`'s probe sequence. Only the writer (holding the
-    /// cache's mutex) calls this, so the slot it finds empty is still empty when it sets it.
-    fn insert(&self, key: MethodKey, resolved: Resolved<H>) -> &Resolved<H> {
+    /// cache's mutex) calls this, so the slot it finds empty is still empty when it fills
+    /// it. `Err` gives `resolved` back if the probe sequence has no empty slot (never at a
+    /// load factor of 1/2).
+    fn insert(self, key: MethodKey, resolved: Resolved<H>) -> Result<&'a Resolved<H>, Resolved<H>> {
         let mut i = self.home(key);
-        loop {
-            let slot = &self.slots[i];
+        for _ in 0..self.slots.len() {
+            let Some(slot) = self.slots.get(i) else { break };
             if slot.get().is_none() {
-                return &slot.get_or_init(|| Entry { key, resolved }).resolved;
+                let entry = Entry {
+                    slot: key.slot,
+                    resolved,
+                };
+                return Ok(&slot.fill(key.iface, entry).resolved);
             }
             i = (i + 1) & self.mask();
         }
+        Err(resolved)
     }
 
-    fn entries(&self) -> impl Iterator<Item = &Entry<H>> {
-        self.slots.iter().filter_map(|s| s.get())
+    fn entries(self) -> impl Iterator<Item = (MethodKey, &'a Resolved<H>)> {
+        self.slots.iter().filter_map(|s| {
+            s.get()
+                .map(|(iface, e)| (MethodKey { iface, slot: e.slot }, &e.resolved))
+        })
     }
+}
+
+/// A table's slots, owned by the writer's list from its allocation until the cache drops.
+struct OwnedTable<H: Host> {
+    /// From `Box::into_raw`; readers borrow it through `current` without the lock.
+    slots: *mut [Slot<H>],
+    /// Lets loom report a table that outlives its model (a leak).
+    #[cfg(loom)]
+    _alive: loom::alloc::Track<()>,
+}
+
+impl<H: Host> OwnedTable<H> {
+    fn new(log2: u32) -> Self {
+        let slots: Box<[Slot<H>]> = (0..1usize << log2).map(|_| Slot::empty()).collect();
+        OwnedTable {
+            slots: Box::into_raw(slots),
+            #[cfg(loom)]
+            _alive: loom::alloc::Track::new(()),
+        }
+    }
+}
+
+impl<H: Host> Drop for OwnedTable<H> {
+    fn drop(&mut self) {
+        // SAFETY: invariant "retired tables live as long as the cache": `slots` came from
+        // `Box::into_raw` in `new`, this is its only owner, and an `OwnedTable` is dropped
+        // only with the cache (`&mut`), when no reader holds a table any more.
+        drop(unsafe { Box::from_raw(self.slots) });
+    }
+}
+
+// SAFETY: an `OwnedTable` owns its slots like a `Box<[Slot]>` would. Slots hold `Resolved`
+// values (bodies and interface handles, `Send + Sync`), and shared access to a slot's
+// cell follows the slot-publication protocol (one writer under the cache's mutex, readers
+// after an `Acquire` of a non-zero key).
+unsafe impl<H: Host> Send for OwnedTable<H> {}
+// SAFETY: see `Send`.
+unsafe impl<H: Host> Sync for OwnedTable<H> {}
+
+/// What the writer's mutex guards: the entry count and every table ever published.
+struct Writer<H: Host> {
+    len: usize,
+    tables: Vec<OwnedTable<H>>,
 }
 
 /// The dynamic-resolution cache of one class.
 pub(crate) struct DispatchCache<H: Host> {
-    /// Index of the newest table in `tables`.
-    current: AtomicUsize,
-    /// Inline, not boxed: one dependent load fewer on every lookup.
-    tables: [OnceLock<Table<H>>; GENERATIONS],
-    /// Serializes writers; holds the number of entries.
-    writer: Mutex<usize>,
+    /// The newest table: the address of its first slot plus its log2 size (in the low
+    /// bits that the slots' 64-byte alignment leaves zero), so one load gives both; null
+    /// until the first publish.
+    current: AtomicPtr<Slot<H>>,
+    /// Serializes writers.
+    writer: Mutex<Writer<H>>,
     /// Broken variant `ReserveAcrossHook` only: the class's resolution is reserved.
     #[cfg(dynacast_broken)]
     reserved: crate::sync::AtomicUsize,
@@ -148,12 +279,47 @@ pub(crate) struct DispatchCache<H: Host> {
 impl<H: Host> DispatchCache<H> {
     pub(crate) fn new() -> Self {
         DispatchCache {
-            current: AtomicUsize::new(0),
-            tables: std::array::from_fn(|_| OnceLock::new()),
-            writer: Mutex::new(0),
+            current: AtomicPtr::new(ptr::null_mut()),
+            writer: Mutex::new(Writer {
+                len: 0,
+                tables: Vec::new(),
+            }),
             #[cfg(dynacast_broken)]
-            reserved: AtomicUsize::new(0),
+            reserved: crate::sync::AtomicUsize::new(0),
         }
+    }
+
+    /// The current table, if any.
+    #[inline(always)]
+    fn table(&self) -> Option<Table<'_, H>> {
+        // Acquire pairs with the Release in `install`: the table we read was completely
+        // filled before its pointer was stored.
+        let tagged = self.current.load(Ordering::Acquire);
+        if tagged.is_null() {
+            return None;
+        }
+        let log2 = tagged as usize & TAG_BITS;
+        let first = tagged.cast::<u8>().wrapping_sub(log2).cast::<Slot<H>>();
+        // SAFETY: invariant "retired tables live as long as the cache": a non-null
+        // `current` is the first slot of a table of 2^log2 slots (tagged in `install`)
+        // that the writer's list owns until the cache is dropped, and the borrow cannot
+        // outlive `&self`.
+        let slots = unsafe { std::slice::from_raw_parts(first, 1usize << log2) };
+        Some(Table {
+            slots,
+            log2: log2 as u32,
+        })
+    }
+
+    /// The fast path of [`get`](Self::get), inlined into `Object::call`: the cached
+    /// resolution of `key` if it sits in its home slot. `None` says nothing: ask `get`.
+    #[inline(always)]
+    pub(crate) fn get_at_home(&self, key: MethodKey) -> Option<&Resolved<H>> {
+        #[cfg(dynacast_broken)]
+        if broken::is(Variant::NeverHit) || broken::is(Variant::ReserveAcrossHook) {
+            return None;
+        }
+        self.table()?.find_at_home(key)
     }
 
     /// The cached resolution of `key`, if any. Lock-free and allocation-free.
@@ -173,32 +339,34 @@ impl<H: Host> DispatchCache<H> {
 
     #[inline]
     fn lookup(&self, key: MethodKey) -> Option<&Resolved<H>> {
-        // Acquire pairs with the Release in `grow`: the table of the generation we read
-        // was completely filled before that generation was published.
-        let generation = self.current.load(Ordering::Acquire);
-        self.tables.get(generation)?.get()?.find(key)
+        self.table()?.find(key)
     }
 
     /// Publishes `resolved` for `key` unless a resolution is already there, and returns the
     /// one that is (first published wins). `Err` gives `resolved` back in the one case it
-    /// cannot be stored: every generation is full.
+    /// cannot be stored: the table would exceed its largest size.
     pub(crate) fn publish(
         &self,
         key: MethodKey,
         resolved: Resolved<H>,
     ) -> Result<&Resolved<H>, Resolved<H>> {
         #[cfg_attr(dynacast_broken, allow(unused_mut))] // shadowed below
-        let mut len = lock(&self.writer);
+        let mut writer = lock(&self.writer);
         // Writers serialize on `writer` (broken variant `NoWriterLock`: the count is read
         // and written back under brief locks, and the rest runs unserialized).
         #[cfg(dynacast_broken)]
-        let unserialized = Mutex::new(*len);
+        let unserialized = Mutex::new(Writer {
+            len: writer.len,
+            tables: Vec::new(),
+        });
         #[cfg(dynacast_broken)]
-        let mut len = if broken::is(Variant::NoWriterLock) {
-            drop(len);
+        let broken_unserialized = broken::is(Variant::NoWriterLock);
+        #[cfg(dynacast_broken)]
+        let mut writer = if broken_unserialized {
+            drop(writer);
             lock(&unserialized)
         } else {
-            len
+            writer
         };
         #[cfg(dynacast_broken)]
         let _release = Unreserve(self);
@@ -212,39 +380,53 @@ impl<H: Host> DispatchCache<H> {
             return Ok(existing);
         }
         // Only writers change `current`, and we are the only writer now.
-        let mut generation = self.current.load(Ordering::Relaxed);
-        let mut table =
-            self.tables[generation].get_or_init(|| Table::with_size_log2(FIRST_SIZE_LOG2));
-        if (*len + 1) * 2 > table.slots.len() {
-            if generation + 1 == GENERATIONS {
-                return Err(resolved);
+        let table = match self.table() {
+            None => self.install(&mut writer, FIRST_SIZE_LOG2, None),
+            Some(t) if (writer.len + 1) * 2 > t.slots.len() => {
+                if t.log2 + 1 > MAX_SIZE_LOG2 {
+                    return Err(resolved);
+                }
+                self.install(&mut writer, t.log2 + 1, Some(t))
             }
-            table = self.grow(table, generation);
-            generation += 1;
-        }
-        let stored = table.insert(key, resolved);
-        *len += 1;
+            Some(t) => t,
+        };
+        let stored = table.insert(key, resolved)?;
+        writer.len += 1;
         #[cfg(dynacast_broken)]
-        if broken::is(Variant::NoWriterLock) {
-            *lock(&self.writer) = *len;
+        if broken_unserialized {
+            let mut real = lock(&self.writer);
+            real.len = writer.len;
+            real.tables.append(&mut writer.tables);
         }
-        debug_assert_eq!(self.current.load(Ordering::Relaxed), generation);
         Ok(stored)
     }
 
-    /// Copies every entry into a table twice the size and publishes it.
-    fn grow(&self, old: &Table<H>, generation: usize) -> &Table<H> {
-        let log2 = 64 - old.shift + 1;
-        let next = self.tables[generation + 1].get_or_init(|| Table::with_size_log2(log2));
+    /// Allocates a table of 2^`log2` slots, fills it with `old`'s entries, hands it to
+    /// the writer's list and publishes it.
+    fn install(&self, writer: &mut Writer<H>, log2: u32, old: Option<Table<'_, H>>) -> Table<'_, H> {
+        let owned = OwnedTable::new(log2);
+        let first = owned.slots.cast::<Slot<H>>();
+        // SAFETY: just allocated, and owned by the writer's list (below) until the cache
+        // drops, so the borrow may live as long as `&self` (invariant "retired tables live
+        // as long as the cache").
+        let table = Table {
+            slots: unsafe { &*owned.slots },
+            log2,
+        };
+        writer.tables.push(owned);
+        // The slots are 64-byte aligned and log2 ≤ 32 < 64, so the tag fits in the low bits.
+        let tagged = first.cast::<u8>().wrapping_add(log2 as usize).cast::<Slot<H>>();
         // Fill before publishing (broken variant `PublishBeforeFill`).
         #[cfg(dynacast_broken)]
         if broken::is(Variant::PublishBeforeFill) {
-            self.current.store(generation + 1, Ordering::Release);
+            self.current.store(tagged, Ordering::Release);
         }
-        for e in old.entries() {
-            next.insert(e.key, e.resolved.clone());
+        if let Some(old) = old {
+            for (key, resolved) in old.entries() {
+                let _ = table.insert(key, resolved.clone());
+            }
         }
-        // Release pairs with the Acquire in `lookup` (broken variant `RelaxedGeneration`).
+        // Release pairs with the Acquire in `table` (broken variant `RelaxedGeneration`).
         #[cfg(dynacast_broken)]
         let release = if broken::is(Variant::RelaxedGeneration) {
             Ordering::Relaxed
@@ -253,8 +435,8 @@ impl<H: Host> DispatchCache<H> {
         };
         #[cfg(not(dynacast_broken))]
         let release = Ordering::Release;
-        self.current.store(generation + 1, release);
-        next
+        self.current.store(tagged, release);
+        table
     }
 
     /// Broken variant `ReserveAcrossHook`: waits until no other resolution of this class is
@@ -272,7 +454,7 @@ impl<H: Host> DispatchCache<H> {
 
     /// Number of cached resolutions.
     pub(crate) fn len(&self) -> usize {
-        *lock(&self.writer)
+        lock(&self.writer).len
     }
 }
 

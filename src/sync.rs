@@ -4,7 +4,9 @@
 //! cache, the call-site caches, the name registry, the generic-instance registry, the type
 //! uid counter) comes from here, so that the loom model checks in `loom-tests/` can swap in
 //! loom's versions under `--cfg loom`: loom then explores the interleavings of *our*
-//! protocol on top of them. The normal build gets std's types, unchanged.
+//! protocol on top of them. The normal build gets std's types, unchanged (`UnsafeCell` is
+//! std's behind loom's `with`/`with_mut` API, so the dispatch cache's slots are written
+//! once and checked by loom's cell tracking under `--cfg loom`).
 //!
 //! What stays std under `--cfg loom`, and why:
 //! - `Arc`s holding immutable data (type definitions, bodies, names, objects): they are
@@ -19,16 +21,45 @@
 compile_error!("`--cfg dynacast_broken` only makes sense together with `--cfg loom`");
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, OnceLock};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicUsize, Ordering};
+pub(crate) use loom::cell::UnsafeCell;
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
 pub(crate) use loom_once::OnceLock;
+
+/// std's `UnsafeCell` with loom's access API (`with`, `with_mut`), so that code written
+/// against it is checked by loom's cell tracking under `--cfg loom` (a read without a
+/// happens-before edge from the write is reported as a causality violation) and compiles
+/// to plain pointer access otherwise.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Runs `f` with a pointer for reading.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Runs `f` with a pointer for writing.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}
 
 /// Locks a mutex that only engine code holds (never across a user callback). A poisoned
 /// lock can then only come from a panic inside our own bookkeeping, which never leaves its
@@ -160,9 +191,14 @@ pub mod broken {
     pub enum Variant {
         /// The once-cell publishes its value with `Relaxed` instead of `Release`.
         RelaxedOnceLock,
-        /// Growth publishes the new generation with `Relaxed` instead of `Release`.
+        /// A dispatch-cache slot publishes its key with `Relaxed` instead of `Release`.
+        RelaxedSlotKey,
+        /// Cloning a body leaks one count of the `Arc` its thin entry point reads through
+        /// (the closure then outlives every handle).
+        LeakBodyOwner,
+        /// Growth publishes the grown table's pointer with `Relaxed` instead of `Release`.
         RelaxedGeneration,
-        /// Growth publishes the new generation before copying the entries into it.
+        /// Growth publishes the grown table before copying the entries into it.
         PublishBeforeFill,
         /// A writer publishes without re-checking for the key under the writer lock.
         NoRecheck,

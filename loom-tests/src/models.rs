@@ -546,3 +546,73 @@ pub fn call_site_pairs_types_with_their_targets() -> usize {
         },
     )
 }
+
+/// Thin body pointers (`dynacast::Body`): a body's thin entry point reads its closure
+/// through a raw pointer into the body's own `Arc`, so every copy of a body must own one
+/// count of that `Arc`, and the closure must live exactly as long as the last copy. Two
+/// actors call `I.m0` through their own copies (one from `Object::resolve`, called with
+/// `Body::invoke`; one held by a call site's entry) while the model thread drops the
+/// runtime and every other handle right after spawning them. The closure captures a loom
+/// allocation tracker, so loom's leak check fails if any copy miscounted its ownership;
+/// each actor checks the closure's answer.
+///
+/// As for the retired tables, use-after-free (a copy owning too little) is ruled out by
+/// construction, not by loom: `data` and `owner` are set together in `body()` and copied
+/// together in `clone`, and a call borrows the `Body` it reads through.
+pub fn thin_body_owner() -> usize {
+    explore(
+        "thin_body_owner",
+        &[
+            "the resolved copy was called last",
+            "the call site's copy was called last",
+        ],
+        |cov: &Coverage| {
+            let rt = dynacast::Runtime::<crate::fixtures::LoomHost>::new();
+            let alive = loom::alloc::Track::new(());
+            let i = rt
+                .interface("I")
+                .default_method(
+                    "m0",
+                    0,
+                    dynacast::body(move |_, _, _| {
+                        let _owned = &alive;
+                        Ok(7)
+                    }),
+                )
+                .define()
+                .expect("I");
+            let class = rt.class("C").implement(&i).define().expect("C");
+            let obj = rt.new_object(&class, ()).expect("object");
+            let m0 = i.method("m0").expect("m0");
+            let done = Arc::new(AtomicUsize::new(0));
+            let resolved = {
+                let (obj, m0, done) = (obj.clone(), m0.clone(), done.clone());
+                thread::spawn(move || {
+                    let mut cx = Caller::default();
+                    let body = obj.resolve(&m0, &mut cx).expect("resolves");
+                    drop(m0);
+                    let v = body.invoke(&obj, &[], &mut cx).expect("the body runs");
+                    (v, done.fetch_add(1, Ordering::AcqRel))
+                })
+            };
+            let site = {
+                let (obj, m0, done) = (obj.clone(), m0.clone(), done.clone());
+                thread::spawn(move || {
+                    let mut cx = Caller::default();
+                    let site = CallSite::new(m0);
+                    let v = site.call(&obj, &[], &mut cx).expect("the site calls");
+                    (v, done.fetch_add(1, Ordering::AcqRel))
+                })
+            };
+            drop((rt, i, class, obj, m0));
+            let (a, a_order) = resolved.join().unwrap();
+            let (b, b_order) = site.join().unwrap();
+            assert_eq!((a, b), (7, 7), "thin_body_owner: a body gave a wrong value");
+            cov.saw(if a_order > b_order {
+                "the resolved copy was called last"
+            } else {
+                "the call site's copy was called last"
+            });
+        },
+    )
+}

@@ -62,3 +62,8 @@ fn define_while_dispatching() {
 fn call_site_pairs_types_with_their_targets() {
     models::call_site_pairs_types_with_their_targets();
 }
+
+#[test]
+fn thin_body_owner() {
+    models::thin_body_owner();
+}
