@@ -104,8 +104,9 @@ impl<H: Host> Object<H> {
         let class = self.class_data();
         if let (TypeView::Interface(iface), Some(hook)) = (view, &class.hook) {
             // The exact match was checked inline; without variant parameters no variance
-            // match exists either, so the metadata has said no (B1).
-            if !has_variance(iface.data()) {
+            // match exists either, so the metadata has said no (B1). A type of another
+            // runtime takes the long way, which refuses it without asking the hook (B6).
+            if !has_variance(iface.data()) && iface.data().runtime == class.runtime {
                 let answer = hook::nested(&class.name, iface, || {
                     hook.is_interface_implemented(self, iface, true, cx)
                 });
