@@ -851,13 +851,13 @@ fn instantiations_are_unique_while_alive_and_freed_after() {
         .define_generic()
         .unwrap();
     let c = rt.class("C").define().unwrap().as_type();
-    let held = g.instantiate(&[c.clone()]).unwrap();
-    assert_eq!(g.instantiate(&[c.clone()]).unwrap(), held);
+    let held = g.instantiate(std::slice::from_ref(&c)).unwrap();
+    assert_eq!(g.instantiate(std::slice::from_ref(&c)).unwrap(), held);
     assert_eq!(g.live_instantiations(), 1);
     let uid = held.uid();
     drop(held);
     assert_eq!(g.live_instantiations(), 0);
-    let again = g.instantiate(&[c.clone()]).unwrap();
+    let again = g.instantiate(std::slice::from_ref(&c)).unwrap();
     assert_ne!(again.uid(), uid);
     assert_eq!(again.name(), "IG<C>");
     // Held by a class, it stays the one instantiation.
