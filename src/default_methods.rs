@@ -165,9 +165,7 @@ impl Overrides {
 fn pick_most_specific<'a, H: Host>(
     candidates: SmallVec<[Candidate<'a, H>; 4]>,
 ) -> DefaultResolution<H> {
-    let derives = |sub: &InterfaceRef<H>, sup: &InterfaceRef<H>| {
-        sub.data().all_bases.iter().any(|b| b.uid() == sup.uid())
-    };
+    let derives = |sub: &InterfaceRef<H>, sup: &InterfaceRef<H>| sub.data().has_base(sup.uid());
     let most_specific: SmallVec<[&Candidate<'a, H>; 4]> = candidates
         .iter()
         .filter(|c| {

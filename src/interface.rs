@@ -1155,7 +1155,10 @@ impl<H: Host> GenericInterface<H> {
         self.0.variances.len()
     }
 
-    /// The closed interface `Self<args…>`; the same arguments always give the same interface.
+    /// The closed interface `Self<args…>`; the same arguments give the same interface for
+    /// as long as it is alive (held by a handle, a class or another type). The definition
+    /// keeps only weak links to its instantiations, so one that nothing holds is freed, and
+    /// a later call builds a new one (with a new uid).
     ///
     /// ```
     /// use dynacast::{DynHost, Runtime, Variance};

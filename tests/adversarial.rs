@@ -840,3 +840,29 @@ fn wide_implementation_interfaces_resolve_like_short_ones() {
         assert_eq!(class.cached_resolutions(), 4);
     });
 }
+
+// §2: the instance cache links weakly: an instantiation is unique while something holds it
+// and freed when nothing does; a later `instantiate` builds a new one.
+#[test]
+fn instantiations_are_unique_while_alive_and_freed_after() {
+    let rt = Rt::new();
+    let g = rt
+        .generic_interface("IG", &[Variance::Invariant])
+        .define_generic()
+        .unwrap();
+    let c = rt.class("C").define().unwrap().as_type();
+    let held = g.instantiate(std::slice::from_ref(&c)).unwrap();
+    assert_eq!(g.instantiate(std::slice::from_ref(&c)).unwrap(), held);
+    assert_eq!(g.live_instantiations(), 1);
+    let uid = held.uid();
+    drop(held);
+    assert_eq!(g.live_instantiations(), 0);
+    let again = g.instantiate(std::slice::from_ref(&c)).unwrap();
+    assert_ne!(again.uid(), uid);
+    assert_eq!(again.name(), "IG<C>");
+    // Held by a class, it stays the one instantiation.
+    let class = rt.class("D").implement(&again).define().unwrap();
+    drop(again);
+    assert_eq!(g.live_instantiations(), 1);
+    assert_eq!(class.interfaces(), vec![g.instantiate(&[c]).unwrap()]);
+}
