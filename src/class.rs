@@ -182,6 +182,11 @@ impl<H: Host> ClassData<H> {
         if key.iface == self.primary_interface.uid {
             return self.primary_interface.body(key.slot);
         }
+        // No primary interface means no interface at all (see `primary_interface`): a
+        // hooked class's usual case skips the index.
+        if self.primary_interface.uid == 0 {
+            return None;
+        }
         let i = self.interface_position(key.iface)?;
         self.interface_index.get(i)?.body(key.slot)
     }
@@ -788,6 +793,8 @@ impl<H: Host> ClassBuilder<H> {
 
 /// The class's primary interface: the first one it lists, else its base class's primary
 /// (whose slots this class may override, so its entry is rebuilt from `implemented`).
+/// Empty (uid 0) exactly when the class implements no interface: its set is its base's
+/// plus what it lists, so an empty primary all the way up the chain means an empty set.
 fn primary_interface<H: Host>(
     listed: &[InterfaceRef<H>],
     base: &ClassData<H>,
