@@ -164,9 +164,12 @@ impl<H: Host> ClassData<H> {
     }
 
     /// Whether the class implements interface `uid` exactly (not through variance).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn implements_exactly(&self, uid: u64) -> bool {
-        self.interface_position(uid).is_some()
+        // The primary interface first (one compare), as on the static call's path; no
+        // primary means no interface at all (see `primary_interface`).
+        let primary = self.primary_interface.uid;
+        uid == primary || (primary != 0 && self.interface_position(uid).is_some())
     }
 
     /// Whether the class implements a variance-compatible instantiation of `iface`.
