@@ -161,9 +161,12 @@ impl<H: Host> CallSite<H> {
         if args.len() != self.virtual_arity || !self.method.is_virtual() {
             return obj.call(&self.method, args, cx);
         }
+        let class = class_addr(obj);
         for cell in &self.entries {
             match cell.get() {
-                Some(entry) if entry.serves(obj) => return entry.body.invoke(obj, args, cx),
+                Some(entry) if entry.class_addr == class => {
+                    return entry.body.invoke(obj, args, cx)
+                }
                 Some(_) => {}
                 None => break,
             }

@@ -93,9 +93,10 @@ impl<H: Host> Object<H> {
     }
 
     /// A cast the inlined exact check did not answer. A hooked class asked about an
-    /// interface without variant parameters (B2, its usual case) goes straight to the hook
-    /// in a small function of its own; the rest is `cast_by_metadata_then_hook`.
-    #[inline(never)]
+    /// interface without variant parameters (B2, its usual case) goes straight to the hook,
+    /// inlined into the caller too (one call and one stack frame fewer on every hook
+    /// cast); the rest is `cast_by_metadata_then_hook`, out of line.
+    #[inline(always)]
     fn cast_beyond_exact(
         &self,
         view: TypeView<'_, H>,

@@ -220,9 +220,12 @@ impl<H: Host> ClassData<H> {
     }
 
     /// Whether the class implements interface `uid` exactly (not through variance).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn implements_exactly(&self, uid: u64) -> bool {
-        self.interface_position(uid).is_some()
+        // The primary interface first (one compare), as on the static call's path; no
+        // primary means no interface at all (see `primary_interface`).
+        let primary = self.primary_interface.uid;
+        uid == primary || (primary != 0 && self.interface_position(uid).is_some())
     }
 
     /// Whether the class implements a variance-compatible instantiation of `iface`.
@@ -237,6 +240,11 @@ impl<H: Host> ClassData<H> {
     pub(crate) fn static_body(&self, key: MethodKey) -> Option<&Body<H>> {
         if key.iface == self.primary_interface.uid {
             return self.primary_interface.body(key.slot);
+        }
+        // No primary interface means no interface at all (see `primary_interface`): a
+        // hooked class's usual case skips the index.
+        if self.primary_interface.uid == 0 {
+            return None;
         }
         let i = self.interface_position(key.iface)?;
         self.interface_index.get(i)?.body(key.slot)
@@ -887,6 +895,8 @@ impl<H: Host> ClassBuilder<H> {
 
 /// The class's primary interface: the first one it lists, else its base class's primary
 /// (whose slots this class may override, so its entry is rebuilt from `implemented`).
+/// Empty (uid 0) exactly when the class implements no interface: its set is its base's
+/// plus what it lists, so an empty primary all the way up the chain means an empty set.
 fn primary_interface<H: Host>(
     listed: &[InterfaceRef<H>],
     base: &ClassData<H>,

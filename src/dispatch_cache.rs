@@ -214,8 +214,15 @@ impl<'a, H: Host> Table<'a, H> {
 
     fn entries(self) -> impl Iterator<Item = (MethodKey, &'a Resolved<H>)> {
         self.slots.iter().filter_map(|s| {
-            s.get()
-                .map(|(iface, e)| (MethodKey { iface, slot: e.slot }, &e.resolved))
+            s.get().map(|(iface, e)| {
+                (
+                    MethodKey {
+                        iface,
+                        slot: e.slot,
+                    },
+                    &e.resolved,
+                )
+            })
         })
     }
 }
@@ -403,7 +410,12 @@ impl<H: Host> DispatchCache<H> {
 
     /// Allocates a table of 2^`log2` slots, fills it with `old`'s entries, hands it to
     /// the writer's list and publishes it.
-    fn install(&self, writer: &mut Writer<H>, log2: u32, old: Option<Table<'_, H>>) -> Table<'_, H> {
+    fn install(
+        &self,
+        writer: &mut Writer<H>,
+        log2: u32,
+        old: Option<Table<'_, H>>,
+    ) -> Table<'_, H> {
         let owned = OwnedTable::new(log2);
         let first = owned.slots.cast::<Slot<H>>();
         // SAFETY: just allocated, and owned by the writer's list (below) until the cache
@@ -415,7 +427,10 @@ impl<H: Host> DispatchCache<H> {
         };
         writer.tables.push(owned);
         // The slots are 64-byte aligned and log2 ≤ 32 < 64, so the tag fits in the low bits.
-        let tagged = first.cast::<u8>().wrapping_add(log2 as usize).cast::<Slot<H>>();
+        let tagged = first
+            .cast::<u8>()
+            .wrapping_add(log2 as usize)
+            .cast::<Slot<H>>();
         // Fill before publishing (broken variant `PublishBeforeFill`).
         #[cfg(dynacast_broken)]
         if broken::is(Variant::PublishBeforeFill) {
