@@ -34,7 +34,7 @@ fn an_object_made_in_rust_is_the_same_object_in_lua() {
     let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
     let state = lua.create_table().unwrap();
     state.set("base", 40).unwrap();
-    let obj = rt.new_object(&class, LuaPayload::new(state)).unwrap();
+    let obj = rt.new_object(&class, LuaPayload::new(&lua, state).unwrap()).unwrap();
     let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
 
     // From Rust, with the Lua handle as the engine's context.
@@ -73,7 +73,7 @@ fn a_value_raised_in_lua_reaches_rust_as_a_host_error() {
     let err_table: Table = lua.load("return { code = 7 }").eval().unwrap();
     let ud: AnyUserData = lua.load("return Echo:new()").eval().unwrap();
     let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
-    obj.payload().state().set("err", &err_table).unwrap();
+    obj.payload().fields(&lua).unwrap().set("err", &err_table).unwrap();
     let ty: AnyUserData = lua.load("return IEcho").eval().unwrap();
     let fail = ty
         .borrow::<LuaType>()
@@ -117,13 +117,16 @@ fn installing_twice_or_calling_without_the_binding_fails_cleanly() {
     let err = install(&lua, &rt).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "runtime error: dynacast is already installed in this Lua state"
+        "ForeignState: dynacast is already installed in this Lua state"
     );
 
     // A body run with a Lua state where dynacast is not installed: an error, not a panic.
     let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
     let obj = rt
-        .new_object(&class, LuaPayload::new(lua.create_table().unwrap()))
+        .new_object(
+            &class,
+            LuaPayload::new(&lua, lua.create_table().unwrap()).unwrap(),
+        )
         .unwrap();
     let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
     let mut other = Lua::new();

@@ -3,14 +3,16 @@
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, FromLuaMulti, Function, IntoLua, Lua, Table, UserDataRef, Value, Variadic,
+    AnyUserData, FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value,
+    Variadic,
 };
 
 use super::define;
-use super::error::{error_metatable, failure_value, LuaError};
+use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
-    class_to_lua, object_to_lua, type_to_lua, Binding, LuaMethod, LuaObject, LuaPayload, LuaType,
-    METHOD_CALL, METHOD_INDEX, OBJECT_INDEX, OBJECT_NEWINDEX, TYPE_INDEX,
+    binding, claim_runtime, class_to_lua, object_userdata, rescue, type_to_lua, Binding,
+    LuaMethod, LuaObject, LuaPayload, LuaType, METHOD_CALL, METHOD_INDEX, OBJECT_INDEX,
+    OBJECT_NEWINDEX, OBJECT_PAIRS, TYPE_INDEX,
 };
 use super::LuaHost;
 use crate::error::Error;
@@ -22,19 +24,71 @@ type ObjectArg = UserDataRef<LuaObject>;
 type MethodArg = UserDataRef<LuaMethod>;
 
 const PRELUDE: &str = include_str!("prelude.lua");
+/// The prelude's `wrap`, which turns a status function into one that raises.
+const WRAP: &str = "dynacast.wrap";
+
+/// A Lua function calling `f`, for an embedder's own Rust callbacks that call the engine:
+/// its failures are raised exactly as the binding's own functions raise them (a value a
+/// Lua body raised, unchanged; anything else as a `dynacast.Error` table with the position
+/// of the calling script line).
+///
+/// ```
+/// use dynacast::lua::{create_function, install, LuaHost};
+/// use dynacast::{Error, Runtime};
+///
+/// let lua = mlua::Lua::new();
+/// install(&lua, &Runtime::<LuaHost>::new())?;
+/// let f = create_function(&lua, |_, n: i64| {
+///     if n < 0 {
+///         return Err(Error::TypeLoad { type_name: "T".into(), message: "negative".into() });
+///     }
+///     Ok(n * 2)
+/// })?;
+/// lua.globals().set("double", f)?;
+/// lua.load(r#"
+///     assert(double(21) == 42)
+///     local ok, e = pcall(double, -1)
+///     assert(not ok and getmetatable(e) == dynacast.Error and e.kind == "TypeLoad")
+/// "#).exec()?;
+/// # Ok::<(), mlua::Error>(())
+/// ```
+pub fn create_function<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    A: FromLuaMulti,
+    R: IntoLua,
+    F: Fn(&Lua, A) -> Result<R> + 'static,
+{
+    let wrap: Function = lua.named_registry_value(WRAP)?;
+    wrap.call(status_fn(lua, f)?)
+}
 
 /// A Lua function answering `true, result` or `false, error` (the prelude raises it).
-/// A fixed pair, pushed straight onto the Lua stack: no result list is allocated.
+/// A fixed pair, pushed straight onto the Lua stack: no result list is allocated. Arguments
+/// that do not convert to `A` fail with a `BadArgument` error.
 fn status_fn<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
 where
     A: FromLuaMulti,
     R: IntoLua,
     F: Fn(&Lua, A) -> Result<R> + 'static,
 {
-    lua.create_function(move |lua, args: A| match f(lua, args) {
-        Ok(r) => Ok((true, r.into_lua(lua)?)),
-        Err(e) => Ok((false, failure_value(lua, e)?)),
+    lua.create_function(move |lua, args: MultiValue| {
+        let result = A::from_lua_multi(args, lua)
+            .map_err(|e| Error::from(bad_argument(argument_message(&e))))
+            .and_then(|args| f(lua, args))
+            .and_then(|r| Ok(r.into_lua(lua)?));
+        match result {
+            Ok(r) => Ok((true, r)),
+            Err(e) => Ok((false, error_value(lua, e)?)),
+        }
     })
+}
+
+/// mlua's conversion error, without its Rust-side wrapping.
+fn argument_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::BadArgument { pos, cause, .. } => format!("argument #{pos}: {cause}"),
+        other => other.to_string(),
+    }
 }
 
 /// A type argument: a type handle or the name of a defined type.
@@ -48,7 +102,7 @@ fn target(rt: &Runtime<LuaHost>, v: &Value) -> Result<TypeRef<LuaHost>> {
                 message: format!("unknown type '{name}'"),
             })
         }
-        other => Err(mlua::Error::runtime(format!(
+        other => Err(bad_argument(format!(
             "expected a type or a type name, got a {}",
             other.type_name()
         ))
@@ -87,21 +141,19 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
             let class = match target(&r, &class)? {
                 TypeRef::Class(c) => c,
                 TypeRef::Interface(i) => {
-                    return Err(mlua::Error::runtime(format!(
+                    return Err(bad_argument(format!(
                         "dynacast.new needs a class; '{}' is an interface",
                         i.name()
                     ))
                     .into())
                 }
             };
-            let state = match state {
+            let fields = match state {
                 Some(s) => s,
                 None => lua.create_table()?,
             };
-            Ok(object_to_lua(
-                lua,
-                &r.new_object(&class, LuaPayload::new(state))?,
-            )?)
+            let obj = r.new_object(&class, LuaPayload::unattached())?;
+            Ok(object_userdata(&*binding(lua)?, lua, &obj, Some(fields))?)
         })?,
     )?;
     let r = rt.clone();
@@ -151,7 +203,7 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
             let (this, args) = match args.split_first() {
                 Some((Value::UserData(ud), rest)) if ud.is::<LuaObject>() => (ud, rest),
                 other => {
-                    return Err(mlua::Error::runtime(format!(
+                    return Err(bad_argument(format!(
                         "a method handle is called with the object first, got a {}",
                         other.map_or("no value", |(v, _)| v.type_name())
                     ))
@@ -197,23 +249,26 @@ fn type_field(lua: &Lua, (t, key): (UserDataRef<LuaType>, String)) -> mlua::Resu
 }
 
 /// Installs dynacast in `lua`: the global table `dynacast` (also returned), whose types and
-/// objects belong to `rt`. One runtime per Lua state; installing twice is an error.
+/// objects belong to `rt`. One runtime per Lua state, and one Lua state per runtime for the
+/// runtime's whole life: installing twice in a state, or a runtime already installed in
+/// another state, is a `ForeignState` error.
 pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     if lua.app_data_ref::<Rc<Binding>>().is_some() {
-        return Err(mlua::Error::runtime(
+        return Err(foreign_state(
             "dynacast is already installed in this Lua state",
         ));
     }
+    if !claim_runtime(rt.id()) {
+        return Err(foreign_state(
+            "this dynacast runtime is already installed in a Lua state; a runtime serves one Lua state",
+        ));
+    }
     let error_mt = error_metatable(lua)?;
-    lua.set_app_data(Rc::new(Binding::new(lua, error_mt.clone())?));
 
     let raw = lua.create_table()?;
     raw.raw_set("api", api_table(lua, rt)?)?;
-    raw.raw_set("error_mt", error_mt)?;
-    raw.raw_set(
-        "state_of",
-        lua.create_function(|_, obj: UserDataRef<LuaObject>| Ok(obj.0.payload().state().clone()))?,
-    )?;
+    raw.raw_set("error_mt", &error_mt)?;
+    raw.raw_set("rescue", lua.create_function(rescue)?)?;
     raw.raw_set("type_field", lua.create_function(type_field)?)?;
     raw.raw_set(
         "method_field",
@@ -232,9 +287,18 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
+    lua.set_app_data(Rc::new(Binding::new(
+        lua,
+        rt.id(),
+        error_mt,
+        built.get("fields")?,
+        built.get("attach")?,
+    )?));
     for (field, key) in [
         ("object_index", OBJECT_INDEX),
         ("object_newindex", OBJECT_NEWINDEX),
+        ("object_pairs", OBJECT_PAIRS),
+        ("wrap", WRAP),
         ("type_index", TYPE_INDEX),
         ("method_index", METHOD_INDEX),
         ("method_call", METHOD_CALL),

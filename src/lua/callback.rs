@@ -42,7 +42,7 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     Ok(body::<LuaHost, _>(move |this, args, lua: &mut Lua| {
         let b = binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
-        let this = object_userdata(&b, lua, this)?;
+        let this = object_userdata(&b, lua, this, None)?;
         let args: Variadic<Value> = args.iter().cloned().collect();
         Ok(call_protected(lua, &b.pcall, &f, (this, args))?)
     }))
@@ -74,7 +74,7 @@ impl LuaHook {
         })
     }
 
-    fn function(&self, lua: &Lua, name: &mlua::String) -> mlua::Result<Option<Function>> {
+    fn function(&self, lua: &Lua, name: &mlua::LuaString) -> mlua::Result<Option<Function>> {
         let table: Table = lua.registry_value(&self.table)?;
         table.get(name)
     }
@@ -93,7 +93,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(false);
         };
         let args = (
-            object_userdata(&b, lua, obj)?,
+            object_userdata(&b, lua, obj, None)?,
             type_userdata(&b, lua, &iface.as_type())?,
             throw_if_not_implemented,
         );
@@ -112,7 +112,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(None);
         };
         let args = (
-            object_userdata(&b, lua, obj)?,
+            object_userdata(&b, lua, obj, None)?,
             type_userdata(&b, lua, &iface.as_type())?,
         );
         match call_protected(lua, &b.pcall, &f, args)? {

@@ -88,8 +88,8 @@ mod define;
 mod error;
 mod handles;
 
-pub use api::install;
-pub use error::{LuaError, RaisedValue};
+pub use api::{create_function, install};
+pub use error::{error_value, BindingError, LuaError, RaisedValue};
 pub use handles::{
     class_to_lua, object_to_lua, type_to_lua, LuaMethod, LuaObject, LuaPayload, LuaType,
 };

@@ -1,10 +1,10 @@
 -- dynacast's Lua side. The Rust functions in `raw.api` answer `true, results...` or
 -- `false, error`; the wrappers below raise the error with `error(e, 0)`, so that a value a
--- Lua body or hook raised reaches the caller's pcall unchanged, and the engine's errors
--- arrive as `dynacast.Error` tables. The metamethods of objects, types and method handles
--- are built here too.
+-- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
+-- arrives as a `dynacast.Error` table. The metamethods of objects, types and method
+-- handles are built here too.
 local raw = ...
-local error, pairs = error, pairs
+local error, next, pairs, pcall, setmetatable = error, next, pairs, pcall, setmetatable
 
 local function finish(ok, ...)
   if ok then
@@ -25,18 +25,39 @@ for name, f in pairs(raw.api) do
 end
 api.Error = raw.error_mt
 
--- Objects: the methods below, then the object's own fields.
+-- Objects. Fields live here, keyed by the object's userdata with weak keys (an ephemeron
+-- table): Lua's GC sees through them, so objects that refer to each other are collected.
+-- Each userdata has an anchor whose finalizer hands the fields to Rust when Rust still
+-- holds the object (`raw.rescue`), so they survive until the next hand-over.
+local fields = setmetatable({}, { __mode = "k" })
+local anchors = setmetatable({}, { __mode = "k" })
+local rescue = raw.rescue
+local anchor_mt = {
+  __gc = function(anchor)
+    local obj = anchor[1]
+    pcall(rescue, obj, fields[obj])
+  end,
+}
+local function attach(obj, f)
+  fields[obj] = f
+  anchors[obj] = setmetatable({ obj }, anchor_mt)
+end
+
+-- An object's own fields come first: no field name is shadowed. The methods below are
+-- reached through names no field of the object has.
 local object_methods = { is = api.is, cast = api.cast, call = api.call, class = api.class_of }
-local state_of = raw.state_of
 local function object_index(obj, key)
-  local m = object_methods[key]
-  if m ~= nil then
-    return m
+  local v = fields[obj][key]
+  if v ~= nil then
+    return v
   end
-  return state_of(obj)[key]
+  return object_methods[key]
 end
 local function object_newindex(obj, key, value)
-  state_of(obj)[key] = value
+  fields[obj][key] = value
+end
+local function object_pairs(obj)
+  return next, fields[obj], nil
 end
 
 -- Types: the methods below, then read-only fields.
@@ -57,8 +78,12 @@ end
 
 return {
   api = api,
+  wrap = wrap,
+  fields = fields,
+  attach = attach,
   object_index = object_index,
   object_newindex = object_newindex,
+  object_pairs = object_pairs,
   type_index = type_index,
   method_index = raw.method_field,
   method_call = method_call,
