@@ -3,24 +3,23 @@
 use std::rc::Rc;
 
 use mlua::{
-    AnyUserData, FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value,
+    FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value,
     Variadic,
 };
 
 use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
-    binding, claim_runtime, class_to_lua, object_userdata, rescue, type_to_lua, Binding,
-    LuaMethod, LuaObject, LuaPayload, LuaType, METHOD_CALL, METHOD_INDEX, OBJECT_INDEX,
-    OBJECT_NEWINDEX, OBJECT_PAIRS, TYPE_INDEX,
+    binding, claim_runtime, class_to_lua, object_table, rescue, sweep, type_to_lua, Binding,
+    LuaMethod, LuaPayload, LuaType, METHOD_CALL, METHOD_INDEX, TYPE_CALL, TYPE_INDEX,
 };
 use super::LuaHost;
 use crate::error::Error;
+use crate::object::Object;
 use crate::runtime::Runtime;
 use crate::types::TypeRef;
 
 type Result<T> = std::result::Result<T, Error<LuaError>>;
-type ObjectArg = UserDataRef<LuaObject>;
 type MethodArg = UserDataRef<LuaMethod>;
 
 const PRELUDE: &str = include_str!("prelude.lua");
@@ -110,12 +109,17 @@ fn target(rt: &Runtime<LuaHost>, v: &Value) -> Result<TypeRef<LuaHost>> {
     }
 }
 
-fn call_method(lua: &Lua, obj: &LuaObject, m: &LuaMethod, args: &[Value]) -> Result<Value> {
+fn call_method(lua: &Lua, obj: &Object<LuaHost>, m: &LuaMethod, args: &[Value]) -> Result<Value> {
     let mut cx = lua.clone();
     match m {
-        LuaMethod::Interface(m) => obj.0.call(m, args, &mut cx),
-        LuaMethod::Class(m) => obj.0.call_virtual(m, args, &mut cx),
+        LuaMethod::Interface(m) => obj.call(m, args, &mut cx),
+        LuaMethod::Class(m) => obj.call_virtual(m, args, &mut cx),
     }
+}
+
+/// The engine object behind a script's value.
+fn object(lua: &Lua, value: &Value) -> Result<Object<LuaHost>> {
+    Ok(binding(lua)?.object_of(value)?)
 }
 
 fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
@@ -153,7 +157,7 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 None => lua.create_table()?,
             };
             let obj = r.new_object(&class, LuaPayload::unattached())?;
-            Ok(object_userdata(&*binding(lua)?, lua, &obj, Some(fields))?)
+            Ok(object_table(&*binding(lua)?, lua, &obj, Some(fields))?)
         })?,
     )?;
     let r = rt.clone();
@@ -169,26 +173,25 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         "is",
         status_fn(
             lua,
-            move |lua, (obj, t): (UserDataRef<LuaObject>, Value)| {
-                obj.0.is_instance_of(&target(&r, &t)?, &mut lua.clone())
+            move |lua, (obj, t): (Value, Value)| {
+                object(lua, &obj)?.is_instance_of(&target(&r, &t)?, &mut lua.clone())
             },
         )?,
     )?;
     let r = rt.clone();
     api.raw_set(
         "cast",
-        status_fn(lua, move |lua, (ud, t): (AnyUserData, Value)| {
-            let obj = ud.borrow::<LuaObject>()?.0.clone();
-            obj.cast(&target(&r, &t)?, &mut lua.clone())?;
-            Ok(ud)
+        status_fn(lua, move |lua, (value, t): (Value, Value)| {
+            object(lua, &value)?.cast(&target(&r, &t)?, &mut lua.clone())?;
+            Ok(value)
         })?,
     )?;
     api.raw_set(
         "call",
         status_fn(
             lua,
-            |lua, (obj, m, args): (ObjectArg, MethodArg, Variadic<Value>)| {
-                call_method(lua, &obj, &m, &args)
+            |lua, (obj, m, args): (Value, MethodArg, Variadic<Value>)| {
+                call_method(lua, &object(lua, &obj)?, &m, &args)
             },
         )?,
     )?;
@@ -200,24 +203,19 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                     return sm.call_static(&args, &mut lua.clone());
                 }
             }
-            let (this, args) = match args.split_first() {
-                Some((Value::UserData(ud), rest)) if ud.is::<LuaObject>() => (ud, rest),
-                other => {
-                    return Err(bad_argument(format!(
-                        "a method handle is called with the object first, got a {}",
-                        other.map_or("no value", |(v, _)| v.type_name())
-                    ))
-                    .into())
-                }
+            let Some((this, args)) = args.split_first() else {
+                return Err(bad_argument(
+                    "a method handle is called with the object first, got no value",
+                )
+                .into());
             };
-            let obj = this.borrow::<LuaObject>()?;
-            call_method(lua, &obj, &m, args)
+            call_method(lua, &object(lua, this)?, &m, args)
         })?,
     )?;
     api.raw_set(
         "class_of",
-        status_fn(lua, |lua, obj: UserDataRef<LuaObject>| {
-            Ok(class_to_lua(lua, obj.0.class())?)
+        status_fn(lua, |lua, obj: Value| {
+            Ok(class_to_lua(lua, object(lua, &obj)?.class())?)
         })?,
     )?;
     api.raw_set(
@@ -230,7 +228,84 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
             Ok(lua.create_userdata(m)?)
         })?,
     )?;
+    // Reflection.
+    api.raw_set(
+        "methods",
+        status_fn(lua, |lua, t: UserDataRef<LuaType>| {
+            let names: Vec<String> = match &t.0 {
+                TypeRef::Interface(i) => i.methods().iter().map(|m| m.name().to_owned()).collect(),
+                TypeRef::Class(c) => c.method_names(),
+            };
+            Ok(lua.create_sequence_from(names)?)
+        })?,
+    )?;
+    api.raw_set(
+        "interfaces",
+        status_fn(lua, |lua, t: UserDataRef<LuaType>| {
+            let list = match &t.0 {
+                TypeRef::Interface(i) => i.all_bases().to_vec(),
+                TypeRef::Class(c) => c.interfaces(),
+            };
+            let out = lua.create_table_with_capacity(list.len(), 0)?;
+            for i in &list {
+                out.raw_push(type_to_lua(lua, &i.as_type())?)?;
+            }
+            Ok(out)
+        })?,
+    )?;
+    api.raw_set(
+        "base",
+        status_fn(lua, |lua, t: UserDataRef<LuaType>| match &t.0 {
+            TypeRef::Class(c) => match c.base() {
+                Some(b) => Ok(Value::UserData(class_to_lua(lua, b)?)),
+                None => Ok(Value::Nil),
+            },
+            TypeRef::Interface(_) => Ok(Value::Nil),
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "assignable_to",
+        status_fn(lua, move |_, (t, other): (UserDataRef<LuaType>, Value)| {
+            Ok(t.0.is_assignable_to(&target(&r, &other)?))
+        })?,
+    )?;
     Ok(api)
+}
+
+/// What `obj.key` finds on an object of `class` when the class defines no Lua method of
+/// that name: the class's virtual method `key`, else the one method `key` among the
+/// interfaces the class implements in its metadata, else nothing.
+fn resolve(lua: &Lua, (class, key): (UserDataRef<LuaType>, Value)) -> mlua::Result<Value> {
+    let (TypeRef::Class(c), Value::String(key)) = (&class.0, key) else {
+        return Ok(Value::Nil);
+    };
+    let key = key.to_str()?;
+    if let Ok(m) = c.method(&key) {
+        return Ok(Value::UserData(lua.create_userdata(LuaMethod::Class(m))?));
+    }
+    let mut found = c
+        .interfaces()
+        .into_iter()
+        .filter_map(|i| i.method(&key).ok())
+        .filter(|m| !m.is_static());
+    let Some(first) = found.next() else {
+        return Ok(Value::Nil);
+    };
+    if let Some(second) = found.next() {
+        return Err(mlua::Error::external(super::error::BindingError {
+            kind: "AmbiguousName",
+            message: format!(
+                "class '{}' implements '{key}' of both '{}' and '{}'; call {}.{key}(obj) or {}.{key}(obj)",
+                c.name(),
+                first.interface().name(),
+                second.interface().name(),
+                first.interface().name(),
+                second.interface().name(),
+            ),
+        }));
+    }
+    Ok(Value::UserData(lua.create_userdata(LuaMethod::Interface(first))?))
 }
 
 /// Fields of a type handle (`t.name`, …): plain functions, they cannot fail.
@@ -269,6 +344,8 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     raw.raw_set("api", api_table(lua, rt)?)?;
     raw.raw_set("error_mt", &error_mt)?;
     raw.raw_set("rescue", lua.create_function(rescue)?)?;
+    raw.raw_set("sweep", lua.create_function(sweep)?)?;
+    raw.raw_set("resolve", status_fn(lua, |lua, args| Ok(resolve(lua, args)?))?)?;
     raw.raw_set("type_field", lua.create_function(type_field)?)?;
     raw.raw_set(
         "method_field",
@@ -287,18 +364,10 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
-    lua.set_app_data(Rc::new(Binding::new(
-        lua,
-        rt.id(),
-        error_mt,
-        built.get("fields")?,
-        built.get("attach")?,
-    )?));
+    lua.set_app_data(Rc::new(Binding::new(lua, rt.id(), error_mt, built.clone())?));
     for (field, key) in [
-        ("object_index", OBJECT_INDEX),
-        ("object_newindex", OBJECT_NEWINDEX),
-        ("object_pairs", OBJECT_PAIRS),
         ("wrap", WRAP),
+        ("type_call", TYPE_CALL),
         ("type_index", TYPE_INDEX),
         ("method_index", METHOD_INDEX),
         ("method_call", METHOD_CALL),

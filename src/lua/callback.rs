@@ -10,7 +10,7 @@ use std::sync::Arc;
 use mlua::{Function, IntoLuaMulti, Lua, RegistryKey, Table, Value, Variadic};
 
 use super::error::LuaError;
-use super::handles::{binding, object_userdata, type_userdata, LuaType};
+use super::handles::{binding, object_table, type_userdata, LuaType};
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -42,7 +42,7 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     Ok(body::<LuaHost, _>(move |this, args, lua: &mut Lua| {
         let b = binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
-        let this = object_userdata(&b, lua, this, None)?;
+        let this = object_table(&b, lua, this, None)?;
         let args: Variadic<Value> = args.iter().cloned().collect();
         Ok(call_protected(lua, &b.pcall, &f, (this, args))?)
     }))
@@ -93,7 +93,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(false);
         };
         let args = (
-            object_userdata(&b, lua, obj, None)?,
+            object_table(&b, lua, obj, None)?,
             type_userdata(&b, lua, &iface.as_type())?,
             throw_if_not_implemented,
         );
@@ -112,7 +112,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(None);
         };
         let args = (
-            object_userdata(&b, lua, obj, None)?,
+            object_table(&b, lua, obj, None)?,
             type_userdata(&b, lua, &iface.as_type())?,
         );
         match call_protected(lua, &b.pcall, &f, args)? {

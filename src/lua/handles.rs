@@ -6,18 +6,20 @@
 //! weak-valued tables map an object's payload id (a type's uid) to its userdata; when Lua
 //! drops every reference, the entry goes, and the next hand-over makes a new userdata.
 //!
-//! # Where an object's fields live (why the GC sees cycles)
+//! # What an object is in Lua (and why the GC sees cycles)
 //!
-//! An object's fields are a plain Lua table kept in an ephemeron table (weak keys) keyed by
-//! the object's userdata, so nothing in Rust roots them: `a.other = b; b.other = a` is
-//! garbage as soon as Lua drops `a` and `b`. Rust keeps the fields alive only while it
-//! holds the object and Lua does not:
-//! - an object made in Rust ([`LuaPayload::new`]) keeps its fields in the Lua registry (a
-//!   *pin*) until it is first handed to Lua, where they move into the ephemeron table;
-//! - every userdata has an *anchor* (a small table with a `__gc` finalizer, also in an
-//!   ephemeron table). When Lua drops the userdata while Rust still holds the object
-//!   ([`Object::handle_count`] above one), the finalizer pins the fields again, and the
-//!   next hand-over moves them into the new userdata. The pin goes with the last handle.
+//! An object is a plain Lua table: its own entries are its fields (`obj.x` is a table
+//! read), and its metatable is its class's, whose `__index` is the class's method table
+//! (see `prelude.lua`). The engine object sits in a small userdata kept in an ephemeron
+//! table (weak keys) keyed by the object's table, so nothing in Rust roots the fields:
+//! `a.other = b; b.other = a` is garbage as soon as Lua drops `a` and `b`. Rust keeps an
+//! object's table alive only while it holds the object and Lua does not:
+//! - an object made in Rust ([`LuaPayload::new`]) keeps its table in the Lua registry (a
+//!   *pin* in the payload) until it is first handed to Lua;
+//! - the class metatable has a `__gc` finalizer: when Lua drops an object that Rust still
+//!   holds ([`Object::handle_count`] above one), the finalizer resurrects the table (the
+//!   same table: references to it inside fields stay valid) into a *pins* table;
+//! - once per GC cycle a sweep releases the pins whose object Rust no longer holds.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -30,7 +32,7 @@ use mlua::{
     UserDataMethods, Value, WeakLua,
 };
 
-use super::error::foreign_state;
+use super::error::{bad_argument, foreign_state};
 use super::LuaHost;
 use crate::class::{ClassMethodRef, ClassRef};
 use crate::interface::MethodRef;
@@ -38,10 +40,8 @@ use crate::object::Object;
 use crate::types::TypeRef;
 
 /// Named registry entries holding the prelude's metamethods (see `prelude.lua`).
-pub(crate) const OBJECT_INDEX: &str = "dynacast.object_index";
-pub(crate) const OBJECT_NEWINDEX: &str = "dynacast.object_newindex";
-pub(crate) const OBJECT_PAIRS: &str = "dynacast.object_pairs";
 pub(crate) const TYPE_INDEX: &str = "dynacast.type_index";
+pub(crate) const TYPE_CALL: &str = "dynacast.type_call";
 pub(crate) const METHOD_INDEX: &str = "dynacast.method_index";
 pub(crate) const METHOD_CALL: &str = "dynacast.method_call";
 
@@ -65,14 +65,16 @@ pub(crate) struct Binding {
     pub(crate) lua: WeakLua,
     /// The original `pcall`, kept so that a script replacing the global cannot break calls.
     pub(crate) pcall: Function,
-    /// payload id → object userdata, weak values.
-    objects: Table,
+    /// payload id → object table, weak values.
+    by_id: Table,
+    /// object table → its handle userdata ([`LuaObject`]), weak keys (ephemeron).
+    handles: Table,
+    /// payload id → object table, for objects Lua dropped while Rust holds them.
+    pins: Table,
     /// type uid → type userdata, weak values.
     types: Table,
-    /// object userdata → fields table, weak keys (ephemeron).
-    pub(crate) fields: Table,
-    /// `attach(ud, fields)`: registers a new userdata's fields and anchor (prelude).
-    attach: Function,
+    /// The prelude's functions the binding calls (see `prelude.lua`).
+    pub(crate) prelude: Table,
     pub(crate) error_mt: Table,
     /// The hook's field names, made once (a Lua string made per call costs a hash and an
     /// intern-table look-up on the cast path).
@@ -85,23 +87,21 @@ impl Binding {
         lua: &Lua,
         runtime_id: u64,
         error_mt: Table,
-        fields: Table,
-        attach: Function,
+        prelude: Table,
     ) -> mlua::Result<Self> {
         let weak_values = lua.create_table()?;
         weak_values.raw_set("__mode", "v")?;
-        let objects = lua.create_table()?;
-        objects.set_metatable(Some(weak_values.clone()))?;
         let types = lua.create_table()?;
         types.set_metatable(Some(weak_values))?;
         Ok(Binding {
             runtime_id,
             lua: lua.weak(),
             pcall: lua.globals().get("pcall")?,
-            objects,
+            by_id: prelude.get("by_id")?,
+            handles: prelude.get("handles")?,
+            pins: prelude.get("pins")?,
             types,
-            fields,
-            attach,
+            prelude,
             error_mt,
             is_implemented_key: lua.create_string("is_interface_implemented")?,
             get_implementation_key: lua.create_string("get_interface_implementation")?,
@@ -117,6 +117,21 @@ impl Binding {
                 "type '{}' belongs to a dynacast runtime installed in another Lua state",
                 ty.name()
             )))
+        }
+    }
+
+    /// The engine object behind `value`, a dynacast object of this state.
+    pub(crate) fn object_of(&self, value: &Value) -> mlua::Result<Object<LuaHost>> {
+        let handle = match value {
+            Value::Table(t) => self.handles.raw_get::<Value>(t)?,
+            _ => Value::Nil,
+        };
+        match handle {
+            Value::UserData(ud) => Ok(ud.borrow::<LuaObject>()?.0.clone()),
+            _ => Err(bad_argument(format!(
+                "expected a dynacast object, got a {}",
+                value.type_name()
+            ))),
         }
     }
 }
@@ -137,20 +152,21 @@ pub(crate) fn binding(lua: &Lua) -> mlua::Result<Rc<Binding>> {
 
 static NEXT_PAYLOAD_ID: AtomicU64 = AtomicU64::new(1);
 
-/// What every object of [`LuaHost`] carries: a unique id that finds the object's Lua
-/// userdata again, the Lua state the object belongs to, and (only while Rust alone holds
-/// the object) a pin of its fields. See the [module docs](self) for where fields live.
+/// What every object of [`LuaHost`] carries: a unique id that finds the object's Lua table
+/// again, the Lua state the object belongs to, and (only until the object is first handed
+/// to Lua) its fields. See the [module docs](self) for where fields live.
 pub struct LuaPayload {
     id: i64,
-    /// The state whose ephemeron table holds the fields (set at the first hand-over).
+    /// The state the object belongs to (set at the first hand-over, or by [`Self::new`]).
     lua: RefCell<Option<WeakLua>>,
-    /// The fields, while no userdata of the object exists.
+    /// The fields of an object made in Rust, until its first hand-over.
     pin: RefCell<Option<RegistryKey>>,
 }
 
 impl LuaPayload {
     /// A payload for an object made in Rust, with `fields` as its fields (what `obj.x`
-    /// reads and `obj.x = v` writes in Lua). `fields` must belong to `lua`.
+    /// reads and `obj.x = v` writes in Lua). `fields` must belong to `lua` and have no
+    /// metatable: handed to Lua, it becomes the object itself.
     pub fn new(lua: &Lua, fields: Table) -> mlua::Result<Self> {
         if *fields.weak_lua() != lua.weak() {
             return Err(foreign_state("the fields table belongs to another Lua state"));
@@ -172,13 +188,16 @@ impl LuaPayload {
         }
     }
 
-    /// The object's fields, read through `lua`, the state the object belongs to. An error
-    /// (never a panic) for another state, or after that state closed.
+    /// The object's fields (in Lua, the object's own table), read through `lua`, the state
+    /// the object belongs to. An error (never a panic) for another state, or after that
+    /// state closed.
     pub fn fields(&self, lua: &Lua) -> mlua::Result<Table> {
         self.check_state(lua)?;
         let b = binding(lua)?;
-        if let Value::UserData(ud) = b.objects.raw_get::<Value>(self.id)? {
-            return b.fields.raw_get(ud);
+        for map in [&b.by_id, &b.pins] {
+            if let Value::Table(t) = map.raw_get::<Value>(self.id)? {
+                return Ok(t);
+            }
         }
         match &*self.pin.borrow() {
             Some(key) => lua.registry_value(key),
@@ -197,11 +216,11 @@ impl LuaPayload {
     }
 }
 
-/// An engine object as Lua userdata. Lua sees its fields and its class's methods.
+/// The hidden handle of an object: a userdata holding the engine object, found from the
+/// object's table through an ephemeron table. Scripts never see it.
 pub struct LuaObject(pub Object<LuaHost>);
 
-/// A type (class or interface) as Lua userdata: fields `name`, `is_interface`,
-/// `is_implementation`, `cached_resolutions`; methods `method(name)` and `new(state)`.
+/// A type (class or interface) as Lua userdata. See the [module docs](super) for its fields.
 pub struct LuaType(pub TypeRef<LuaHost>);
 
 /// A method handle as Lua userdata: callable (`m(obj, ...)`, or `m(...)` for a static
@@ -213,49 +232,111 @@ pub enum LuaMethod {
     Class(ClassMethodRef<LuaHost>),
 }
 
-/// The Lua userdata of `obj`: the same userdata every time while Lua holds it. An error for
-/// an object of another Lua state or runtime.
-pub fn object_to_lua(lua: &Lua, obj: &Object<LuaHost>) -> mlua::Result<AnyUserData> {
+/// The Lua table of `obj`: the same table every time while Lua holds it (or Rust holds the
+/// object). An error for an object of another Lua state or runtime.
+pub fn object_to_lua(lua: &Lua, obj: &Object<LuaHost>) -> mlua::Result<Table> {
     let b = binding(lua)?;
-    object_userdata(&b, lua, obj, None)
+    object_table(&b, lua, obj, None)
 }
 
-/// The userdata of `obj`; a new one gets `fields` (a new object made in Lua), else the
-/// pinned fields.
-pub(crate) fn object_userdata(
+/// The engine object behind `value` (an object table of `lua`'s binding); a `BadArgument`
+/// error for anything else.
+pub fn lua_to_object(lua: &Lua, value: &Value) -> mlua::Result<Object<LuaHost>> {
+    binding(lua)?.object_of(value)
+}
+
+/// The table of `obj`; a new one is `fields` (a new object made in Lua), else the pinned
+/// fields of an object made in Rust.
+pub(crate) fn object_table(
     b: &Binding,
     lua: &Lua,
     obj: &Object<LuaHost>,
     fields: Option<Table>,
-) -> mlua::Result<AnyUserData> {
+) -> mlua::Result<Table> {
     let payload = obj.payload();
     let id = payload.id;
-    if let Value::UserData(ud) = b.objects.raw_get::<Value>(id)? {
-        return Ok(ud);
+    if let Value::Table(t) = b.by_id.raw_get::<Value>(id)? {
+        return Ok(t);
+    }
+    if let Value::Table(t) = b.pins.raw_get::<Value>(id)? {
+        b.by_id.raw_set(id, &t)?;
+        return Ok(t);
     }
     b.check_type(&obj.class().as_type())?;
     payload.check_state(lua)?;
-    let fields = match (fields, payload.pin.borrow_mut().take()) {
+    let table = match (fields, payload.pin.borrow_mut().take()) {
         (Some(f), _) => f,
         (None, Some(key)) => lua.registry_value(&key)?,
         (None, None) => lua.create_table()?,
     };
-    let ud = lua.create_userdata(LuaObject(obj.clone()))?;
-    b.attach.call::<()>((&ud, fields))?;
+    if table.metatable().is_some() {
+        return Err(bad_argument(
+            "the fields of a new object must be a table without a metatable",
+        ));
+    }
+    let mt = class_metatable(b, lua, obj.class())?;
+    attach(b, lua, obj, &table, &mt)?;
     *payload.lua.borrow_mut() = Some(b.lua.clone());
-    b.objects.raw_set(id, &ud)?;
-    Ok(ud)
+    b.by_id.raw_set(id, &table)?;
+    Ok(table)
 }
 
-/// The anchor's finalizer: Lua dropped the userdata `ud`; when Rust still holds the
-/// object, pin `fields` until the next hand-over (or the last Rust handle goes).
-pub(crate) fn rescue(lua: &Lua, (ud, fields): (AnyUserData, Option<Table>)) -> mlua::Result<()> {
-    let (Ok(obj), Some(fields)) = (ud.borrow::<LuaObject>(), fields) else {
+/// Gives `table` a new handle of `obj` and then the class metatable. The order matters:
+/// Lua runs finalizers newest first, so the table's runs before its handle's is gone.
+fn attach(b: &Binding, lua: &Lua, obj: &Object<LuaHost>, table: &Table, mt: &Table) -> mlua::Result<()> {
+    let handle = lua.create_userdata(LuaObject(obj.clone()))?;
+    b.handles.raw_set(table, handle)?;
+    table.set_metatable(Some(mt.clone()))
+}
+
+/// The metatable of `class`'s objects (made by the prelude on first use, then cached).
+pub(crate) fn class_metatable(
+    b: &Binding,
+    lua: &Lua,
+    class: &ClassRef<LuaHost>,
+) -> mlua::Result<Table> {
+    let class_mt: Function = b.prelude.get("class_mt")?;
+    class_mt.call(type_userdata(b, lua, &class.as_type())?)
+}
+
+/// The class metatable's finalizer: Lua dropped `table`; when Rust still holds the object,
+/// the table is resurrected (pinned, with a new handle and its finalizer armed again).
+pub(crate) fn rescue(lua: &Lua, table: Table) -> mlua::Result<()> {
+    let b = binding(lua)?;
+    let Value::UserData(handle) = b.handles.raw_get::<Value>(&table)? else {
         return Ok(());
     };
-    // One handle is the userdata's own.
-    if obj.0.handle_count() > 1 {
-        *obj.0.payload().pin.borrow_mut() = Some(lua.create_registry_value(fields)?);
+    let Ok(obj) = handle.borrow::<LuaObject>().map(|h| h.0.clone()) else {
+        return Ok(());
+    };
+    // The handle's clone and `obj` above are ours; any other is Rust's.
+    if obj.handle_count() <= 2 {
+        return Ok(());
+    }
+    let Some(mt) = table.metatable() else {
+        return Ok(());
+    };
+    attach(&b, lua, &obj, &table, &mt)?;
+    b.pins.raw_set(obj.payload().id, &table)?;
+    b.by_id.raw_set(obj.payload().id, &table)?;
+    Ok(())
+}
+
+/// Once per GC cycle: releases the pins of objects that Rust no longer holds.
+pub(crate) fn sweep(lua: &Lua, (): ()) -> mlua::Result<()> {
+    let b = binding(lua)?;
+    let mut released = Vec::new();
+    for pair in b.pins.pairs::<i64, Table>() {
+        let (id, table) = pair?;
+        if let Value::UserData(handle) = b.handles.raw_get::<Value>(&table)? {
+            // Only the handle's own clone left: Rust let go.
+            if handle.borrow::<LuaObject>().map_or(true, |h| h.0.handle_count() <= 1) {
+                released.push(id);
+            }
+        }
+    }
+    for id in released {
+        b.pins.raw_set(id, Value::Nil)?;
     }
     Ok(())
 }
@@ -293,22 +374,14 @@ fn named(lua: &Lua, key: &str) -> mlua::Result<Function> {
 
 impl UserData for LuaObject {
     fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
-        fields.add_meta_field_with("__index", |lua| named(lua, OBJECT_INDEX));
-        fields.add_meta_field_with("__newindex", |lua| named(lua, OBJECT_NEWINDEX));
-        fields.add_meta_field_with("__pairs", |lua| named(lua, OBJECT_PAIRS));
-        fields.add_meta_field("__name", "dynacast.Object");
-    }
-
-    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
-        methods.add_meta_method("__tostring", |_, this, ()| {
-            Ok(format!("{}: {:p}", this.0.class().name(), this as *const Self))
-        });
+        fields.add_meta_field("__name", "dynacast.Handle");
     }
 }
 
 impl UserData for LuaType {
     fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
         fields.add_meta_field_with("__index", |lua| named(lua, TYPE_INDEX));
+        fields.add_meta_field_with("__call", |lua| named(lua, TYPE_CALL));
         fields.add_meta_field("__name", "dynacast.Type");
     }
 

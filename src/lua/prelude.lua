@@ -1,10 +1,11 @@
 -- dynacast's Lua side. The Rust functions in `raw.api` answer `true, results...` or
 -- `false, error`; the wrappers below raise the error with `error(e, 0)`, so that a value a
 -- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
--- arrives as a `dynacast.Error` table. The metamethods of objects, types and method
--- handles are built here too.
+-- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, next, pairs, pcall, setmetatable = error, next, pairs, pcall, setmetatable
+local error, next, pcall, rawget, rawset, setmetatable, type =
+  error, next, pcall, rawget, rawset, setmetatable, type
+local format = string.format
 
 local function finish(ok, ...)
   if ok then
@@ -20,55 +21,156 @@ local function wrap(f)
 end
 
 local api = {}
-for name, f in pairs(raw.api) do
+for name, f in next, raw.api do
   api[name] = wrap(f)
 end
 api.Error = raw.error_mt
 
--- Objects. Fields live here, keyed by the object's userdata with weak keys (an ephemeron
--- table): Lua's GC sees through them, so objects that refer to each other are collected.
--- Each userdata has an anchor whose finalizer hands the fields to Rust when Rust still
--- holds the object (`raw.rescue`), so they survive until the next hand-over.
-local fields = setmetatable({}, { __mode = "k" })
-local anchors = setmetatable({}, { __mode = "k" })
-local rescue = raw.rescue
-local anchor_mt = {
-  __gc = function(anchor)
-    local obj = anchor[1]
-    pcall(rescue, obj, fields[obj])
-  end,
-}
-local function attach(obj, f)
-  fields[obj] = f
-  anchors[obj] = setmetatable({ obj }, anchor_mt)
-end
+-- Objects are plain tables: their entries are their fields. The engine object is a hidden
+-- handle found through `handles` (weak keys: an ephemeron table, so Lua's GC sees through
+-- it and objects that refer to each other are collected).
+local by_id = setmetatable({}, { __mode = "v" })
+local handles = setmetatable({}, { __mode = "k" })
+local pins = {}
 
--- An object's own fields come first: no field name is shadowed. The methods below are
--- reached through names no field of the object has.
+local rescue, sweep = raw.rescue, raw.sweep
+local function finalize(obj)
+  pcall(rescue, obj)
+end
+-- Once per GC cycle, the pins of objects that Rust let go of are released.
+local function sentinel()
+  setmetatable({}, {
+    __gc = function()
+      pcall(sweep)
+      sentinel()
+    end,
+  })
+end
+sentinel()
+
+-- The methods every object has, reached only through names that are neither a field of
+-- the object nor a method of its class.
 local object_methods = { is = api.is, cast = api.cast, call = api.call, class = api.class_of }
-local function object_index(obj, key)
-  local v = fields[obj][key]
-  if v ~= nil then
-    return v
+
+-- Classes defined in Lua: their own Lua methods, inherited down the base chain, so that
+-- `obj:m()` finds the most derived override without leaving Lua (class virtual methods
+-- resolve statically: SPEC's class dispatch has no hook).
+local defs = setmetatable({}, { __mode = "k" }) -- class type -> { name = function }
+local inits = setmetatable({}, { __mode = "k" }) -- class type -> init function
+local metas = setmetatable({}, { __mode = "k" }) -- class type -> { __tostring = f, ... }
+local class_mts = setmetatable({}, { __mode = "k" }) -- class type -> object metatable
+
+local function register_class(class, base, own, metamethods, init)
+  local d, m = {}, {}
+  if base ~= nil then
+    for k, v in next, defs[base] or {} do
+      d[k] = v
+    end
+    for k, v in next, metas[base] or {} do
+      m[k] = v
+    end
+    if init == nil then
+      init = inits[base]
+    end
   end
-  return object_methods[key]
-end
-local function object_newindex(obj, key, value)
-  fields[obj][key] = value
-end
-local function object_pairs(obj)
-  return next, fields[obj], nil
+  for k, v in next, own do
+    d[k] = v
+  end
+  for k, v in next, metamethods do
+    m[k] = v
+  end
+  defs[class], metas[class], inits[class] = d, m, init
 end
 
--- Types: the methods below, then read-only fields.
-local type_methods = { method = api.method, new = api.new }
+local resolve = wrap(raw.resolve)
+local function class_mt(class)
+  local mt = class_mts[class]
+  if mt ~= nil then
+    return mt
+  end
+  local methods, misses = {}, {}
+  for k, v in next, defs[class] or {} do
+    methods[k] = v
+  end
+  -- A name the class does not define in Lua: asked of the engine once (a virtual method
+  -- with a Rust body, or the one interface method of that name), then kept. Missing string
+  -- keys are remembered too, so reading an absent field stays in Lua.
+  setmetatable(methods, {
+    __index = function(_, key)
+      if misses[key] then
+        return nil
+      end
+      local found = resolve(class, key)
+      if found == nil then
+        found = object_methods[key]
+      end
+      if found ~= nil then
+        rawset(methods, key, found)
+      elseif type(key) == "string" then
+        misses[key] = true
+      end
+      return found
+    end,
+  })
+  local name = class.name
+  mt = {
+    __index = methods,
+    __gc = finalize,
+    __name = name,
+    __tostring = function(obj)
+      return format("%s: %p", name, obj)
+    end,
+  }
+  for k, v in next, metas[class] or {} do
+    mt[k] = v
+  end
+  class_mts[class] = mt
+  return mt
+end
+
+-- Types: a few read-only fields and methods, then their members: `I.m` is the method
+-- handle of `I.m` (callable as `I.m(obj, ...)`, through `I`); `C.m` is the class's own
+-- implementation when it is written in Lua (a non-virtual call: `Base.m(self)` is a super
+-- call), else the virtual method's handle.
+local type_methods = { method = api.method, new = api.new, methods = api.methods,
+  interfaces = api.interfaces, base = api.base, assignable_to = api.assignable_to }
 local type_field = raw.type_field
+local members = setmetatable({}, { __mode = "k" })
+local method = api.method
 local function type_index(t, key)
   local m = type_methods[key]
   if m ~= nil then
     return m
   end
-  return type_field(t, key)
+  local v = type_field(t, key)
+  if v ~= nil then
+    return v
+  end
+  local cache = members[t]
+  if cache == nil then
+    cache = {}
+    members[t] = cache
+  end
+  v = cache[key]
+  if v == nil then
+    local d = defs[t]
+    v = d and d[key]
+    if v == nil then
+      v = method(t, key)
+    end
+    cache[key] = v
+  end
+  return v
+end
+
+local new = api.new
+local function type_call(t, ...)
+  local obj = new(t)
+  local init = inits[t]
+  if init ~= nil then
+    init(obj, ...)
+  end
+  return obj
 end
 
 local invoke = api.invoke
@@ -79,12 +181,13 @@ end
 return {
   api = api,
   wrap = wrap,
-  fields = fields,
-  attach = attach,
-  object_index = object_index,
-  object_newindex = object_newindex,
-  object_pairs = object_pairs,
+  by_id = by_id,
+  handles = handles,
+  pins = pins,
+  class_mt = class_mt,
+  register_class = register_class,
   type_index = type_index,
+  type_call = type_call,
   method_index = raw.method_field,
   method_call = method_call,
 }
