@@ -142,6 +142,12 @@ impl Binding {
 /// mlua's app-data container is held while Lua code runs, so a script's callbacks may set
 /// app data of their own (mlua panics on that during a borrow).
 pub(crate) fn binding(lua: &Lua) -> mlua::Result<Rc<Binding>> {
+    // Finalizers run while the state closes, inside the drop of mlua's `Lua`: then
+    // `app_data_ref` would take a new strong reference to a state being dropped. Nothing of
+    // the binding runs then (an object Rust holds is not rescued: its state is going).
+    if lua.weak().try_upgrade().is_none() {
+        return Err(foreign_state("the Lua state is closing"));
+    }
     match lua.app_data_ref::<Rc<Binding>>() {
         Some(b) => Ok(Rc::clone(&b)),
         None => Err(mlua::Error::runtime(
