@@ -21,7 +21,7 @@
 //!   same table: references to it inside fields stay valid) into a *pins* table;
 //! - once per GC cycle a sweep releases the pins whose object Rust no longer holds.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -66,9 +66,13 @@ pub(crate) struct Binding {
     /// The original `pcall`, kept so that a script replacing the global cannot break calls.
     pub(crate) pcall: Function,
     /// payload id → object table, weak values.
-    by_id: Table,
+    by_id: RefCell<Table>,
     /// object table → its handle userdata ([`LuaObject`]), weak keys (ephemeron).
-    handles: Table,
+    handles: RefCell<Table>,
+    /// Objects entered in `by_id` since it was last rebuilt (see [`Binding::compact`]).
+    entered: Cell<usize>,
+    /// `handles` was rebuilt while finalizers were pending: rebuild it once more.
+    rebuild_handles: Cell<bool>,
     /// payload id → object table, for objects Lua dropped while Rust holds them.
     pins: Table,
     /// type uid → type userdata, weak values.
@@ -97,8 +101,10 @@ impl Binding {
             runtime_id,
             lua: lua.weak(),
             pcall: lua.globals().get("pcall")?,
-            by_id: prelude.get("by_id")?,
-            handles: prelude.get("handles")?,
+            by_id: RefCell::new(prelude.get("by_id")?),
+            handles: RefCell::new(prelude.get("handles")?),
+            entered: Cell::new(0),
+            rebuild_handles: Cell::new(false),
             pins: prelude.get("pins")?,
             types,
             prelude,
@@ -120,10 +126,60 @@ impl Binding {
         }
     }
 
+    /// The table of object `id`, if Lua (or a pin) still has it.
+    fn find(&self, id: i64) -> mlua::Result<Option<Table>> {
+        if let Value::Table(t) = self.by_id.borrow().raw_get::<Value>(id)? {
+            return Ok(Some(t));
+        }
+        if let Value::Table(t) = self.pins.raw_get::<Value>(id)? {
+            self.enter(id, &t)?;
+            return Ok(Some(t));
+        }
+        Ok(None)
+    }
+
+    fn enter(&self, id: i64, table: &Table) -> mlua::Result<()> {
+        self.entered.set(self.entered.get().saturating_add(1));
+        let by_id = self.by_id.borrow().clone();
+        by_id.raw_set(id, table)
+    }
+
+    /// Rebuilds `by_id` and `handles` from their live entries once the objects entered
+    /// since the last rebuild outnumber the live ones by far: Lua never shrinks a table
+    /// until it rehashes, so after a burst of objects they would keep the burst's size.
+    /// Linear in the live objects, and run at most once per that many new objects.
+    ///
+    /// It runs in the GC's finalizer phase, when the objects being finalized are still keys
+    /// of `handles` (a finalizer about to run must find its handle): the copy keeps them, so
+    /// `handles` is rebuilt once more at the next cycle's end, when they are gone.
+    fn compact(&self, lua: &Lua) -> mlua::Result<()> {
+        const SLACK: usize = 4096;
+        if self.rebuild_handles.replace(false) {
+            let handles = rebuilt(lua, &self.handles.borrow().clone())?;
+            *self.handles.borrow_mut() = handles;
+        }
+        if self.entered.get() < SLACK {
+            return Ok(());
+        }
+        let old_ids = self.by_id.borrow().clone();
+        let live = old_ids.pairs::<Value, Value>().count();
+        if self.entered.get() < 2 * live + SLACK {
+            return Ok(());
+        }
+        let by_id = rebuilt(lua, &old_ids)?;
+        let handles = rebuilt(lua, &self.handles.borrow().clone())?;
+        *self.by_id.borrow_mut() = by_id;
+        *self.handles.borrow_mut() = handles;
+        self.entered.set(live);
+        self.rebuild_handles.set(true);
+        Ok(())
+    }
+
     /// The engine object behind `value`, a dynacast object of this state.
     pub(crate) fn object_of(&self, value: &Value) -> mlua::Result<Object<LuaHost>> {
         let handle = match value {
-            Value::Table(t) => self.handles.raw_get::<Value>(t)?,
+            // No Lua code (no finalizer) runs during a raw read: the borrow is not re-entered.
+            Value::Table(t) => self.handles.borrow().raw_get::<Value>(t)?,
             _ => Value::Nil,
         };
         match handle {
@@ -134,6 +190,19 @@ impl Binding {
             ))),
         }
     }
+}
+
+/// A copy of `table` (its live entries, its metatable), sized for what it holds.
+fn rebuilt(lua: &Lua, table: &Table) -> mlua::Result<Table> {
+    // Streamed, not collected: every value Rust holds takes a slot of mlua's reference
+    // stack, which keeps its high-water size.
+    let copy = lua.create_table_with_capacity(0, table.pairs::<Value, Value>().count())?;
+    copy.set_metatable(table.metatable())?;
+    for pair in table.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        copy.raw_set(k, v)?;
+    }
+    Ok(copy)
 }
 
 /// The binding state of `lua`, or an error when dynacast is not installed there.
@@ -200,10 +269,8 @@ impl LuaPayload {
     pub fn fields(&self, lua: &Lua) -> mlua::Result<Table> {
         self.check_state(lua)?;
         let b = binding(lua)?;
-        for map in [&b.by_id, &b.pins] {
-            if let Value::Table(t) = map.raw_get::<Value>(self.id)? {
-                return Ok(t);
-            }
+        if let Some(t) = b.find(self.id)? {
+            return Ok(t);
         }
         match &*self.pin.borrow() {
             Some(key) => lua.registry_value(key),
@@ -261,11 +328,7 @@ pub(crate) fn object_table(
 ) -> mlua::Result<Table> {
     let payload = obj.payload();
     let id = payload.id;
-    if let Value::Table(t) = b.by_id.raw_get::<Value>(id)? {
-        return Ok(t);
-    }
-    if let Value::Table(t) = b.pins.raw_get::<Value>(id)? {
-        b.by_id.raw_set(id, &t)?;
+    if let Some(t) = b.find(id)? {
         return Ok(t);
     }
     b.check_type(&obj.class().as_type())?;
@@ -283,7 +346,7 @@ pub(crate) fn object_table(
     let mt = class_metatable(b, lua, obj.class())?;
     attach(b, lua, obj, &table, &mt)?;
     *payload.lua.borrow_mut() = Some(b.lua.clone());
-    b.by_id.raw_set(id, &table)?;
+    b.enter(id, &table)?;
     Ok(table)
 }
 
@@ -291,7 +354,9 @@ pub(crate) fn object_table(
 /// Lua runs finalizers newest first, so the table's runs before its handle's is gone.
 fn attach(b: &Binding, lua: &Lua, obj: &Object<LuaHost>, table: &Table, mt: &Table) -> mlua::Result<()> {
     let handle = lua.create_userdata(LuaObject(obj.clone()))?;
-    b.handles.raw_set(table, handle)?;
+    // Clone the table reference out: a raw set may run the GC, whose sweep may replace it.
+    let handles = b.handles.borrow().clone();
+    handles.raw_set(table, handle)?;
     table.set_metatable(Some(mt.clone()))
 }
 
@@ -309,7 +374,7 @@ pub(crate) fn class_metatable(
 /// the table is resurrected (pinned, with a new handle and its finalizer armed again).
 pub(crate) fn rescue(lua: &Lua, table: Table) -> mlua::Result<()> {
     let b = binding(lua)?;
-    let Value::UserData(handle) = b.handles.raw_get::<Value>(&table)? else {
+    let Value::UserData(handle) = b.handles.borrow().raw_get::<Value>(&table)? else {
         return Ok(());
     };
     let Ok(obj) = handle.borrow::<LuaObject>().map(|h| h.0.clone()) else {
@@ -324,17 +389,21 @@ pub(crate) fn rescue(lua: &Lua, table: Table) -> mlua::Result<()> {
     };
     attach(&b, lua, &obj, &table, &mt)?;
     b.pins.raw_set(obj.payload().id, &table)?;
-    b.by_id.raw_set(obj.payload().id, &table)?;
+    b.by_id.borrow().clone().raw_set(obj.payload().id, &table)?;
     Ok(())
 }
 
-/// Once per GC cycle: releases the pins of objects that Rust no longer holds.
+/// Once per GC cycle: releases the pins of objects that Rust no longer holds, and rebuilds
+/// the identity tables when most of their entries died (Lua never shrinks a table until it
+/// rehashes, so after a burst of objects they would keep the burst's size).
 pub(crate) fn sweep(lua: &Lua, (): ()) -> mlua::Result<()> {
     let b = binding(lua)?;
+    b.compact(lua)?;
     let mut released = Vec::new();
+    let handles = b.handles.borrow().clone();
     for pair in b.pins.pairs::<i64, Table>() {
         let (id, table) = pair?;
-        if let Value::UserData(handle) = b.handles.raw_get::<Value>(&table)? {
+        if let Value::UserData(handle) = handles.raw_get::<Value>(&table)? {
             // Only the handle's own clone left: Rust let go.
             if handle.borrow::<LuaObject>().map_or(true, |h| h.0.handle_count() <= 1) {
                 released.push(id);
