@@ -22,7 +22,7 @@
 //! - once per GC cycle a sweep releases the pins whose object Rust no longer holds.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -69,6 +69,8 @@ pub(crate) struct Binding {
     by_id: RefCell<Table>,
     /// object table → its handle userdata ([`LuaObject`]), weak keys (ephemeron).
     handles: RefCell<Table>,
+    /// class uid → the metatable of its objects (made by the prelude's `class_mt`).
+    class_mts: RefCell<HashMap<u64, Table>>,
     /// Objects entered in `by_id` since it was last rebuilt (see [`Binding::compact`]).
     entered: Cell<usize>,
     /// `handles` was rebuilt while finalizers were pending: rebuild it once more.
@@ -103,6 +105,7 @@ impl Binding {
             pcall: lua.globals().get("pcall")?,
             by_id: RefCell::new(prelude.get("by_id")?),
             handles: RefCell::new(prelude.get("handles")?),
+            class_mts: RefCell::new(HashMap::new()),
             entered: Cell::new(0),
             rebuild_handles: Cell::new(false),
             pins: prelude.get("pins")?,
@@ -366,8 +369,13 @@ pub(crate) fn class_metatable(
     lua: &Lua,
     class: &ClassRef<LuaHost>,
 ) -> mlua::Result<Table> {
+    if let Some(mt) = b.class_mts.borrow().get(&class.uid()) {
+        return Ok(mt.clone());
+    }
     let class_mt: Function = b.prelude.get("class_mt")?;
-    class_mt.call(type_userdata(b, lua, &class.as_type())?)
+    let mt: Table = class_mt.call(type_userdata(b, lua, &class.as_type())?)?;
+    b.class_mts.borrow_mut().insert(class.uid(), mt.clone());
+    Ok(mt)
 }
 
 /// The class metatable's finalizer: Lua dropped `table`; when Rust still holds the object,
