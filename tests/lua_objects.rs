@@ -319,3 +319,20 @@ fn types_reflect_their_members() {
         "#,
     );
 }
+
+#[test]
+fn a_class_keeps_its_lua_side_when_scripts_drop_its_type() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        dynacast.class("Kept", {
+            init = function(self, v) self.v = v end,
+            methods = { get = function(self) return self.v end },
+        })
+        collectgarbage(); collectgarbage()
+        local o = dynacast.lookup("Kept")(5)
+        assert(o:get() == 5 and o.v == 5)
+        "#,
+    );
+}

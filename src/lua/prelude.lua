@@ -55,9 +55,11 @@ local object_methods = { is = api.is, cast = api.cast, call = api.call, class = 
 -- Classes defined in Lua: their own Lua methods, inherited down the base chain, so that
 -- `obj:m()` finds the most derived override without leaving Lua (class virtual methods
 -- resolve statically: SPEC's class dispatch has no hook).
-local defs = setmetatable({}, { __mode = "k" }) -- class type -> { name = function }
-local inits = setmetatable({}, { __mode = "k" }) -- class type -> init function
-local metas = setmetatable({}, { __mode = "k" }) -- class type -> { __tostring = f, ... }
+-- Strong keys: a class's type userdata must stay the same (it is what these are keyed by)
+-- for as long as the state lives; the engine keeps every class that long anyway.
+local defs = {} -- class type -> { name = function }
+local inits = {} -- class type -> init function
+local metas = {} -- class type -> { __tostring = f, ... }
 local class_mts = setmetatable({}, { __mode = "k" }) -- class type -> object metatable
 
 local function register_class(class, base, own, metamethods, init)
