@@ -3,7 +3,9 @@
 //! a Lua body raised is visible to Rust.
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, object_to_lua, LuaError, LuaHost, lua_to_object, LuaPayload, LuaType};
+use dynacast::lua::{
+    install, lua_to_object, object_to_lua, LuaError, LuaHost, LuaPayload, LuaType,
+};
 use dynacast::{Error, Runtime};
 use mlua::{Lua, Table, Value};
 
@@ -34,7 +36,9 @@ fn an_object_made_in_rust_is_the_same_object_in_lua() {
     let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
     let state = lua.create_table().unwrap();
     state.set("base", 40).unwrap();
-    let obj = rt.new_object(&class, LuaPayload::new(&lua, state).unwrap()).unwrap();
+    let obj = rt
+        .new_object(&class, LuaPayload::new(&lua, state).unwrap())
+        .unwrap();
     let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
 
     // From Rust, with the Lua handle as the engine's context.
@@ -73,7 +77,11 @@ fn a_value_raised_in_lua_reaches_rust_as_a_host_error() {
     let err_table: Table = lua.load("return { code = 7 }").eval().unwrap();
     let ud: Table = lua.load("return Echo:new()").eval().unwrap();
     let obj = lua_to_object(&lua, &Value::Table(ud.clone())).unwrap();
-    obj.payload().fields(&lua).unwrap().set("err", &err_table).unwrap();
+    obj.payload()
+        .fields(&lua)
+        .unwrap()
+        .set("err", &err_table)
+        .unwrap();
     let ty: mlua::AnyUserData = lua.load("return IEcho").eval().unwrap();
     let fail = ty
         .borrow::<LuaType>()

@@ -4,7 +4,9 @@
 //! refused with an error, never a panic.
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, object_to_lua, type_to_lua, BindingError, LuaHost, lua_to_object, LuaPayload};
+use dynacast::lua::{
+    install, lua_to_object, object_to_lua, type_to_lua, BindingError, LuaHost, LuaPayload,
+};
 use dynacast::{Object, Runtime};
 use mlua::{Lua, Table, Value};
 
@@ -12,12 +14,15 @@ fn lua() -> (Lua, Runtime<LuaHost>) {
     let lua = Lua::new();
     let rt = Runtime::<LuaHost>::new();
     install(&lua, &rt).unwrap();
-    lua.load(r#"Node = dynacast.class("Node", {})"#).exec().unwrap();
+    lua.load(r#"Node = dynacast.class("Node", {})"#)
+        .exec()
+        .unwrap();
     (lua, rt)
 }
 
 fn binding_kind(e: &mlua::Error) -> &'static str {
-    e.downcast_ref::<BindingError>().map_or("not a BindingError", |b| b.kind)
+    e.downcast_ref::<BindingError>()
+        .map_or("not a BindingError", |b| b.kind)
 }
 
 #[test]
@@ -50,7 +55,10 @@ fn cycles_through_fields_are_collected() {
         )
         .eval()
         .unwrap();
-    assert!(growth < 1000.0, "{growth} KiB still held after two collections");
+    assert!(
+        growth < 1000.0,
+        "{growth} KiB still held after two collections"
+    );
 }
 
 #[test]
@@ -66,8 +74,17 @@ fn an_object_held_from_rust_keeps_its_fields_through_collections() {
     for _ in 0..3 {
         lua.gc_collect().unwrap();
     }
-    assert_eq!(obj.payload().fields(&lua).unwrap().get::<i64>("hp").unwrap(), 7);
-    lua.globals().set("o", object_to_lua(&lua, &obj).unwrap()).unwrap();
+    assert_eq!(
+        obj.payload()
+            .fields(&lua)
+            .unwrap()
+            .get::<i64>("hp")
+            .unwrap(),
+        7
+    );
+    lua.globals()
+        .set("o", object_to_lua(&lua, &obj).unwrap())
+        .unwrap();
     lua.load("collectgarbage(); collectgarbage(); assert(o.hp == 7 and rawequal(o.me, o))")
         .exec()
         .unwrap();
@@ -76,10 +93,16 @@ fn an_object_held_from_rust_keeps_its_fields_through_collections() {
     let class = rt.lookup("Node").unwrap().as_class().unwrap().clone();
     let fields = lua.create_table().unwrap();
     fields.set("name", "rusty").unwrap();
-    let made = rt.new_object(&class, LuaPayload::new(&lua, fields).unwrap()).unwrap();
+    let made = rt
+        .new_object(&class, LuaPayload::new(&lua, fields).unwrap())
+        .unwrap();
     lua.gc_collect().unwrap();
-    lua.globals().set("m", object_to_lua(&lua, &made).unwrap()).unwrap();
-    lua.load("m.level = 3; m = nil; collectgarbage(); collectgarbage()").exec().unwrap();
+    lua.globals()
+        .set("m", object_to_lua(&lua, &made).unwrap())
+        .unwrap();
+    lua.load("m.level = 3; m = nil; collectgarbage(); collectgarbage()")
+        .exec()
+        .unwrap();
     let f = made.payload().fields(&lua).unwrap();
     assert_eq!(f.get::<String>("name").unwrap(), "rusty");
     assert_eq!(f.get::<i64>("level").unwrap(), 3);
@@ -88,7 +111,10 @@ fn an_object_held_from_rust_keeps_its_fields_through_collections() {
 #[test]
 fn a_dropped_rust_handle_lets_lua_collect_the_object() {
     let (lua, _rt) = lua();
-    let ud: Table = lua.load("return Node:new { big = string.rep('x', 1 << 20) }").eval().unwrap();
+    let ud: Table = lua
+        .load("return Node:new { big = string.rep('x', 1 << 20) }")
+        .eval()
+        .unwrap();
     let obj = lua_to_object(&lua, &Value::Table(ud.clone())).unwrap();
     drop(ud);
     lua.gc_collect().unwrap();
@@ -96,9 +122,14 @@ fn a_dropped_rust_handle_lets_lua_collect_the_object() {
     let held = lua.used_memory();
     // The rescued fields were pinned for Rust; the last handle takes the pin with it.
     drop(obj);
-    lua.load("local t = {} collectgarbage(); collectgarbage()").exec().unwrap();
+    lua.load("local t = {} collectgarbage(); collectgarbage()")
+        .exec()
+        .unwrap();
     lua.gc_collect().unwrap();
-    assert!(lua.used_memory() + (1 << 20) <= held, "the 1 MiB field was not freed");
+    assert!(
+        lua.used_memory() + (1 << 20) <= held,
+        "the 1 MiB field was not freed"
+    );
 }
 
 #[test]
@@ -106,10 +137,17 @@ fn closing_a_state_releases_every_object_it_held() {
     let (lua, rt) = lua();
     let class = rt.lookup("Node").unwrap().as_class().unwrap().clone();
     let kept = rt
-        .new_object(&class, LuaPayload::new(&lua, lua.create_table().unwrap()).unwrap())
+        .new_object(
+            &class,
+            LuaPayload::new(&lua, lua.create_table().unwrap()).unwrap(),
+        )
         .unwrap();
-    lua.globals().set("kept", object_to_lua(&lua, &kept).unwrap()).unwrap();
-    lua.load("local a = Node:new {}; a.k = kept; kept.a = a; kept.me = kept").exec().unwrap();
+    lua.globals()
+        .set("kept", object_to_lua(&lua, &kept).unwrap())
+        .unwrap();
+    lua.load("local a = Node:new {}; a.k = kept; kept.a = a; kept.me = kept")
+        .exec()
+        .unwrap();
     assert_eq!(kept.handle_count(), 2, "Rust's handle and the userdata's");
     drop(lua);
     assert_eq!(kept.handle_count(), 1, "the userdata went with the state");
@@ -138,7 +176,10 @@ fn objects_of_another_state_are_refused_not_a_panic() {
     );
     let table_of_lua2 = lua2.create_table().unwrap();
     let err = LuaPayload::new(&lua, table_of_lua2).err().unwrap();
-    assert_eq!(err.to_string(), "ForeignState: the fields table belongs to another Lua state");
+    assert_eq!(
+        err.to_string(),
+        "ForeignState: the fields table belongs to another Lua state"
+    );
 
     // After the state closed: errors, not panics.
     drop(ud);
@@ -157,5 +198,9 @@ fn a_runtime_serves_one_lua_state() {
         err.to_string(),
         "ForeignState: this dynacast runtime is already installed in a Lua state; a runtime serves one Lua state"
     );
-    assert!(other.globals().get::<Option<mlua::Table>>("dynacast").unwrap().is_none());
+    assert!(other
+        .globals()
+        .get::<Option<mlua::Table>>("dynacast")
+        .unwrap()
+        .is_none());
 }

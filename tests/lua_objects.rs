@@ -170,7 +170,8 @@ fn binding_errors_are_dynacast_errors_with_a_kind_and_the_calling_line() {
 fn errors_raised_in_methods_keep_their_position_and_frames() {
     // The debug library, for `debug.traceback` (not among mlua's safe libraries).
     // SAFETY: the test's scripts use `debug` only to read tracebacks.
-    let lua = unsafe { Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default()) };
+    let lua =
+        unsafe { Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default()) };
     install(&lua, &Runtime::<LuaHost>::new()).unwrap();
     run(
         &lua,

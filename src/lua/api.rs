@@ -2,10 +2,7 @@
 
 use std::rc::Rc;
 
-use mlua::{
-    FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value,
-    Variadic,
-};
+use mlua::{FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value, Variadic};
 
 use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
@@ -171,12 +168,9 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     let r = rt.clone();
     api.raw_set(
         "is",
-        status_fn(
-            lua,
-            move |lua, (obj, t): (Value, Value)| {
-                object(lua, &obj)?.is_instance_of(&target(&r, &t)?, &mut lua.clone())
-            },
-        )?,
+        status_fn(lua, move |lua, (obj, t): (Value, Value)| {
+            object(lua, &obj)?.is_instance_of(&target(&r, &t)?, &mut lua.clone())
+        })?,
     )?;
     let r = rt.clone();
     api.raw_set(
@@ -305,7 +299,9 @@ fn resolve(lua: &Lua, (class, key): (UserDataRef<LuaType>, Value)) -> mlua::Resu
             ),
         }));
     }
-    Ok(Value::UserData(lua.create_userdata(LuaMethod::Interface(first))?))
+    Ok(Value::UserData(
+        lua.create_userdata(LuaMethod::Interface(first))?,
+    ))
 }
 
 /// Fields of a type handle (`t.name`, …): plain functions, they cannot fail.
@@ -345,7 +341,10 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     raw.raw_set("error_mt", &error_mt)?;
     raw.raw_set("rescue", lua.create_function(rescue)?)?;
     raw.raw_set("sweep", lua.create_function(sweep)?)?;
-    raw.raw_set("resolve", status_fn(lua, |lua, args| Ok(resolve(lua, args)?))?)?;
+    raw.raw_set(
+        "resolve",
+        status_fn(lua, |lua, args| Ok(resolve(lua, args)?))?,
+    )?;
     raw.raw_set("type_field", lua.create_function(type_field)?)?;
     raw.raw_set(
         "method_field",
@@ -364,7 +363,12 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
-    lua.set_app_data(Rc::new(Binding::new(lua, rt.id(), error_mt, built.clone())?));
+    lua.set_app_data(Rc::new(Binding::new(
+        lua,
+        rt.id(),
+        error_mt,
+        built.clone(),
+    )?));
     for (field, key) in [
         ("wrap", WRAP),
         ("type_call", TYPE_CALL),

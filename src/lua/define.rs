@@ -72,7 +72,9 @@ fn check_keys(owner: &str, spec: &Table, allowed: &[&str]) -> Result<()> {
     for pair in spec.pairs::<Value, Value>() {
         let (key, _) = pair?;
         let known = match &key {
-            Value::String(s) => allowed.iter().any(|a| s.as_bytes().as_ref() == a.as_bytes()),
+            Value::String(s) => allowed
+                .iter()
+                .any(|a| s.as_bytes().as_ref() == a.as_bytes()),
             _ => false,
         };
         if !known {
@@ -129,7 +131,10 @@ fn list(owner: &str, spec: &Table, key: &str) -> Result<Vec<Value>> {
             other => {
                 return Err(type_load(
                     owner,
-                    format!("'{key}' must be a list, but has the key {}", describe_key(&other)),
+                    format!(
+                        "'{key}' must be a list, but has the key {}",
+                        describe_key(&other)
+                    ),
                 ))
             }
         }

@@ -171,7 +171,10 @@ fn script_position(lua: &Lua) -> Option<String> {
                 return None;
             }
             let line = d.current_line()?;
-            Some(format!("{}:{line}", src.short_src.as_deref().unwrap_or("?")))
+            Some(format!(
+                "{}:{line}",
+                src.short_src.as_deref().unwrap_or("?")
+            ))
         })
         .flatten()
     })

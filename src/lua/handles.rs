@@ -247,7 +247,9 @@ impl LuaPayload {
     /// metatable: handed to Lua, it becomes the object itself.
     pub fn new(lua: &Lua, fields: Table) -> mlua::Result<Self> {
         if *fields.weak_lua() != lua.weak() {
-            return Err(foreign_state("the fields table belongs to another Lua state"));
+            return Err(foreign_state(
+                "the fields table belongs to another Lua state",
+            ));
         }
         let payload = LuaPayload::unattached();
         *payload.lua.borrow_mut() = Some(lua.weak());
@@ -355,7 +357,13 @@ pub(crate) fn object_table(
 
 /// Gives `table` a new handle of `obj` and then the class metatable. The order matters:
 /// Lua runs finalizers newest first, so the table's runs before its handle's is gone.
-fn attach(b: &Binding, lua: &Lua, obj: &Object<LuaHost>, table: &Table, mt: &Table) -> mlua::Result<()> {
+fn attach(
+    b: &Binding,
+    lua: &Lua,
+    obj: &Object<LuaHost>,
+    table: &Table,
+    mt: &Table,
+) -> mlua::Result<()> {
     let handle = lua.create_userdata(LuaObject(obj.clone()))?;
     // Clone the table reference out: a raw set may run the GC, whose sweep may replace it.
     let handles = b.handles.borrow().clone();
@@ -413,7 +421,10 @@ pub(crate) fn sweep(lua: &Lua, (): ()) -> mlua::Result<()> {
         let (id, table) = pair?;
         if let Value::UserData(handle) = handles.raw_get::<Value>(&table)? {
             // Only the handle's own clone left: Rust let go.
-            if handle.borrow::<LuaObject>().map_or(true, |h| h.0.handle_count() <= 1) {
+            if handle
+                .borrow::<LuaObject>()
+                .map_or(true, |h| h.0.handle_count() <= 1)
+            {
                 released.push(id);
             }
         }
