@@ -232,7 +232,7 @@ static NEXT_PAYLOAD_ID: AtomicU64 = AtomicU64::new(1);
 
 /// What every object of [`LuaHost`] carries: a unique id that finds the object's Lua table
 /// again, the Lua state the object belongs to, and (only until the object is first handed
-/// to Lua) its fields. See the [module docs](self) for where fields live.
+/// to Lua) its fields. See the [binding docs](super) for how an object lives and dies.
 pub struct LuaPayload {
     id: i64,
     /// The state the object belongs to (set at the first hand-over, or by [`Self::new`]).
