@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use mlua::{FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value, Variadic};
 
+use super::callback::body_id;
 use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
@@ -347,6 +348,17 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     )?;
     raw.raw_set("type_field", lua.create_function(type_field)?)?;
     raw.raw_set(
+        "resolve_call",
+        status_fn(lua, |lua, (m, obj): (MethodArg, Value)| {
+            let LuaMethod::Interface(m) = &*m else {
+                return Ok(Value::Nil);
+            };
+            let b = binding(lua)?;
+            let body = b.object_of(&obj)?.resolve(m, &mut lua.clone())?;
+            Ok(b.bodies.raw_get::<Value>(body_id(&body))?)
+        })?,
+    )?;
+    raw.raw_set(
         "method_field",
         lua.create_function(|lua, (m, key): (UserDataRef<LuaMethod>, String)| {
             Ok(match (key.as_str(), &*m) {
@@ -354,6 +366,8 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 ("name", LuaMethod::Class(m)) => Value::String(lua.create_string(m.name())?),
                 ("arity", LuaMethod::Interface(m)) => Value::Integer(m.arity() as i64),
                 ("arity", LuaMethod::Class(m)) => Value::Integer(m.arity() as i64),
+                ("is_static", LuaMethod::Interface(m)) => Value::Boolean(m.is_static()),
+                ("is_static", LuaMethod::Class(_)) => Value::Boolean(false),
                 ("interface", LuaMethod::Interface(m)) => {
                     Value::UserData(type_to_lua(lua, &m.interface().as_type())?)
                 }

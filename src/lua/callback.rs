@@ -48,6 +48,22 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     }))
 }
 
+/// The identity of a body (the address its clones share), to find the Lua function behind
+/// a body the engine resolved.
+pub(crate) fn body_id(body: &Body<LuaHost>) -> i64 {
+    let f: &crate::host::BodyFn<LuaHost> = &**body;
+    // Addresses fit in i64 on every platform Lua runs on; only equality matters.
+    (f as *const crate::host::BodyFn<LuaHost>).cast::<()>() as usize as i64
+}
+
+/// `lua_body`, remembered by the binding: calls through the engine that resolve to it may
+/// call `f` straight from Lua (see `prelude.lua`, `caller`).
+pub(crate) fn known_lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
+    let body = lua_body(lua, f.clone())?;
+    binding(lua)?.bodies.raw_set(body_id(&body), f)?;
+    Ok(body)
+}
+
 /// A static member written in Lua: `f(...)`.
 pub(crate) fn lua_static_body(lua: &Lua, f: Function) -> mlua::Result<StaticBody<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::callback::{lua_body, lua_static_body, LuaHook};
+use super::callback::{known_lua_body, lua_static_body, LuaHook};
 use super::error::LuaError;
 use super::handles::{binding, type_userdata, LuaType};
 use super::LuaHost;
@@ -320,7 +320,7 @@ pub(crate) fn interface(
             Value::Integer(n) => b.method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
                 let n = arity(name, &member, &f, true)?;
-                b.default_method(&member, n, lua_body(lua, f)?)
+                b.default_method(&member, n, known_lua_body(lua, f)?)
             }
             other => {
                 return Err(type_load(
@@ -336,7 +336,7 @@ pub(crate) fn interface(
     for (member, value) in members(name, &spec, "helpers")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, true)?;
-        b = b.helper(&member, n, lua_body(lua, f)?);
+        b = b.helper(&member, n, known_lua_body(lua, f)?);
     }
     for (member, value) in members(name, &spec, "statics")? {
         let f = function(name, &member, value)?;
@@ -346,7 +346,7 @@ pub(crate) fn interface(
     for (key, value) in members(name, &spec, "overrides")? {
         let f = function(name, &key, value)?;
         let (base, method) = override_target(name, rt, &bases, &key)?;
-        b = b.override_base(base, &method, lua_body(lua, f)?);
+        b = b.override_base(base, &method, known_lua_body(lua, f)?);
     }
     for key in list(name, &spec, "reabstract")? {
         let Value::String(key) = key else {
@@ -403,10 +403,10 @@ pub(crate) fn class(
                 // A name the base class already has overrides its slot; a new name is a
                 // new virtual method.
                 if base.as_ref().is_some_and(|c| c.method(&member).is_ok()) {
-                    b.override_method(&member, lua_body(lua, f)?)
+                    b.override_method(&member, known_lua_body(lua, f)?)
                 } else {
                     let n = arity(name, &member, &f, true)?;
-                    b.method(&member, n, lua_body(lua, f)?)
+                    b.method(&member, n, known_lua_body(lua, f)?)
                 }
             }
             other => {

@@ -79,6 +79,8 @@ pub(crate) struct Binding {
     pins: Table,
     /// type uid → type userdata, weak values.
     types: Table,
+    /// body id → the Lua function of a body written in Lua (see `callback::body_id`).
+    pub(crate) bodies: Table,
     /// The prelude's functions the binding calls (see `prelude.lua`).
     pub(crate) prelude: Table,
     pub(crate) error_mt: Table,
@@ -110,6 +112,7 @@ impl Binding {
             rebuild_handles: Cell::new(false),
             pins: prelude.get("pins")?,
             types,
+            bodies: lua.create_table()?,
             prelude,
             error_mt,
             is_implemented_key: lua.create_string("is_interface_implemented")?,

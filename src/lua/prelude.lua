@@ -3,8 +3,8 @@
 -- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
 -- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, next, pcall, rawget, rawset, setmetatable, type =
-  error, next, pcall, rawget, rawset, setmetatable, type
+local error, getmetatable, next, pcall, rawset, select, setmetatable, type =
+  error, getmetatable, next, pcall, rawset, select, setmetatable, type
 local format = string.format
 
 local function finish(ok, ...)
@@ -139,6 +139,32 @@ local type_methods = { method = api.method, new = api.new, methods = api.methods
 local type_field = raw.type_field
 local members = setmetatable({}, { __mode = "k" })
 local method = api.method
+local invoke = api.invoke
+local resolve_call = wrap(raw.resolve_call)
+
+-- `I.m` for an instance method of interface `I`: a function that mirrors what the engine
+-- resolved and published for each class (SPEC D1: per class, like a `CallSite`). When the
+-- engine resolves `I.m` on a class to a body written in Lua, later calls with the right
+-- argument count call that function straight from Lua. Everything else (a first call, a
+-- body written in Rust, a failure, a wrong argument count) goes through the engine, so
+-- hooks run exactly as often as from Rust, and failures are never cached.
+local function caller(handle, arity)
+  local direct = setmetatable({}, { __mode = "k" }) -- class metatable -> Lua function
+  return function(obj, ...)
+    local mt = getmetatable(obj)
+    local f = mt ~= nil and direct[mt]
+    if f and select("#", ...) == arity then
+      return (f(obj, ...))
+    end
+    if mt ~= nil and type(obj) == "table" then
+      f = resolve_call(handle, obj)
+      if f then
+        direct[mt] = f
+      end
+    end
+    return invoke(handle, obj, ...)
+  end
+end
 local function type_index(t, key)
   local m = type_methods[key]
   if m ~= nil then
@@ -159,6 +185,9 @@ local function type_index(t, key)
     v = d and d[key]
     if v == nil then
       v = method(t, key)
+      if t.is_interface and not v.is_static then
+        v = caller(v, v.arity)
+      end
     end
     cache[key] = v
   end
@@ -175,7 +204,6 @@ local function type_call(t, ...)
   return obj
 end
 
-local invoke = api.invoke
 local function method_call(m, ...)
   return invoke(m, ...)
 end
