@@ -162,6 +162,9 @@ fn binding_errors_are_dynacast_errors_with_a_kind_and_the_calling_line() {
         check(function() local v = I.m(42) return v end, "BadArgument", "expected a dynacast object, got a integer", 12)
         check(function() local v = dynacast.class(nil) return v end, "BadArgument", "error converting Lua nil to String (expected string or number)", 13)
         check(function() local v = I:method("nope") return v end, "MissingMember", "Member 'nope' not found on type 'I'.", 14)
+        local o = dynacast.class("Plain", {}):new()
+        check(function() local v = o.is(42, I) return v end, "BadArgument", "expected a dynacast object, got a integer", 16)
+        check(function() local v = o.cast(o, I) return v end, "InvalidCast", "Unable to cast object of type 'Plain' to type 'I'.", 17)
         "#,
     );
 }

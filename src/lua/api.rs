@@ -348,6 +348,21 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     )?;
     raw.raw_set("type_field", lua.create_function(type_field)?)?;
     raw.raw_set(
+        "static_answer",
+        status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
+            let class = binding(lua)?.object_of(&obj)?.class().clone();
+            // The metadata's answer holds for every object of the class, for good; without
+            // a hook it is also the final answer. Otherwise the hook decides, every time.
+            Ok(if class.as_type().is_assignable_to(&t.0) {
+                Some(true)
+            } else if !class.has_hook() {
+                Some(false)
+            } else {
+                None
+            })
+        })?,
+    )?;
+    raw.raw_set(
         "resolve_call",
         status_fn(lua, |lua, (m, obj): (MethodArg, Value)| {
             let LuaMethod::Interface(m) = &*m else {

@@ -52,6 +52,59 @@ sentinel()
 -- the object nor a method of its class.
 local object_methods = { is = api.is, cast = api.cast, call = api.call, class = api.class_of }
 
+-- Casts the class metadata answers (SPEC B1) are the same for every object of the class,
+-- for good: they are kept per class and answered in Lua. A cast the metadata does not
+-- answer on a class with a hook goes to the engine every time, so the hook runs on every
+-- attempt (SPEC B2-B3). Only types (not type names, which a redefinition can move) are
+-- keys.
+local static_answer = wrap(raw.static_answer)
+local answers = setmetatable({}, { __mode = "k" }) -- class metatable -> { [type] = bool }
+local function known_answer(obj, t)
+  local mt = getmetatable(obj)
+  if mt == nil or type(t) ~= "userdata" then
+    return nil
+  end
+  local known = answers[mt]
+  if known == nil then
+    known = setmetatable({}, { __mode = "k" })
+    answers[mt] = known
+  end
+  local a = known[t]
+  if a == nil then
+    a = static_answer(obj, t)
+    if a ~= nil then
+      known[t] = a
+    end
+  end
+  return a
+end
+local engine_is, engine_cast = api.is, api.cast
+object_methods.is = function(obj, t)
+  local mt, a = getmetatable(obj), nil
+  local known = mt ~= nil and answers[mt] or nil
+  if known ~= nil then
+    a = known[t]
+  end
+  if a == nil then
+    a = known_answer(obj, t)
+  end
+  if a == nil then
+    return engine_is(obj, t)
+  end
+  return a
+end
+object_methods.cast = function(obj, t)
+  local mt = getmetatable(obj)
+  local known = mt ~= nil and answers[mt] or nil
+  if known ~= nil and known[t] then
+    return obj
+  end
+  if known_answer(obj, t) then
+    return obj
+  end
+  return engine_cast(obj, t)
+end
+
 -- Classes defined in Lua: their own Lua methods, inherited down the base chain, so that
 -- `obj:m()` finds the most derived override without leaving Lua (class virtual methods
 -- resolve statically: SPEC's class dispatch has no hook).
