@@ -58,6 +58,7 @@ local object_methods = { is = api.is, cast = api.cast, call = api.call, class = 
 -- attempt (SPEC B2-B3). Only types (not type names, which a redefinition can move) are
 -- keys.
 local static_answer = wrap(raw.static_answer)
+local ENGINE = {} -- kept answer: "ask the engine (and so the hook), every time"
 local answers = setmetatable({}, { __mode = "k" }) -- class metatable -> { [type] = bool }
 local function known_answer(obj, t)
   local mt = getmetatable(obj)
@@ -72,9 +73,10 @@ local function known_answer(obj, t)
   local a = known[t]
   if a == nil then
     a = static_answer(obj, t)
-    if a ~= nil then
-      known[t] = a
-    end
+    known[t] = a == nil and ENGINE or a
+  end
+  if a == ENGINE then
+    return nil
   end
   return a
 end
@@ -88,7 +90,7 @@ object_methods.is = function(obj, t)
   if a == nil then
     a = known_answer(obj, t)
   end
-  if a == nil then
+  if a == nil or a == ENGINE then
     return engine_is(obj, t)
   end
   return a
@@ -96,10 +98,11 @@ end
 object_methods.cast = function(obj, t)
   local mt = getmetatable(obj)
   local known = mt ~= nil and answers[mt] or nil
-  if known ~= nil and known[t] then
+  local a = known ~= nil and known[t] or nil
+  if a == true then
     return obj
   end
-  if known_answer(obj, t) then
+  if a == nil and known_answer(obj, t) then
     return obj
   end
   return engine_cast(obj, t)
