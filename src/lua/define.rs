@@ -111,17 +111,22 @@ fn flag(owner: &str, spec: &Table, key: &str) -> Result<bool> {
     }
 }
 
+/// `spec[key]` as a table (`what` names it in the error), or `None` when absent.
+fn optional_table(owner: &str, spec: &Table, key: &str, what: &str) -> Result<Option<Table>> {
+    match spec.raw_get::<Value>(key)? {
+        Value::Nil => Ok(None),
+        Value::Table(t) => Ok(Some(t)),
+        other => Err(type_load(
+            owner,
+            format!("'{key}' must be a {what}, got a {}", other.type_name()),
+        )),
+    }
+}
+
 /// `spec[key]` as a list: a table whose keys are exactly 1..n.
 fn list(owner: &str, spec: &Table, key: &str) -> Result<Vec<Value>> {
-    let table = match spec.raw_get::<Value>(key)? {
-        Value::Nil => return Ok(Vec::new()),
-        Value::Table(t) => t,
-        other => {
-            return Err(type_load(
-                owner,
-                format!("'{key}' must be a list, got a {}", other.type_name()),
-            ))
-        }
+    let Some(table) = optional_table(owner, spec, key, "list")? else {
+        return Ok(Vec::new());
     };
     let mut items: Vec<(i64, Value)> = Vec::new();
     for pair in table.pairs::<Value, Value>() {
@@ -192,15 +197,8 @@ fn type_list(owner: &str, spec: &Table, field: &str) -> Result<Vec<TypeExpr<LuaH
 
 /// `spec[field]` as `(name, value)` pairs in name order; names must be strings.
 fn members(owner: &str, spec: &Table, field: &str) -> Result<Vec<(String, Value)>> {
-    let table = match spec.raw_get::<Value>(field)? {
-        Value::Nil => return Ok(Vec::new()),
-        Value::Table(t) => t,
-        other => {
-            return Err(type_load(
-                owner,
-                format!("'{field}' must be a table, got a {}", other.type_name()),
-            ))
-        }
+    let Some(table) = optional_table(owner, spec, field, "table")? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
     for pair in table.pairs::<Value, Value>() {
