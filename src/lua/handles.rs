@@ -162,7 +162,7 @@ impl Binding {
         const SLACK: usize = 4096;
         if self.rebuild_handles.replace(false) {
             let handles = rebuilt(lua, &self.handles.borrow().clone())?;
-            *self.handles.borrow_mut() = handles;
+            swap_in(&self.handles, handles);
         }
         if self.entered.get() < SLACK {
             return Ok(());
@@ -174,8 +174,8 @@ impl Binding {
         }
         let by_id = rebuilt(lua, &old_ids)?;
         let handles = rebuilt(lua, &self.handles.borrow().clone())?;
-        *self.by_id.borrow_mut() = by_id;
-        *self.handles.borrow_mut() = handles;
+        swap_in(&self.by_id, by_id);
+        swap_in(&self.handles, handles);
         self.entered.set(live);
         self.rebuild_handles.set(true);
         Ok(())
@@ -195,6 +195,15 @@ impl Binding {
                 value.type_name()
             ))),
         }
+    }
+}
+
+/// Replaces the table in `cell` by `copy`, an equivalent copy. Borrows of these cells are
+/// never held across Lua code, so the cell is free; were it not, keeping the old table is
+/// as correct (only bigger), and nothing panics.
+fn swap_in(cell: &RefCell<Table>, copy: Table) {
+    if let Ok(mut t) = cell.try_borrow_mut() {
+        *t = copy;
     }
 }
 
@@ -341,7 +350,9 @@ pub(crate) fn object_table(
     }
     b.check_type(&obj.class().as_type())?;
     payload.check_state(lua)?;
-    let table = match (fields, payload.pin.borrow_mut().take()) {
+    // Taken out first: no borrow is held while the arms below may run the GC.
+    let pinned = payload.pin.borrow_mut().take();
+    let table = match (fields, pinned) {
         (Some(f), _) => f,
         (None, Some(key)) => lua.registry_value(&key)?,
         (None, None) => lua.create_table()?,
