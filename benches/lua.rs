@@ -1,22 +1,21 @@
-//! Script-backed casts and dispatch through the Lua binding, per call.
+//! The Lua binding's ratio run: each path is timed against a baseline measured in the same
+//! interleaved rounds, so machine load cancels out of the ratio.
 //!
-//! `cargo bench --features lua --bench lua`
-//!
-//! - `lua_cast/*`: a cast the metadata cannot answer, so the Lua hook's
-//!   `is_interface_implemented` runs on every call (SPEC B3), from Rust and from a Lua loop.
-//! - `lua_dispatch/*`: a call of an interface method whose implementation the Lua hook named
-//!   once; every measured call is served by the class's dispatch cache and runs a Lua body.
-//! - `lua_dispatch/static_from_lua`: a call the class's metadata serves (no hook).
-//! - `lua_baseline/*`: the floors any binding pays: a Lua loop calling a plain Lua method, a
-//!   Lua loop calling a no-op Rust function, and Rust calling a Lua function under `pcall`.
+//! `cargo bench --features lua --bench lua` prints, per path and baseline, `NS <name>
+//! <median ns per operation>`, and per path `RATIO lua_<path> <median of the per-round
+//! ratios path / baseline>` with its target. Each operation is timed in a Lua loop (loop
+//! overhead included on both sides), except the `from_rust` pair, timed in a Rust loop.
+//! BENCHMARKS.md ("Lua binding") explains each path.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use criterion::{criterion_group, criterion_main, Criterion};
-use dynacast::lua::{install, LuaHost, LuaObject};
-use dynacast::{InterfaceRef, MethodRef, Object, Runtime};
-use mlua::{AnyUserData, Function, Lua};
+use dynacast::lua::{install, lua_to_object, LuaHost};
+use dynacast::{MethodRef, Object, Runtime};
+use mlua::{Function, Lua, UserData, UserDataMethods, Value};
+
+const ROUNDS: usize = 21;
+const ITERS: u64 = 200_000;
 
 const SETUP: &str = r#"
 IGreet = dynacast.interface("IGreet", { methods = { hello = 0 } })
@@ -24,7 +23,7 @@ IGreetImpl = dynacast.interface("IGreetImpl", {
     bases = { IGreet }, implementation = true,
     overrides = { hello = function(self) return 1 end },
 })
-DynamicCastable = dynacast.class("DynamicCastable", {
+Proxy = dynacast.class("Proxy", {
     hook = {
         is_interface_implemented = function(self, iface) return iface == IGreet end,
         get_interface_implementation = function(self, iface)
@@ -35,118 +34,156 @@ DynamicCastable = dynacast.class("DynamicCastable", {
 Static = dynacast.class("Static", {
     implements = { IGreet }, methods = { hello = function(self) return 1 end },
 })
-hooked, static = DynamicCastable:new(), Static:new()
-hello = IGreet:method("hello")
-plain = { hello = function(self) return 1 end }
+proxy, static = Proxy:new(), Static:new { x = 1 }
+IGreet.hello(proxy) -- resolve once: every measured dispatch is a cache hit
+local plain_mt = { __index = { hello = function(self) return 1 end } }
+plain = setmetatable({ x = 1 }, plain_mt)
+local function lua_fn() return 1 end
 
--- Loops timed from Rust: each takes its iteration count.
-function cast_loop(n) local o, I = hooked, IGreet; for _ = 1, n do o:is(I) end end
-function dispatch_loop(n) local o, m = hooked, hello; for _ = 1, n do m(o) end end
-function static_loop(n) local o, m = static, hello; for _ = 1, n do m(o) end end
-function plain_loop(n) local o = plain; for _ = 1, n do o:hello() end end
-function callback_loop(n) local f = rust_noop; for _ = 1, n do f(hooked) end end
+loops = {
+  -- baselines
+  plain_method = function(n) local o = plain; for _ = 1, n do o:hello() end end,
+  userdata_method = function(n) local u = userdata; for _ = 1, n do u:m() end end,
+  round_trip = function(n) local f, g = rust_calls, lua_fn; for _ = 1, n do f(g) end end,
+  table_read = function(n) local o, x = plain; for _ = 1, n do x = o.x end return x end,
+  table_write = function(n) local o = plain; for i = 1, n do o.x = i end end,
+  setmetatable = function(n) local mt, s = plain_mt, setmetatable; for _ = 1, n do s({ x = 1 }, mt) end end,
+  -- paths
+  method_call = function(n) local o = static; for _ = 1, n do o:hello() end end,
+  interface_call = function(n) local o, m = static, IGreet.hello; for _ = 1, n do m(o) end end,
+  hook_dispatch = function(n) local o, m = proxy, IGreet.hello; for _ = 1, n do m(o) end end,
+  field_read = function(n) local o, x = static; for _ = 1, n do x = o.x end return x end,
+  field_write = function(n) local o = static; for i = 1, n do o.x = i end end,
+  new_object = function(n) local C = Static; for _ = 1, n do C:new({ x = 1 }) end end,
+  metadata_cast = function(n) local o, I = static, IGreet; for _ = 1, n do o:is(I) end end,
+  hook_cast = function(n) local o, I = proxy, IGreet; for _ = 1, n do o:is(I) end end,
+}
 "#;
+
+/// (path, baseline, target ratio)
+const PATHS: &[(&str, &str, f64)] = &[
+    ("method_call", "plain_method", 1.5),
+    ("interface_call", "plain_method", 2.0),
+    ("hook_dispatch", "plain_method", 2.0),
+    ("field_read", "table_read", 1.5),
+    ("field_write", "table_write", 1.5),
+    ("new_object", "setmetatable", 3.0),
+    ("metadata_cast", "userdata_method", 1.2),
+    ("hook_cast", "round_trip", 1.3),
+    ("call_from_rust", "raw_call_from_rust", 1.3),
+];
+
+struct Noop;
+impl UserData for Noop {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("m", |_, _, ()| Ok(1));
+    }
+}
 
 struct Fixture {
     lua: Lua,
-    _rt: Runtime<LuaHost>,
-    hooked: Object<LuaHost>,
-    greet: InterfaceRef<LuaHost>,
+    loops: mlua::Table,
+    static_obj: Object<LuaHost>,
+    static_value: Value,
     hello: MethodRef<LuaHost>,
+    raw_hello: Function,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    fn new() -> mlua::Result<Self> {
         let lua = Lua::new();
         let rt = Runtime::<LuaHost>::new();
-        install(&lua, &rt).expect("install");
-        let noop = lua
-            .create_function(|_, _: AnyUserData| Ok(1))
-            .expect("rust_noop");
-        lua.globals().set("rust_noop", noop).expect("rust_noop");
-        lua.load(SETUP).exec().expect("setup script");
-        let hooked: AnyUserData = lua.globals().get("hooked").expect("hooked");
-        let hooked = hooked.borrow::<LuaObject>().expect("object").0.clone();
-        let greet = rt.lookup("IGreet").expect("IGreet");
-        let greet = greet.as_interface().expect("interface").clone();
-        let hello = greet.method("hello").expect("hello");
-        // Resolve once, so that every measured dispatch is a cache hit.
-        hooked
-            .call(&hello, &[], &mut lua.clone())
-            .expect("warm-up call");
-        Fixture {
+        install(&lua, &rt)?;
+        lua.globals().set("userdata", lua.create_userdata(Noop)?)?;
+        lua.globals().set(
+            "rust_calls",
+            lua.create_function(|_, f: Function| f.call::<Value>(()))?,
+        )?;
+        lua.load(SETUP).exec()?;
+        let static_value: Value = lua.globals().get("static")?;
+        let static_obj = lua_to_object(&lua, &static_value)?;
+        let greet = rt.lookup("IGreet").and_then(|t| t.as_interface().cloned());
+        let hello = greet
+            .ok_or_else(|| mlua::Error::runtime("IGreet"))?
+            .method("hello")
+            .map_err(mlua::Error::external)?;
+        // The same Lua function the engine runs for `Static.hello`, called raw.
+        let raw_hello: Function = lua.load("return Static.hello").eval()?;
+        let loops = lua.globals().get("loops")?;
+        Ok(Fixture {
             lua,
-            _rt: rt,
-            hooked,
-            greet,
+            loops,
+            static_obj,
+            static_value,
             hello,
+            raw_hello,
+        })
+    }
+
+    /// ns per operation of one timed run of `name`.
+    fn time(&self, name: &str) -> mlua::Result<f64> {
+        let start = Instant::now();
+        match name {
+            "call_from_rust" => {
+                let mut cx = self.lua.clone();
+                for _ in 0..ITERS {
+                    black_box(
+                        self.static_obj
+                            .call(&self.hello, &[], &mut cx)
+                            .map_err(mlua::Error::from)?,
+                    );
+                }
+            }
+            "raw_call_from_rust" => {
+                for _ in 0..ITERS {
+                    black_box(self.raw_hello.call::<Value>(&self.static_value)?);
+                }
+            }
+            _ => {
+                let f: Function = self.loops.get(name)?;
+                f.call::<()>(ITERS)?;
+            }
+        }
+        Ok(start.elapsed().as_nanos() as f64 / ITERS as f64)
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn main() -> mlua::Result<()> {
+    let f = Fixture::new()?;
+    let mut names: Vec<&str> = Vec::new();
+    for (path, base, _) in PATHS {
+        for n in [*base, *path] {
+            if !names.contains(&n) {
+                names.push(n);
+            }
         }
     }
-
-    /// Times `iters` turns of a Lua loop function.
-    fn lua_loop(&self, name: &str, iters: u64) -> Duration {
-        let f: Function = self.lua.globals().get(name).expect("loop function");
-        let start = Instant::now();
-        f.call::<()>(iters).expect("loop");
-        start.elapsed()
+    // Warm-up round, then interleaved rounds: each round times every name once.
+    for n in &names {
+        f.time(n)?;
     }
+    let mut ns: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    for _ in 0..ROUNDS {
+        for (i, n) in names.iter().enumerate() {
+            ns[i].push(f.time(n)?);
+        }
+        f.lua.gc_collect()?;
+    }
+    let index = |n: &str| names.iter().position(|m| *m == n).unwrap_or(0);
+    for (i, n) in names.iter().enumerate() {
+        println!("NS {n} {:.1}", median(&mut ns[i].clone()));
+    }
+    for (path, base, target) in PATHS {
+        let (p, b) = (&ns[index(path)], &ns[index(base)]);
+        let mut ratios: Vec<f64> = p.iter().zip(b).map(|(p, b)| p / b).collect();
+        let r = median(&mut ratios);
+        let verdict = if r <= *target { "ok" } else { "MISSED" };
+        println!("RATIO lua_{path} {r:.2} (target <= {target} x {base}) {verdict}");
+    }
+    Ok(())
 }
-
-fn configured() -> Criterion {
-    Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(30)
-}
-
-fn casts(c: &mut Criterion) {
-    let f = Fixture::new();
-    let mut cx = f.lua.clone();
-    let mut g = c.benchmark_group("lua_cast");
-    g.bench_function("hook_from_rust", |b| {
-        b.iter(|| f.hooked.is_instance_of(black_box(&f.greet), &mut cx))
-    });
-    g.bench_function("hook_from_lua", |b| {
-        b.iter_custom(|iters| f.lua_loop("cast_loop", iters))
-    });
-    g.finish();
-}
-
-fn dispatch(c: &mut Criterion) {
-    let f = Fixture::new();
-    let mut cx = f.lua.clone();
-    let mut g = c.benchmark_group("lua_dispatch");
-    g.bench_function("cached_from_rust", |b| {
-        b.iter(|| f.hooked.call(black_box(&f.hello), &[], &mut cx))
-    });
-    g.bench_function("cached_from_lua", |b| {
-        b.iter_custom(|iters| f.lua_loop("dispatch_loop", iters))
-    });
-    g.bench_function("static_from_lua", |b| {
-        b.iter_custom(|iters| f.lua_loop("static_loop", iters))
-    });
-    g.finish();
-
-    // The floors: one Lua -> Rust crossing, one Rust -> Lua call, and Lua alone.
-    let mut g = c.benchmark_group("lua_baseline");
-    g.bench_function("plain_lua_method", |b| {
-        b.iter_custom(|iters| f.lua_loop("plain_loop", iters))
-    });
-    g.bench_function("rust_callback_from_lua", |b| {
-        b.iter_custom(|iters| f.lua_loop("callback_loop", iters))
-    });
-    let pcall: Function = f.lua.globals().get("pcall").expect("pcall");
-    let plain: mlua::Table = f.lua.globals().get("plain").expect("plain");
-    let plain_hello: Function = plain.get("hello").expect("plain.hello");
-    g.bench_function("lua_function_from_rust", |b| {
-        b.iter(|| pcall.call::<(bool, mlua::Value)>((&plain_hello, &plain)))
-    });
-    g.finish();
-}
-
-criterion_group! {
-    name = benches;
-    config = configured();
-    targets = casts, dispatch
-}
-criterion_main!(benches);

@@ -931,3 +931,12 @@ pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
         dispatch_cache: None,
     }))
 }
+
+/// Reflection for embedders (the Lua binding lists a class's methods to scripts).
+impl<H: Host> ClassRef<H> {
+    /// The names of the class's virtual methods, inherited ones included, in slot order
+    /// (the root class's first).
+    pub fn method_names(&self) -> Vec<String> {
+        self.0.vtable.iter().map(|m| m.name.to_string()).collect()
+    }
+}

@@ -71,3 +71,16 @@ impl<H: Host> Object<H> {
         Arc::ptr_eq(&a.0, &b.0)
     }
 }
+
+/// Embedder support: how many handles share an object.
+impl<H: Host> Object<H> {
+    /// How many [`Object`] handles (clones) of this object exist right now.
+    ///
+    /// A binding whose scripting runtime holds one handle per object learns from this
+    /// whether anyone else (the embedder's Rust code) still holds the object, e.g. to keep
+    /// the script-side state of an object alive only while Rust holds it (the Lua binding
+    /// does). The count can change at any time on other threads; treat it as a snapshot.
+    pub fn handle_count(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}

@@ -90,7 +90,8 @@ fn objects_keep_their_identity_and_fields() {
             assert(a.n == 11 and b.n == 2)
             assert(rawequal(dynacast.lookup("C"), C), "types keep their identity too")
             assert(a:class() == C and rawequal(a:class(), C))
-            assert(tostring(a) == "C object" and tostring(C) == "class C" and tostring(IEcho) == "interface IEcho")
+            assert(tostring(a):match("^C: 0x%x+$") and tostring(a) ~= tostring(b), tostring(a))
+            assert(tostring(C) == "class C" and tostring(IEcho) == "interface IEcho")
             assert(IEcho.is_interface == true and C.is_interface == false)
             return true
             "#,

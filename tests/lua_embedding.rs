@@ -3,9 +3,11 @@
 //! a Lua body raised is visible to Rust.
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, object_to_lua, LuaError, LuaHost, LuaObject, LuaPayload, LuaType};
+use dynacast::lua::{
+    install, lua_to_object, object_to_lua, LuaError, LuaHost, LuaPayload, LuaType,
+};
 use dynacast::{Error, Runtime};
-use mlua::{AnyUserData, Lua, Table, Value};
+use mlua::{Lua, Table, Value};
 
 fn lua() -> (Lua, Runtime<LuaHost>) {
     let lua = Lua::new();
@@ -34,7 +36,9 @@ fn an_object_made_in_rust_is_the_same_object_in_lua() {
     let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
     let state = lua.create_table().unwrap();
     state.set("base", 40).unwrap();
-    let obj = rt.new_object(&class, LuaPayload::new(state)).unwrap();
+    let obj = rt
+        .new_object(&class, LuaPayload::new(&lua, state).unwrap())
+        .unwrap();
     let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
 
     // From Rust, with the Lua handle as the engine's context.
@@ -49,7 +53,7 @@ fn an_object_made_in_rust_is_the_same_object_in_lua() {
     let ud = object_to_lua(&lua, &obj).unwrap();
     assert_eq!(
         this,
-        Value::UserData(ud.clone()),
+        Value::Table(ud.clone()),
         "`self` in Lua is the object's userdata"
     );
 
@@ -60,9 +64,9 @@ fn an_object_made_in_rust_is_the_same_object_in_lua() {
         .eval()
         .unwrap();
     assert!(same);
-    let back: AnyUserData = lua.load("return IEcho:method('this')(obj)").eval().unwrap();
+    let back: Table = lua.load("return IEcho:method('this')(obj)").eval().unwrap();
     assert!(dynacast::Object::ptr_eq(
-        &back.borrow::<LuaObject>().unwrap().0,
+        &lua_to_object(&lua, &Value::Table(back)).unwrap(),
         &obj
     ));
 }
@@ -71,10 +75,14 @@ fn an_object_made_in_rust_is_the_same_object_in_lua() {
 fn a_value_raised_in_lua_reaches_rust_as_a_host_error() {
     let (lua, _rt) = lua();
     let err_table: Table = lua.load("return { code = 7 }").eval().unwrap();
-    let ud: AnyUserData = lua.load("return Echo:new()").eval().unwrap();
-    let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
-    obj.payload().state().set("err", &err_table).unwrap();
-    let ty: AnyUserData = lua.load("return IEcho").eval().unwrap();
+    let ud: Table = lua.load("return Echo:new()").eval().unwrap();
+    let obj = lua_to_object(&lua, &Value::Table(ud.clone())).unwrap();
+    obj.payload()
+        .fields(&lua)
+        .unwrap()
+        .set("err", &err_table)
+        .unwrap();
+    let ty: mlua::AnyUserData = lua.load("return IEcho").eval().unwrap();
     let fail = ty
         .borrow::<LuaType>()
         .unwrap()
@@ -97,11 +105,11 @@ fn a_value_raised_in_lua_reaches_rust_as_a_host_error() {
 #[test]
 fn objects_collected_by_lua_keep_their_fields_while_rust_holds_them() {
     let (lua, _rt) = lua();
-    let ud: AnyUserData = lua
+    let ud: Table = lua
         .load("local o = Echo:new { base = 5 }; return o")
         .eval()
         .unwrap();
-    let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
+    let obj = lua_to_object(&lua, &Value::Table(ud.clone())).unwrap();
     drop(ud);
     lua.gc_collect().unwrap();
     lua.gc_collect().unwrap();
@@ -117,13 +125,16 @@ fn installing_twice_or_calling_without_the_binding_fails_cleanly() {
     let err = install(&lua, &rt).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "runtime error: dynacast is already installed in this Lua state"
+        "ForeignState: dynacast is already installed in this Lua state"
     );
 
     // A body run with a Lua state where dynacast is not installed: an error, not a panic.
     let class = rt.lookup("Echo").unwrap().as_class().unwrap().clone();
     let obj = rt
-        .new_object(&class, LuaPayload::new(lua.create_table().unwrap()))
+        .new_object(
+            &class,
+            LuaPayload::new(&lua, lua.create_table().unwrap()).unwrap(),
+        )
         .unwrap();
     let iface = rt.lookup("IEcho").unwrap().as_interface().unwrap().clone();
     let mut other = Lua::new();
@@ -137,8 +148,8 @@ fn installing_twice_or_calling_without_the_binding_fails_cleanly() {
 #[test]
 fn objects_outliving_their_lua_state_drop_cleanly() {
     let (lua, _rt) = lua();
-    let ud: AnyUserData = lua.load("return Echo:new { base = 1 }").eval().unwrap();
-    let obj = ud.borrow::<LuaObject>().unwrap().0.clone();
+    let ud: Table = lua.load("return Echo:new { base = 1 }").eval().unwrap();
+    let obj = lua_to_object(&lua, &Value::Table(ud.clone())).unwrap();
     drop(ud);
     drop(lua);
     assert_eq!(obj.class().name(), "Echo");

@@ -79,7 +79,8 @@ fn switched() -> (Lua, Runtime<LuaHost>) {
             local ok, e = pcall(ITest:method(method), obj)
             if ok then return "ok", tostring(e) end
             assert(getmetatable(e) == dynacast.Error, "not a dynacast error: " .. tostring(e))
-            assert(tostring(e) == e.kind .. ": " .. e.message)
+            assert(tostring(e) == e.where .. ": " .. e.kind .. ": " .. e.message, tostring(e))
+            assert(e.where:match(":63$"), "the position of the pcall line: " .. e.where)
             return e.kind, e.message
         end
         "#,

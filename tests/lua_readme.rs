@@ -38,7 +38,8 @@ fn the_readme_script_runs() {
     assert_eq!(
         printed,
         [
-            "Hello from Greeter",
+            "Hello from g",
+            "HELLO FROM G\tGreeter g",
             "EntryPointNotFound\tEntry point not found: type 'Greeter' has no implementation of 'IGreet.goodbye' in implementation interface 'IGreetImpl'.",
         ]
     );

@@ -2,39 +2,90 @@
 
 use std::rc::Rc;
 
-use mlua::{
-    AnyUserData, FromLuaMulti, Function, IntoLua, Lua, Table, UserDataRef, Value, Variadic,
-};
+use mlua::{FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value, Variadic};
 
+use super::callback::body_id;
 use super::define;
-use super::error::{error_metatable, failure_value, LuaError};
+use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
-    class_to_lua, object_to_lua, type_to_lua, Binding, LuaMethod, LuaObject, LuaPayload, LuaType,
-    METHOD_CALL, METHOD_INDEX, OBJECT_INDEX, OBJECT_NEWINDEX, TYPE_INDEX,
+    binding, claim_runtime, class_to_lua, object_table, rescue, sweep, type_to_lua, Binding,
+    LuaMethod, LuaPayload, LuaType, METHOD_CALL, METHOD_INDEX, TYPE_CALL, TYPE_INDEX,
 };
 use super::LuaHost;
 use crate::error::Error;
+use crate::object::Object;
 use crate::runtime::Runtime;
 use crate::types::TypeRef;
 
 type Result<T> = std::result::Result<T, Error<LuaError>>;
-type ObjectArg = UserDataRef<LuaObject>;
 type MethodArg = UserDataRef<LuaMethod>;
 
 const PRELUDE: &str = include_str!("prelude.lua");
+/// The prelude's `wrap`, which turns a status function into one that raises.
+const WRAP: &str = "dynacast.wrap";
+
+/// A Lua function calling `f`, for an embedder's own Rust callbacks that call the engine:
+/// its failures are raised exactly as the binding's own functions raise them (a value a
+/// Lua body raised, unchanged; anything else as a `dynacast.Error` table with the position
+/// of the calling script line).
+///
+/// ```
+/// use dynacast::lua::{create_function, install, LuaHost};
+/// use dynacast::{Error, Runtime};
+///
+/// let lua = mlua::Lua::new();
+/// install(&lua, &Runtime::<LuaHost>::new())?;
+/// let f = create_function(&lua, |_, n: i64| {
+///     if n < 0 {
+///         return Err(Error::TypeLoad { type_name: "T".into(), message: "negative".into() });
+///     }
+///     Ok(n * 2)
+/// })?;
+/// lua.globals().set("double", f)?;
+/// lua.load(r#"
+///     assert(double(21) == 42)
+///     local ok, e = pcall(double, -1)
+///     assert(not ok and getmetatable(e) == dynacast.Error and e.kind == "TypeLoad")
+/// "#).exec()?;
+/// # Ok::<(), mlua::Error>(())
+/// ```
+pub fn create_function<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    A: FromLuaMulti,
+    R: IntoLua,
+    F: Fn(&Lua, A) -> Result<R> + 'static,
+{
+    let wrap: Function = lua.named_registry_value(WRAP)?;
+    wrap.call(status_fn(lua, f)?)
+}
 
 /// A Lua function answering `true, result` or `false, error` (the prelude raises it).
-/// A fixed pair, pushed straight onto the Lua stack: no result list is allocated.
+/// A fixed pair, pushed straight onto the Lua stack: no result list is allocated. Arguments
+/// that do not convert to `A` fail with a `BadArgument` error.
 fn status_fn<A, R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
 where
     A: FromLuaMulti,
     R: IntoLua,
     F: Fn(&Lua, A) -> Result<R> + 'static,
 {
-    lua.create_function(move |lua, args: A| match f(lua, args) {
-        Ok(r) => Ok((true, r.into_lua(lua)?)),
-        Err(e) => Ok((false, failure_value(lua, e)?)),
+    lua.create_function(move |lua, args: MultiValue| {
+        let result = A::from_lua_multi(args, lua)
+            .map_err(|e| Error::from(bad_argument(argument_message(&e))))
+            .and_then(|args| f(lua, args))
+            .and_then(|r| Ok(r.into_lua(lua)?));
+        match result {
+            Ok(r) => Ok((true, r)),
+            Err(e) => Ok((false, error_value(lua, e)?)),
+        }
     })
+}
+
+/// mlua's conversion error, without its Rust-side wrapping.
+fn argument_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::BadArgument { pos, cause, .. } => format!("argument #{pos}: {cause}"),
+        other => other.to_string(),
+    }
 }
 
 /// A type argument: a type handle or the name of a defined type.
@@ -48,7 +99,7 @@ fn target(rt: &Runtime<LuaHost>, v: &Value) -> Result<TypeRef<LuaHost>> {
                 message: format!("unknown type '{name}'"),
             })
         }
-        other => Err(mlua::Error::runtime(format!(
+        other => Err(bad_argument(format!(
             "expected a type or a type name, got a {}",
             other.type_name()
         ))
@@ -56,12 +107,17 @@ fn target(rt: &Runtime<LuaHost>, v: &Value) -> Result<TypeRef<LuaHost>> {
     }
 }
 
-fn call_method(lua: &Lua, obj: &LuaObject, m: &LuaMethod, args: &[Value]) -> Result<Value> {
+fn call_method(lua: &Lua, obj: &Object<LuaHost>, m: &LuaMethod, args: &[Value]) -> Result<Value> {
     let mut cx = lua.clone();
     match m {
-        LuaMethod::Interface(m) => obj.0.call(m, args, &mut cx),
-        LuaMethod::Class(m) => obj.0.call_virtual(m, args, &mut cx),
+        LuaMethod::Interface(m) => obj.call(m, args, &mut cx),
+        LuaMethod::Class(m) => obj.call_virtual(m, args, &mut cx),
     }
+}
+
+/// The engine object behind a script's value.
+fn object(lua: &Lua, value: &Value) -> Result<Object<LuaHost>> {
+    Ok(binding(lua)?.object_of(value)?)
 }
 
 fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
@@ -87,21 +143,19 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
             let class = match target(&r, &class)? {
                 TypeRef::Class(c) => c,
                 TypeRef::Interface(i) => {
-                    return Err(mlua::Error::runtime(format!(
+                    return Err(bad_argument(format!(
                         "dynacast.new needs a class; '{}' is an interface",
                         i.name()
                     ))
                     .into())
                 }
             };
-            let state = match state {
+            let fields = match state {
                 Some(s) => s,
                 None => lua.create_table()?,
             };
-            Ok(object_to_lua(
-                lua,
-                &r.new_object(&class, LuaPayload::new(state))?,
-            )?)
+            let obj = r.new_object(&class, LuaPayload::unattached())?;
+            Ok(object_table(&*binding(lua)?, lua, &obj, Some(fields))?)
         })?,
     )?;
     let r = rt.clone();
@@ -115,28 +169,24 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     let r = rt.clone();
     api.raw_set(
         "is",
-        status_fn(
-            lua,
-            move |lua, (obj, t): (UserDataRef<LuaObject>, Value)| {
-                obj.0.is_instance_of(&target(&r, &t)?, &mut lua.clone())
-            },
-        )?,
+        status_fn(lua, move |lua, (obj, t): (Value, Value)| {
+            object(lua, &obj)?.is_instance_of(&target(&r, &t)?, &mut lua.clone())
+        })?,
     )?;
     let r = rt.clone();
     api.raw_set(
         "cast",
-        status_fn(lua, move |lua, (ud, t): (AnyUserData, Value)| {
-            let obj = ud.borrow::<LuaObject>()?.0.clone();
-            obj.cast(&target(&r, &t)?, &mut lua.clone())?;
-            Ok(ud)
+        status_fn(lua, move |lua, (value, t): (Value, Value)| {
+            object(lua, &value)?.cast(&target(&r, &t)?, &mut lua.clone())?;
+            Ok(value)
         })?,
     )?;
     api.raw_set(
         "call",
         status_fn(
             lua,
-            |lua, (obj, m, args): (ObjectArg, MethodArg, Variadic<Value>)| {
-                call_method(lua, &obj, &m, &args)
+            |lua, (obj, m, args): (Value, MethodArg, Variadic<Value>)| {
+                call_method(lua, &object(lua, &obj)?, &m, &args)
             },
         )?,
     )?;
@@ -148,24 +198,19 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                     return sm.call_static(&args, &mut lua.clone());
                 }
             }
-            let (this, args) = match args.split_first() {
-                Some((Value::UserData(ud), rest)) if ud.is::<LuaObject>() => (ud, rest),
-                other => {
-                    return Err(mlua::Error::runtime(format!(
-                        "a method handle is called with the object first, got a {}",
-                        other.map_or("no value", |(v, _)| v.type_name())
-                    ))
-                    .into())
-                }
+            let Some((this, args)) = args.split_first() else {
+                return Err(bad_argument(
+                    "a method handle is called with the object first, got no value",
+                )
+                .into());
             };
-            let obj = this.borrow::<LuaObject>()?;
-            call_method(lua, &obj, &m, args)
+            call_method(lua, &object(lua, this)?, &m, args)
         })?,
     )?;
     api.raw_set(
         "class_of",
-        status_fn(lua, |lua, obj: UserDataRef<LuaObject>| {
-            Ok(class_to_lua(lua, obj.0.class())?)
+        status_fn(lua, |lua, obj: Value| {
+            Ok(class_to_lua(lua, object(lua, &obj)?.class())?)
         })?,
     )?;
     api.raw_set(
@@ -178,7 +223,86 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
             Ok(lua.create_userdata(m)?)
         })?,
     )?;
+    // Reflection.
+    api.raw_set(
+        "methods",
+        status_fn(lua, |lua, t: UserDataRef<LuaType>| {
+            let names: Vec<String> = match &t.0 {
+                TypeRef::Interface(i) => i.methods().iter().map(|m| m.name().to_owned()).collect(),
+                TypeRef::Class(c) => c.method_names(),
+            };
+            Ok(lua.create_sequence_from(names)?)
+        })?,
+    )?;
+    api.raw_set(
+        "interfaces",
+        status_fn(lua, |lua, t: UserDataRef<LuaType>| {
+            let list = match &t.0 {
+                TypeRef::Interface(i) => i.all_bases().to_vec(),
+                TypeRef::Class(c) => c.interfaces(),
+            };
+            let out = lua.create_table_with_capacity(list.len(), 0)?;
+            for i in &list {
+                out.raw_push(type_to_lua(lua, &i.as_type())?)?;
+            }
+            Ok(out)
+        })?,
+    )?;
+    api.raw_set(
+        "base",
+        status_fn(lua, |lua, t: UserDataRef<LuaType>| match &t.0 {
+            TypeRef::Class(c) => match c.base() {
+                Some(b) => Ok(Value::UserData(class_to_lua(lua, b)?)),
+                None => Ok(Value::Nil),
+            },
+            TypeRef::Interface(_) => Ok(Value::Nil),
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "assignable_to",
+        status_fn(lua, move |_, (t, other): (UserDataRef<LuaType>, Value)| {
+            Ok(t.0.is_assignable_to(&target(&r, &other)?))
+        })?,
+    )?;
     Ok(api)
+}
+
+/// What `obj.key` finds on an object of `class` when the class defines no Lua method of
+/// that name: the class's virtual method `key`, else the one method `key` among the
+/// interfaces the class implements in its metadata, else nothing.
+fn resolve(lua: &Lua, (class, key): (UserDataRef<LuaType>, Value)) -> mlua::Result<Value> {
+    let (TypeRef::Class(c), Value::String(key)) = (&class.0, key) else {
+        return Ok(Value::Nil);
+    };
+    let key = key.to_str()?;
+    if let Ok(m) = c.method(&key) {
+        return Ok(Value::UserData(lua.create_userdata(LuaMethod::Class(m))?));
+    }
+    let mut found = c
+        .interfaces()
+        .into_iter()
+        .filter_map(|i| i.method(&key).ok())
+        .filter(|m| !m.is_static());
+    let Some(first) = found.next() else {
+        return Ok(Value::Nil);
+    };
+    if let Some(second) = found.next() {
+        return Err(mlua::Error::external(super::error::BindingError {
+            kind: "AmbiguousName",
+            message: format!(
+                "class '{}' implements '{key}' of both '{}' and '{}'; call {}.{key}(obj) or {}.{key}(obj)",
+                c.name(),
+                first.interface().name(),
+                second.interface().name(),
+                first.interface().name(),
+                second.interface().name(),
+            ),
+        }));
+    }
+    Ok(Value::UserData(
+        lua.create_userdata(LuaMethod::Interface(first))?,
+    ))
 }
 
 /// Fields of a type handle (`t.name`, …): plain functions, they cannot fail.
@@ -197,24 +321,58 @@ fn type_field(lua: &Lua, (t, key): (UserDataRef<LuaType>, String)) -> mlua::Resu
 }
 
 /// Installs dynacast in `lua`: the global table `dynacast` (also returned), whose types and
-/// objects belong to `rt`. One runtime per Lua state; installing twice is an error.
+/// objects belong to `rt`. One runtime per Lua state, and one Lua state per runtime for the
+/// runtime's whole life: installing twice in a state, or a runtime already installed in
+/// another state, is a `ForeignState` error.
 pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     if lua.app_data_ref::<Rc<Binding>>().is_some() {
-        return Err(mlua::Error::runtime(
+        return Err(foreign_state(
             "dynacast is already installed in this Lua state",
         ));
     }
+    if !claim_runtime(rt.id()) {
+        return Err(foreign_state(
+            "this dynacast runtime is already installed in a Lua state; a runtime serves one Lua state",
+        ));
+    }
     let error_mt = error_metatable(lua)?;
-    lua.set_app_data(Rc::new(Binding::new(lua, error_mt.clone())?));
 
     let raw = lua.create_table()?;
     raw.raw_set("api", api_table(lua, rt)?)?;
-    raw.raw_set("error_mt", error_mt)?;
+    raw.raw_set("error_mt", &error_mt)?;
+    raw.raw_set("rescue", lua.create_function(rescue)?)?;
+    raw.raw_set("sweep", lua.create_function(sweep)?)?;
     raw.raw_set(
-        "state_of",
-        lua.create_function(|_, obj: UserDataRef<LuaObject>| Ok(obj.0.payload().state().clone()))?,
+        "resolve",
+        status_fn(lua, |lua, args| Ok(resolve(lua, args)?))?,
     )?;
     raw.raw_set("type_field", lua.create_function(type_field)?)?;
+    raw.raw_set(
+        "static_answer",
+        status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
+            let class = binding(lua)?.object_of(&obj)?.class().clone();
+            // The metadata's answer holds for every object of the class, for good; without
+            // a hook it is also the final answer. Otherwise the hook decides, every time.
+            Ok(if class.as_type().is_assignable_to(&t.0) {
+                Some(true)
+            } else if !class.has_hook() {
+                Some(false)
+            } else {
+                None
+            })
+        })?,
+    )?;
+    raw.raw_set(
+        "resolve_call",
+        status_fn(lua, |lua, (m, obj): (MethodArg, Value)| {
+            let LuaMethod::Interface(m) = &*m else {
+                return Ok(Value::Nil);
+            };
+            let b = binding(lua)?;
+            let body = b.object_of(&obj)?.resolve(m, &mut lua.clone())?;
+            Ok(b.bodies.raw_get::<Value>(body_id(&body))?)
+        })?,
+    )?;
     raw.raw_set(
         "method_field",
         lua.create_function(|lua, (m, key): (UserDataRef<LuaMethod>, String)| {
@@ -223,6 +381,8 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 ("name", LuaMethod::Class(m)) => Value::String(lua.create_string(m.name())?),
                 ("arity", LuaMethod::Interface(m)) => Value::Integer(m.arity() as i64),
                 ("arity", LuaMethod::Class(m)) => Value::Integer(m.arity() as i64),
+                ("is_static", LuaMethod::Interface(m)) => Value::Boolean(m.is_static()),
+                ("is_static", LuaMethod::Class(_)) => Value::Boolean(false),
                 ("interface", LuaMethod::Interface(m)) => {
                     Value::UserData(type_to_lua(lua, &m.interface().as_type())?)
                 }
@@ -232,9 +392,15 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
+    lua.set_app_data(Rc::new(Binding::new(
+        lua,
+        rt.id(),
+        error_mt,
+        built.clone(),
+    )?));
     for (field, key) in [
-        ("object_index", OBJECT_INDEX),
-        ("object_newindex", OBJECT_NEWINDEX),
+        ("wrap", WRAP),
+        ("type_call", TYPE_CALL),
         ("type_index", TYPE_INDEX),
         ("method_index", METHOD_INDEX),
         ("method_call", METHOD_CALL),

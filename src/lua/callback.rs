@@ -10,7 +10,7 @@ use std::sync::Arc;
 use mlua::{Function, IntoLuaMulti, Lua, RegistryKey, Table, Value, Variadic};
 
 use super::error::LuaError;
-use super::handles::{binding, object_userdata, type_userdata, LuaType};
+use super::handles::{binding, object_table, type_userdata, LuaType};
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -42,10 +42,26 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     Ok(body::<LuaHost, _>(move |this, args, lua: &mut Lua| {
         let b = binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
-        let this = object_userdata(&b, lua, this)?;
+        let this = object_table(&b, lua, this, None)?;
         let args: Variadic<Value> = args.iter().cloned().collect();
         Ok(call_protected(lua, &b.pcall, &f, (this, args))?)
     }))
+}
+
+/// The identity of a body (the address its clones share), to find the Lua function behind
+/// a body the engine resolved.
+pub(crate) fn body_id(body: &Body<LuaHost>) -> i64 {
+    let f: &crate::host::BodyFn<LuaHost> = &**body;
+    // Addresses fit in i64 on every platform Lua runs on; only equality matters.
+    (f as *const crate::host::BodyFn<LuaHost>).cast::<()>() as usize as i64
+}
+
+/// `lua_body`, remembered by the binding: calls through the engine that resolve to it may
+/// call `f` straight from Lua (see `prelude.lua`, `caller`).
+pub(crate) fn known_lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
+    let body = lua_body(lua, f.clone())?;
+    binding(lua)?.bodies.raw_set(body_id(&body), f)?;
+    Ok(body)
 }
 
 /// A static member written in Lua: `f(...)`.
@@ -74,7 +90,7 @@ impl LuaHook {
         })
     }
 
-    fn function(&self, lua: &Lua, name: &mlua::String) -> mlua::Result<Option<Function>> {
+    fn function(&self, lua: &Lua, name: &mlua::LuaString) -> mlua::Result<Option<Function>> {
         let table: Table = lua.registry_value(&self.table)?;
         table.get(name)
     }
@@ -93,7 +109,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(false);
         };
         let args = (
-            object_userdata(&b, lua, obj)?,
+            object_table(&b, lua, obj, None)?,
             type_userdata(&b, lua, &iface.as_type())?,
             throw_if_not_implemented,
         );
@@ -112,7 +128,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(None);
         };
         let args = (
-            object_userdata(&b, lua, obj)?,
+            object_table(&b, lua, obj, None)?,
             type_userdata(&b, lua, &iface.as_type())?,
         );
         match call_protected(lua, &b.pcall, &f, args)? {

@@ -3,14 +3,18 @@
 //! Member tables are read in name order, so that a script defines the same slots in the
 //! same order on every run. The arity of a method written in Lua is its parameter count,
 //! less `self` for instance methods; a variadic function needs no fixed arity and is refused.
+//!
+//! Specs are strict: an unknown key, a list with a nil hole, a flag that is not a boolean,
+//! a member name that is not a string or an arity outside `0..=MAX_ARITY` is a `TypeLoad`
+//! error naming the key and the type.
 
 use std::sync::Arc;
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::callback::{lua_body, lua_static_body, LuaHook};
+use super::callback::{known_lua_body, lua_static_body, LuaHook};
 use super::error::LuaError;
-use super::handles::LuaType;
+use super::handles::{binding, type_userdata, LuaType};
 use super::LuaHost;
 use crate::class::ClassRef;
 use crate::error::Error;
@@ -19,6 +23,136 @@ use crate::runtime::Runtime;
 use crate::types::TypeRef;
 
 type Result<T> = std::result::Result<T, Error<LuaError>>;
+
+/// The largest arity a spec may declare (Lua functions take at most about 200 parameters).
+pub const MAX_ARITY: i64 = 200;
+
+const INTERFACE_KEYS: &[&str] = &[
+    "bases",
+    "methods",
+    "helpers",
+    "statics",
+    "overrides",
+    "reabstract",
+    "implementation",
+    "redefine",
+];
+const CLASS_KEYS: &[&str] = &[
+    "base",
+    "implements",
+    "methods",
+    "abstract",
+    "hook",
+    "redefine",
+    "metamethods",
+    "init",
+];
+/// The metamethods a class spec may declare for its objects.
+const METAMETHODS: &[&str] = &[
+    "__tostring",
+    "__eq",
+    "__lt",
+    "__le",
+    "__len",
+    "__concat",
+    "__call",
+    "__close",
+    "__unm",
+    "__add",
+    "__sub",
+    "__mul",
+    "__div",
+    "__mod",
+    "__idiv",
+    "__pow",
+];
+
+/// Refuses keys of `spec` outside `allowed`.
+fn check_keys(owner: &str, spec: &Table, allowed: &[&str]) -> Result<()> {
+    for pair in spec.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        let known = match &key {
+            Value::String(s) => allowed
+                .iter()
+                .any(|a| s.as_bytes().as_ref() == a.as_bytes()),
+            _ => false,
+        };
+        if !known {
+            return Err(type_load(
+                owner,
+                format!(
+                    "unknown key {} in the spec (known keys: {})",
+                    describe_key(&key),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn describe_key(key: &Value) -> String {
+    match key {
+        Value::String(s) => format!("'{}'", s.to_string_lossy()),
+        Value::Integer(n) => format!("[{n}]"),
+        other => format!("of type {}", other.type_name()),
+    }
+}
+
+/// `spec[key]` as a flag: absent is false, anything but a boolean an error.
+fn flag(owner: &str, spec: &Table, key: &str) -> Result<bool> {
+    match spec.raw_get::<Value>(key)? {
+        Value::Nil => Ok(false),
+        Value::Boolean(b) => Ok(b),
+        other => Err(type_load(
+            owner,
+            format!("'{key}' must be a boolean, got a {}", other.type_name()),
+        )),
+    }
+}
+
+/// `spec[key]` as a table (`what` names it in the error), or `None` when absent.
+fn optional_table(owner: &str, spec: &Table, key: &str, what: &str) -> Result<Option<Table>> {
+    match spec.raw_get::<Value>(key)? {
+        Value::Nil => Ok(None),
+        Value::Table(t) => Ok(Some(t)),
+        other => Err(type_load(
+            owner,
+            format!("'{key}' must be a {what}, got a {}", other.type_name()),
+        )),
+    }
+}
+
+/// `spec[key]` as a list: a table whose keys are exactly 1..n.
+fn list(owner: &str, spec: &Table, key: &str) -> Result<Vec<Value>> {
+    let Some(table) = optional_table(owner, spec, key, "list")? else {
+        return Ok(Vec::new());
+    };
+    let mut items: Vec<(i64, Value)> = Vec::new();
+    for pair in table.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        match k {
+            Value::Integer(i) if i >= 1 => items.push((i, v)),
+            other => {
+                return Err(type_load(
+                    owner,
+                    format!(
+                        "'{key}' must be a list, but has the key {}",
+                        describe_key(&other)
+                    ),
+                ))
+            }
+        }
+    }
+    items.sort_by_key(|(i, _)| *i);
+    if let Some(pos) = items.iter().zip(1..).position(|((i, _), want)| *i != want) {
+        return Err(type_load(
+            owner,
+            format!("'{key}' has a hole: entry {} is nil", pos + 1),
+        ));
+    }
+    Ok(items.into_iter().map(|(_, v)| v).collect())
+}
 
 fn type_load(name: &str, message: String) -> Error<LuaError> {
     Error::TypeLoad {
@@ -55,23 +189,33 @@ fn current(rt: &Runtime<LuaHost>, expr: &TypeExpr<LuaHost>) -> Option<TypeRef<Lu
 
 /// `spec[field]` as a list of type expressions.
 fn type_list(owner: &str, spec: &Table, field: &str) -> Result<Vec<TypeExpr<LuaHost>>> {
-    match spec.get::<Option<Table>>(field)? {
-        None => Ok(Vec::new()),
-        Some(list) => list
-            .sequence_values::<Value>()
-            .map(|v| type_expr(owner, &v?))
-            .collect(),
-    }
+    list(owner, spec, field)?
+        .iter()
+        .map(|v| type_expr(owner, v))
+        .collect()
 }
 
-/// `spec[field]` as `(name, value)` pairs in name order.
-fn members(spec: &Table, field: &str) -> Result<Vec<(String, Value)>> {
-    let Some(table) = spec.get::<Option<Table>>(field)? else {
+/// `spec[field]` as `(name, value)` pairs in name order; names must be strings.
+fn members(owner: &str, spec: &Table, field: &str) -> Result<Vec<(String, Value)>> {
+    let Some(table) = optional_table(owner, spec, field, "table")? else {
         return Ok(Vec::new());
     };
-    let mut out = table
-        .pairs::<String, Value>()
-        .collect::<mlua::Result<Vec<_>>>()?;
+    let mut out = Vec::new();
+    for pair in table.pairs::<Value, Value>() {
+        let (k, v) = pair?;
+        match k {
+            Value::String(s) => out.push((s.to_str()?.to_owned(), v)),
+            other => {
+                return Err(type_load(
+                    owner,
+                    format!(
+                        "'{field}' names its members with strings, got the key {}",
+                        describe_key(&other)
+                    ),
+                ))
+            }
+        }
+    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
@@ -108,8 +252,14 @@ fn arity(owner: &str, member: &str, f: &Function, has_self: bool) -> Result<usiz
 }
 
 fn abstract_arity(owner: &str, member: &str, n: i64) -> Result<usize> {
+    if !(0..=MAX_ARITY).contains(&n) {
+        return Err(type_load(
+            owner,
+            format!("'{member}' has an arity out of range ({n}; 0 to {MAX_ARITY})"),
+        ));
+    }
     usize::try_from(n)
-        .map_err(|_| type_load(owner, format!("'{member}' has a negative arity ({n})")))
+        .map_err(|_| type_load(owner, format!("'{member}' has an arity out of range ({n})")))
 }
 
 /// Which base interface an override key means: `"IBase.method"`, or `"method"` for the
@@ -157,17 +307,18 @@ pub(crate) fn interface(
         Some(s) => s,
         None => lua.create_table()?,
     };
+    check_keys(name, &spec, INTERFACE_KEYS)?;
     let mut b = rt.interface(name);
     let bases = type_list(name, &spec, "bases")?;
     for base in &bases {
         b = b.base(base.clone());
     }
-    for (member, value) in members(&spec, "methods")? {
+    for (member, value) in members(name, &spec, "methods")? {
         b = match value {
             Value::Integer(n) => b.method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
                 let n = arity(name, &member, &f, true)?;
-                b.default_method(&member, n, lua_body(lua, f)?)
+                b.default_method(&member, n, known_lua_body(lua, f)?)
             }
             other => {
                 return Err(type_load(
@@ -180,31 +331,35 @@ pub(crate) fn interface(
             }
         };
     }
-    for (member, value) in members(&spec, "helpers")? {
+    for (member, value) in members(name, &spec, "helpers")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, true)?;
-        b = b.helper(&member, n, lua_body(lua, f)?);
+        b = b.helper(&member, n, known_lua_body(lua, f)?);
     }
-    for (member, value) in members(&spec, "statics")? {
+    for (member, value) in members(name, &spec, "statics")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, false)?;
         b = b.static_method(&member, n, lua_static_body(lua, f)?);
     }
-    for (key, value) in members(&spec, "overrides")? {
+    for (key, value) in members(name, &spec, "overrides")? {
         let f = function(name, &key, value)?;
         let (base, method) = override_target(name, rt, &bases, &key)?;
-        b = b.override_base(base, &method, lua_body(lua, f)?);
+        b = b.override_base(base, &method, known_lua_body(lua, f)?);
     }
-    if let Some(list) = spec.get::<Option<Table>>("reabstract")? {
-        for key in list.sequence_values::<String>() {
-            let (base, method) = override_target(name, rt, &bases, &key?)?;
-            b = b.reabstract(base, &method);
-        }
+    for key in list(name, &spec, "reabstract")? {
+        let Value::String(key) = key else {
+            return Err(type_load(
+                name,
+                format!("'reabstract' lists method names, got a {}", key.type_name()),
+            ));
+        };
+        let (base, method) = override_target(name, rt, &bases, &key.to_str()?)?;
+        b = b.reabstract(base, &method);
     }
-    if spec.get::<Option<bool>>("implementation")?.unwrap_or(false) {
+    if flag(name, &spec, "implementation")? {
         b = b.dynamic_castable_implementation();
     }
-    if spec.get::<Option<bool>>("redefine")?.unwrap_or(false) {
+    if flag(name, &spec, "redefine")? {
         b = b.redefine();
     }
     Ok(b.define()?.as_type())
@@ -221,8 +376,9 @@ pub(crate) fn class(
         Some(s) => s,
         None => lua.create_table()?,
     };
+    check_keys(name, &spec, CLASS_KEYS)?;
     let mut b = rt.class(name);
-    let base: Option<ClassRef<LuaHost>> = match spec.get::<Value>("base")? {
+    let base: Option<ClassRef<LuaHost>> = match spec.raw_get::<Value>("base")? {
         Value::Nil => None,
         v => {
             let expr = type_expr(name, &v)?;
@@ -234,17 +390,21 @@ pub(crate) fn class(
     for iface in type_list(name, &spec, "implements")? {
         b = b.implement(iface);
     }
-    for (member, value) in members(&spec, "methods")? {
+    let own = lua.create_table()?;
+    for (member, value) in members(name, &spec, "methods")? {
+        if let Value::Function(f) = &value {
+            own.raw_set(member.as_str(), f)?;
+        }
         b = match value {
             Value::Integer(n) => b.abstract_method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
                 // A name the base class already has overrides its slot; a new name is a
                 // new virtual method.
                 if base.as_ref().is_some_and(|c| c.method(&member).is_ok()) {
-                    b.override_method(&member, lua_body(lua, f)?)
+                    b.override_method(&member, known_lua_body(lua, f)?)
                 } else {
                     let n = arity(name, &member, &f, true)?;
-                    b.method(&member, n, lua_body(lua, f)?)
+                    b.method(&member, n, known_lua_body(lua, f)?)
                 }
             }
             other => {
@@ -258,14 +418,49 @@ pub(crate) fn class(
             }
         };
     }
-    if let Some(hook) = spec.get::<Option<Table>>("hook")? {
-        b = b.hook(LuaHook::new(lua, hook)?);
+    let metamethods = lua.create_table()?;
+    for (key, value) in members(name, &spec, "metamethods")? {
+        if !METAMETHODS.contains(&key.as_str()) {
+            return Err(type_load(
+                name,
+                format!(
+                    "'metamethods' has the unknown key '{key}' (known: {})",
+                    METAMETHODS.join(", ")
+                ),
+            ));
+        }
+        metamethods.raw_set(key.as_str(), function(name, &key, value)?)?;
     }
-    if spec.get::<Option<bool>>("abstract")?.unwrap_or(false) {
+    let init = match spec.raw_get::<Value>("init")? {
+        Value::Nil => None,
+        v => Some(function(name, "init", v)?),
+    };
+    match spec.raw_get::<Value>("hook")? {
+        Value::Nil => {}
+        Value::Table(hook) => b = b.hook(LuaHook::new(lua, hook)?),
+        other => {
+            return Err(type_load(
+                name,
+                format!("'hook' must be a table, got a {}", other.type_name()),
+            ))
+        }
+    }
+    if flag(name, &spec, "abstract")? {
         b = b.abstract_class();
     }
-    if spec.get::<Option<bool>>("redefine")?.unwrap_or(false) {
+    if flag(name, &spec, "redefine")? {
         b = b.redefine();
     }
-    Ok(b.define()?.as_type())
+    let class = b.define()?;
+    // The Lua side's view of the class: its Lua methods (for calls that stay in Lua), its
+    // metamethods and its initializer, each inherited from the base class's.
+    let bind = binding(lua)?;
+    let this = type_userdata(&bind, lua, &class.as_type())?;
+    let base = match class.base() {
+        Some(c) => Value::UserData(type_userdata(&bind, lua, &c.as_type())?),
+        None => Value::Nil,
+    };
+    let register: Function = bind.prelude.get("register_class")?;
+    register.call::<()>((this, base, own, metamethods, init))?;
+    Ok(class.as_type())
 }

@@ -3,8 +3,9 @@
 //! - A Lua body or hook that raises (`error(v)`) is called under `pcall`, so the raised value
 //!   `v` itself is kept (in the Lua registry) as [`LuaError::Raised`]; when the engine hands
 //!   the failure back to a Lua caller, the binding raises `v` again, unchanged.
-//! - The engine's own failures reach Lua as error tables `{ kind = "...", message = "..." }`
-//!   whose metatable is `dynacast.Error` (`tostring(e)` gives `"<kind>: <message>"`).
+//! - Every other failure (the engine's, the binding's own checks, mlua's) reaches Lua as an
+//!   error table `{ kind = "...", message = "...", where = "chunk:line" }` whose metatable
+//!   is `dynacast.Error`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,8 +21,9 @@ use crate::error::Error;
 pub enum LuaError {
     /// A Lua body or hook raised this value; it reaches a Lua caller unchanged.
     Raised(RaisedValue),
-    /// mlua reported a failure (a value of the wrong type, out of memory, a registry key of
-    /// another Lua state, …). Raised to Lua callers as mlua's own error.
+    /// mlua reported a failure (out of memory, a registry key of another Lua state, …), or
+    /// the binding's own check failed ([`BindingError`] inside). Raised to Lua callers as a
+    /// `dynacast.Error` table (kind `"LuaError"`, or the [`BindingError`]'s kind).
     Lua(mlua::Error),
 }
 
@@ -104,27 +106,110 @@ impl From<mlua::Error> for Error<LuaError> {
     }
 }
 
-/// The value a failed binding call raises in Lua: the original value for
-/// [`LuaError::Raised`], an error table for the engine's errors. mlua's own errors come
-/// back as `Err`, for mlua to raise.
-pub(crate) fn failure_value(lua: &Lua, err: Error<LuaError>) -> mlua::Result<Value> {
-    match err {
-        Error::Host(LuaError::Raised(r)) => r.value(lua),
-        Error::Host(LuaError::Lua(e)) => Err(e),
-        other => error_table(lua, other.kind(), &other.to_string()).map(Value::Table),
+/// A failure the binding itself detects (a bad argument, a value of another Lua state, ...),
+/// with a kind of its own. It travels inside [`mlua::Error::external`], and reaches Lua as a
+/// `dynacast.Error` table with that kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BindingError {
+    /// `"BadArgument"` (an argument of the wrong type or value) or `"ForeignState"` (an
+    /// object, type or runtime of another Lua state, or of a closed one).
+    pub kind: &'static str,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+impl fmt::Display for BindingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
     }
 }
 
-/// `{ kind = kind, message = message }` with the `dynacast.Error` metatable.
-pub(crate) fn error_table(lua: &Lua, kind: &str, message: &str) -> mlua::Result<Table> {
-    let t = lua.create_table_with_capacity(0, 2)?;
+impl std::error::Error for BindingError {}
+
+/// An argument check failed: a [`BindingError`] of kind `BadArgument`.
+pub(crate) fn bad_argument(message: impl Into<String>) -> mlua::Error {
+    mlua::Error::external(BindingError {
+        kind: "BadArgument",
+        message: message.into(),
+    })
+}
+
+/// A value of another (or a closed) Lua state: a [`BindingError`] of kind `ForeignState`.
+pub(crate) fn foreign_state(message: impl Into<String>) -> mlua::Error {
+    mlua::Error::external(BindingError {
+        kind: "ForeignState",
+        message: message.into(),
+    })
+}
+
+/// The value the binding raises in Lua for `err`: the original value for
+/// [`LuaError::Raised`], else a `dynacast.Error` table `{ kind, message, where }` (`where`
+/// is `"chunk:line"` of the script line that made the failing call, when there is one).
+///
+/// For embedders' own Rust callbacks that call the engine: raise this value (e.g. with a
+/// Lua `error(v, 0)`) and scripts see the same errors as from the binding's own functions.
+pub fn error_value(lua: &Lua, err: Error<LuaError>) -> mlua::Result<Value> {
+    let (kind, message) = match err {
+        Error::Host(LuaError::Raised(r)) => return r.value(lua),
+        Error::Host(LuaError::Lua(e)) => match e.downcast_ref::<BindingError>() {
+            Some(b) => (b.kind, b.message.clone()),
+            None => ("LuaError", e.to_string()),
+        },
+        other => (other.kind(), other.to_string()),
+    };
+    error_table(lua, kind, &message, script_position(lua).as_deref()).map(Value::Table)
+}
+
+/// `"chunk:line"` of the innermost running Lua function that is not the binding's own.
+fn script_position(lua: &Lua) -> Option<String> {
+    // Level 0 is the running Rust function; a handful of binding frames at most sit above
+    // the script's. The bound keeps the walk short on deep stacks.
+    (1..16).find_map(|level| {
+        lua.inspect_stack(level, |d| {
+            let src = d.source();
+            if src.what == "C" || src.source.as_deref() == Some("=dynacast") {
+                return None;
+            }
+            let line = d.current_line()?;
+            Some(format!(
+                "{}:{line}",
+                src.short_src.as_deref().unwrap_or("?")
+            ))
+        })
+        .flatten()
+    })
+}
+
+impl From<Error<LuaError>> for mlua::Error {
+    /// The error for an mlua callback: mlua's own error for [`LuaError::Lua`], otherwise
+    /// the engine error wrapped with [`mlua::Error::external`]. To raise exactly what the
+    /// binding raises (the same value, or a `dynacast.Error` table), use [`error_value`].
+    fn from(err: Error<LuaError>) -> Self {
+        match err {
+            Error::Host(LuaError::Lua(e)) => e,
+            other => mlua::Error::external(other),
+        }
+    }
+}
+
+/// `{ kind = kind, message = message, where = position }` with the `dynacast.Error`
+/// metatable.
+pub(crate) fn error_table(
+    lua: &Lua,
+    kind: &str,
+    message: &str,
+    position: Option<&str>,
+) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(0, 3)?;
     t.raw_set("kind", kind)?;
     t.raw_set("message", message)?;
+    t.raw_set("where", position)?;
     t.set_metatable(Some(binding(lua)?.error_mt.clone()))?;
     Ok(t)
 }
 
-/// The metatable of error tables: `tostring(e)` is `"<kind>: <message>"`.
+/// The metatable of error tables: `tostring(e)` is `"<where>: <kind>: <message>"` (without
+/// `"<where>: "` when the position is unknown).
 pub(crate) fn error_metatable(lua: &Lua) -> mlua::Result<Table> {
     let mt = lua.create_table()?;
     mt.raw_set("__name", "dynacast.Error")?;
@@ -133,7 +218,10 @@ pub(crate) fn error_metatable(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(|_, e: Table| {
             let kind: String = e.raw_get("kind")?;
             let message: String = e.raw_get("message")?;
-            Ok(format!("{kind}: {message}"))
+            Ok(match e.raw_get::<Option<String>>("where")? {
+                Some(at) => format!("{at}: {kind}: {message}"),
+                None => format!("{kind}: {message}"),
+            })
         })?,
     )?;
     Ok(mt)

@@ -1,6 +1,6 @@
 //! The Lua binding (cargo feature `lua`): Lua 5.4 scripts define interfaces, implementation
 //! interfaces and classes, create objects, cast them and call their methods, through
-//! dynacast, with [`mlua`].
+//! dynacast, with [`mlua`] 0.12. Objects are plain Lua tables that the Lua GC fully sees.
 //!
 //! # Wiring
 //!
@@ -15,18 +15,18 @@
 //!     local IShape = dynacast.interface("IShape", { methods = { area = 0 } })
 //!     local Square = dynacast.class("Square", {
 //!         implements = { IShape },
+//!         init = function(self, side) self.side = side end,
 //!         methods = { area = function(self) return self.side * self.side end },
 //!     })
-//!     local sq = Square:new { side = 3 }
-//!     assert(sq:is(IShape))
-//!     assert(IShape:method("area")(sq) == 9)
+//!     local sq = Square(3)
+//!     assert(sq:is(IShape) and sq:area() == 9 and IShape.area(sq) == 9)
 //! "#).exec()?;
 //! # Ok::<(), mlua::Error>(())
 //! ```
 //!
 //! # The script's view
 //!
-//! - `dynacast.interface(name, spec)` defines an interface; `spec` fields (all optional):
+//! - `dynacast.interface(name, spec)` defines an interface; `spec` keys (all optional):
 //!   `bases` (list of types or type names), `methods` (`name = arity` for an abstract slot,
 //!   `name = function(self, ...)` for a default body), `helpers` (non-virtual instance
 //!   members), `statics` (static members, no `self`), `overrides` (default bodies for base
@@ -34,18 +34,44 @@
 //!   `implementation = true` (the dynamic-castable-implementation mark), `redefine = true`.
 //! - `dynacast.class(name, spec)`: `base`, `implements`, `methods` (functions; a name the
 //!   base class has overrides it, `name = arity` declares an abstract method), `abstract`,
-//!   `hook` (below), `redefine`.
-//! - `Class:new(fields)` or `dynacast.new(Class, fields)` makes an object; `obj.x` reads and
-//!   writes its fields. `obj:is(T)` (C# `is`), `obj:cast(T)` (returns `obj`, or raises),
-//!   `obj:call(method, ...)`, `obj:class()`. `IFoo:method("name")` is a method handle,
-//!   callable as `m(obj, ...)` (`m(...)` for a static). `dynacast.lookup(name)` finds a type.
-//!   Types and objects keep their identity in Lua: usable as table keys.
-//! - The arity of a method written in Lua is its parameter count less `self`; results are
-//!   the function's first result.
-//! - The names `is`, `cast`, `call` and `class` are the object's methods: a field of one of
-//!   those names is shadowed in Lua (Rust still reaches it through [`LuaPayload::state`]).
-//! - One runtime per Lua state: bodies and hooks hold registry keys of the state that defined
-//!   them, and run with that state as the context.
+//!   `hook` (below), `redefine`, `init = function(self, ...)` (the initializer, inherited)
+//!   and `metamethods` (`__tostring`, `__eq`, `__lt`, `__le`, `__len`, `__concat`,
+//!   `__call`, `__close` and the arithmetic ones; inherited).
+//! - Specs are strict: an unknown key, a list with a nil hole, a flag that is not a
+//!   boolean, a member name that is not a string, an arity outside `0..=200`: a `TypeLoad`
+//!   error naming the key and the type.
+//! - Objects: `Class(...)` makes one and runs `init(obj, ...)`; `Class:new(fields)` (or
+//!   `dynacast.new(Class, fields)`) makes one from a table without a metatable, which
+//!   becomes the object. An object **is** that Lua table: its entries are its fields
+//!   (`obj.x` is a table read, `pairs(obj)` walks the fields), its metatable is its class's.
+//! - `obj:m(...)`: the class's own Lua method `m` (the most derived override; a plain Lua
+//!   call that never leaves Lua: it may yield, and recursion is as deep as Lua's), else
+//!   the class's virtual method `m`, else the one interface method `m` among the interfaces
+//!   the class implements in its metadata (two of them: an `AmbiguousName` error naming
+//!   both). A name found through the engine is asked once per class, then kept.
+//! - `I.m(obj, ...)` calls interface `I`'s method `m` through `I`, on any object (hook
+//!   dispatch on proxies included). `C.m(obj, ...)` is class `C`'s own Lua implementation
+//!   of `m`, a non-virtual call: `Base.m(self)` is a super call (for a method written in
+//!   Rust, the virtual method's handle). `T:method("m")` is the same handle as `I.m`.
+//! - Reserved names, all on the `__index` fallback only, so no field is ever shadowed: an
+//!   object's `is(T)`, `cast(T)` (returns the object or raises), `call(handle, ...)` and
+//!   `class()`, reached when neither a field nor a class method has the name; a type's
+//!   `name`, `is_interface`, `is_implementation`, `cached_resolutions`, `new`, `method`,
+//!   `methods()`, `interfaces()`, `base()` and `assignable_to(T)` (reflection).
+//! - `tostring(obj)` is `"<Class>: 0x…"` (identity) unless the class declares
+//!   `__tostring`. Objects and types keep their identity: usable as table keys.
+//! - `dynacast.lookup(name)` finds a type. The arity of a method written in Lua is its
+//!   parameter count less `self`; results are the function's first result. Calls that stay
+//!   in Lua (`obj:m()` with a Lua method) follow Lua's argument rules; calls through the
+//!   engine check the arity (`ArgumentCount`).
+//! - One runtime per Lua state and one Lua state per runtime, for the runtime's life.
+//!
+//! # What cannot yield, and depth
+//!
+//! A call through the engine (`I.m(obj)`, a handle, a cast, the hook) crosses Rust, so the
+//! Lua code it runs cannot yield ("attempt to yield across a C-call boundary") and each
+//! nesting level uses two of Lua's 200 C levels (about 95 nested engine calls). Calls that
+//! stay in Lua (`obj:m()` on a class method written in Lua) have neither limit.
 //!
 //! # Hooks
 //!
@@ -67,20 +93,26 @@
 //!
 //! # Errors
 //!
-//! The engine's errors (`InvalidCast`, `InvalidOperation`, `EntryPointNotFound`,
-//! `AmbiguousImplementation`, `TypeLoad`, `MissingMember`, `ArgumentCount`) reach `pcall`
-//! as tables `{ kind = ..., message = ... }` with the metatable `dynacast.Error`
-//! (`tostring(e)` is `"<kind>: <message>"`). A value raised by a Lua body or hook reaches the
-//! caller unchanged (the same table, string or userdata), however many engine frames it
-//! crossed. mlua's own errors (an argument of the wrong type) are raised as mlua raises them.
+//! Everything the binding raises is a `dynacast.Error` table `{ kind, message, where }`
+//! (`where` is `"chunk:line"` of the script line that made the failing call;
+//! `tostring(e)` is `"<where>: <kind>: <message>"`), except a value raised by a Lua body or
+//! hook, which reaches the caller unchanged (the same table, string or userdata), however
+//! many engine frames it crossed. Kinds: the engine's (`InvalidCast`, `InvalidOperation`,
+//! `EntryPointNotFound`, `AmbiguousImplementation`, `TypeLoad`, `MissingMember`,
+//! `ArgumentCount`), the binding's own ([`BindingError`]: `BadArgument`, `ForeignState`,
+//! `AmbiguousName`) and `LuaError` (mlua failed). A body run by the engine is called under
+//! `pcall`, so its traceback ends at the engine; a method that stays in Lua keeps its
+//! frames and `error(msg, 2)` positions. Embedders' own Rust functions raise the same
+//! values with [`create_function`] (or [`error_value`]).
 //!
 //! # Rust side
 //!
-//! [`LuaHost`] is the [`Host`]: values are [`mlua::Value`]s, the call context
-//! is the [`Lua`](mlua::Lua) handle (bodies and hooks fetch their functions through it, as
-//! engine bodies must be `Send + Sync` and Lua values are not), the payload is a
-//! [`LuaPayload`]. Objects made from Rust with [`LuaPayload::new`] and handed over with
-//! [`object_to_lua`] are the same objects scripts see.
+//! [`LuaHost`] is the [`Host`]: values are [`mlua::Value`]s, the call context is the
+//! [`Lua`](mlua::Lua) handle (bodies and hooks fetch their functions through it, as engine
+//! bodies must be `Send + Sync` and Lua values are not), the payload is a [`LuaPayload`].
+//! Objects made from Rust with [`LuaPayload::new`] and handed over with [`object_to_lua`]
+//! are the same objects scripts see; [`lua_to_object`] goes the other way. See
+//! `handles.rs` for how an object's table lives and dies with the GC.
 
 mod api;
 mod callback;
@@ -88,10 +120,11 @@ mod define;
 mod error;
 mod handles;
 
-pub use api::install;
-pub use error::{LuaError, RaisedValue};
+pub use api::{create_function, install};
+pub use error::{error_value, BindingError, LuaError, RaisedValue};
 pub use handles::{
-    class_to_lua, object_to_lua, type_to_lua, LuaMethod, LuaObject, LuaPayload, LuaType,
+    class_to_lua, lua_to_object, object_to_lua, type_to_lua, LuaMethod, LuaObject, LuaPayload,
+    LuaType,
 };
 
 use crate::host::Host;

@@ -1,10 +1,11 @@
 -- dynacast's Lua side. The Rust functions in `raw.api` answer `true, results...` or
 -- `false, error`; the wrappers below raise the error with `error(e, 0)`, so that a value a
--- Lua body or hook raised reaches the caller's pcall unchanged, and the engine's errors
--- arrive as `dynacast.Error` tables. The metamethods of objects, types and method handles
--- are built here too.
+-- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
+-- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, pairs = error, pairs
+local error, getmetatable, next, pcall, rawset, select, setmetatable, type =
+  error, getmetatable, next, pcall, rawset, select, setmetatable, type
+local format = string.format
 
 local function finish(ok, ...)
   if ok then
@@ -20,46 +21,259 @@ local function wrap(f)
 end
 
 local api = {}
-for name, f in pairs(raw.api) do
+for name, f in next, raw.api do
   api[name] = wrap(f)
 end
 api.Error = raw.error_mt
 
--- Objects: the methods below, then the object's own fields.
-local object_methods = { is = api.is, cast = api.cast, call = api.call, class = api.class_of }
-local state_of = raw.state_of
-local function object_index(obj, key)
-  local m = object_methods[key]
-  if m ~= nil then
-    return m
-  end
-  return state_of(obj)[key]
+-- Objects are plain tables: their entries are their fields. The engine object is a hidden
+-- handle found through `handles` (weak keys: an ephemeron table, so Lua's GC sees through
+-- it and objects that refer to each other are collected).
+local by_id = setmetatable({}, { __mode = "v" })
+local handles = setmetatable({}, { __mode = "k" })
+local pins = {}
+
+local rescue, sweep = raw.rescue, raw.sweep
+local function finalize(obj)
+  pcall(rescue, obj)
 end
-local function object_newindex(obj, key, value)
-  state_of(obj)[key] = value
+-- Once per GC cycle, the pins of objects that Rust let go of are released.
+local function sentinel()
+  setmetatable({}, {
+    __gc = function()
+      pcall(sweep)
+      sentinel()
+    end,
+  })
+end
+sentinel()
+
+-- The methods every object has, reached only through names that are neither a field of
+-- the object nor a method of its class.
+local object_methods = { is = api.is, cast = api.cast, call = api.call, class = api.class_of }
+
+-- Casts the class metadata answers (SPEC B1) are the same for every object of the class,
+-- for good: they are kept per class and answered in Lua. A cast the metadata does not
+-- answer on a class with a hook goes to the engine every time, so the hook runs on every
+-- attempt (SPEC B2-B3). Only types (not type names, which a redefinition can move) are
+-- keys.
+local static_answer = wrap(raw.static_answer)
+local ENGINE = {} -- kept answer: "ask the engine (and so the hook), every time"
+local answers = setmetatable({}, { __mode = "k" }) -- class metatable -> { [type] = bool }
+local function known_answer(obj, t)
+  local mt = getmetatable(obj)
+  if mt == nil or type(t) ~= "userdata" then
+    return nil
+  end
+  local known = answers[mt]
+  if known == nil then
+    known = setmetatable({}, { __mode = "k" })
+    answers[mt] = known
+  end
+  local a = known[t]
+  if a == nil then
+    a = static_answer(obj, t)
+    known[t] = a == nil and ENGINE or a
+  end
+  if a == ENGINE then
+    return nil
+  end
+  return a
+end
+local engine_is, engine_cast = api.is, api.cast
+object_methods.is = function(obj, t)
+  local mt, a = getmetatable(obj), nil
+  local known = mt ~= nil and answers[mt] or nil
+  if known ~= nil then
+    a = known[t]
+  end
+  if a == nil then
+    a = known_answer(obj, t)
+  end
+  if a == nil or a == ENGINE then
+    return engine_is(obj, t)
+  end
+  return a
+end
+object_methods.cast = function(obj, t)
+  local mt = getmetatable(obj)
+  local known = mt ~= nil and answers[mt] or nil
+  local a = known ~= nil and known[t] or nil
+  if a == true then
+    return obj
+  end
+  if a == nil and known_answer(obj, t) then
+    return obj
+  end
+  return engine_cast(obj, t)
 end
 
--- Types: the methods below, then read-only fields.
-local type_methods = { method = api.method, new = api.new }
+-- Classes defined in Lua: their own Lua methods, inherited down the base chain, so that
+-- `obj:m()` finds the most derived override without leaving Lua (class virtual methods
+-- resolve statically: SPEC's class dispatch has no hook).
+-- Strong keys: a class's type userdata must stay the same (it is what these are keyed by)
+-- for as long as the state lives; the engine keeps every class that long anyway.
+local defs = {} -- class type -> { name = function }
+local inits = {} -- class type -> init function
+local metas = {} -- class type -> { __tostring = f, ... }
+local class_mts = setmetatable({}, { __mode = "k" }) -- class type -> object metatable
+
+local function register_class(class, base, own, metamethods, init)
+  local d, m = {}, {}
+  if base ~= nil then
+    for k, v in next, defs[base] or {} do
+      d[k] = v
+    end
+    for k, v in next, metas[base] or {} do
+      m[k] = v
+    end
+    if init == nil then
+      init = inits[base]
+    end
+  end
+  for k, v in next, own do
+    d[k] = v
+  end
+  for k, v in next, metamethods do
+    m[k] = v
+  end
+  defs[class], metas[class], inits[class] = d, m, init
+end
+
+local resolve = wrap(raw.resolve)
+local function class_mt(class)
+  local mt = class_mts[class]
+  if mt ~= nil then
+    return mt
+  end
+  local methods, misses = {}, {}
+  for k, v in next, defs[class] or {} do
+    methods[k] = v
+  end
+  -- A name the class does not define in Lua: asked of the engine once (a virtual method
+  -- with a Rust body, or the one interface method of that name), then kept. Missing string
+  -- keys are remembered too, so reading an absent field stays in Lua.
+  setmetatable(methods, {
+    __index = function(_, key)
+      if misses[key] then
+        return nil
+      end
+      local found = resolve(class, key)
+      if found == nil then
+        found = object_methods[key]
+      end
+      if found ~= nil then
+        rawset(methods, key, found)
+      elseif type(key) == "string" then
+        misses[key] = true
+      end
+      return found
+    end,
+  })
+  local name = class.name
+  mt = {
+    __index = methods,
+    __gc = finalize,
+    __name = name,
+    __tostring = function(obj)
+      return format("%s: %p", name, obj)
+    end,
+  }
+  for k, v in next, metas[class] or {} do
+    mt[k] = v
+  end
+  class_mts[class] = mt
+  return mt
+end
+
+-- Types: a few read-only fields and methods, then their members: `I.m` is the method
+-- handle of `I.m` (callable as `I.m(obj, ...)`, through `I`); `C.m` is the class's own
+-- implementation when it is written in Lua (a non-virtual call: `Base.m(self)` is a super
+-- call), else the virtual method's handle.
+local type_methods = { method = api.method, new = api.new, methods = api.methods,
+  interfaces = api.interfaces, base = api.base, assignable_to = api.assignable_to }
 local type_field = raw.type_field
+local members = setmetatable({}, { __mode = "k" })
+local method = api.method
+local invoke = api.invoke
+local resolve_call = wrap(raw.resolve_call)
+
+-- `I.m` for an instance method of interface `I`: a function that mirrors what the engine
+-- resolved and published for each class (SPEC D1: per class, like a `CallSite`). When the
+-- engine resolves `I.m` on a class to a body written in Lua, later calls with the right
+-- argument count call that function straight from Lua. Everything else (a first call, a
+-- body written in Rust, a failure, a wrong argument count) goes through the engine, so
+-- hooks run exactly as often as from Rust, and failures are never cached.
+local function caller(handle, arity)
+  local direct = setmetatable({}, { __mode = "k" }) -- class metatable -> Lua function
+  return function(obj, ...)
+    local mt = getmetatable(obj)
+    local f = mt ~= nil and direct[mt]
+    if f and select("#", ...) == arity then
+      return (f(obj, ...))
+    end
+    if mt ~= nil and type(obj) == "table" then
+      f = resolve_call(handle, obj)
+      if f then
+        direct[mt] = f
+      end
+    end
+    return invoke(handle, obj, ...)
+  end
+end
 local function type_index(t, key)
   local m = type_methods[key]
   if m ~= nil then
     return m
   end
-  return type_field(t, key)
+  local v = type_field(t, key)
+  if v ~= nil then
+    return v
+  end
+  local cache = members[t]
+  if cache == nil then
+    cache = {}
+    members[t] = cache
+  end
+  v = cache[key]
+  if v == nil then
+    local d = defs[t]
+    v = d and d[key]
+    if v == nil then
+      v = method(t, key)
+      if t.is_interface and not v.is_static then
+        v = caller(v, v.arity)
+      end
+    end
+    cache[key] = v
+  end
+  return v
 end
 
-local invoke = api.invoke
+local new = api.new
+local function type_call(t, ...)
+  local obj = new(t)
+  local init = inits[t]
+  if init ~= nil then
+    init(obj, ...)
+  end
+  return obj
+end
+
 local function method_call(m, ...)
   return invoke(m, ...)
 end
 
 return {
   api = api,
-  object_index = object_index,
-  object_newindex = object_newindex,
+  wrap = wrap,
+  by_id = by_id,
+  handles = handles,
+  pins = pins,
+  class_mt = class_mt,
+  register_class = register_class,
   type_index = type_index,
+  type_call = type_call,
   method_index = raw.method_field,
   method_call = method_call,
 }

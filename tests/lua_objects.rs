@@ -1,0 +1,370 @@
+//! The second-generation Lua binding, as a script sees it: idiomatic objects (point 1),
+//! errors with kinds and positions (point 4), strict definitions (point 6), depth and
+//! yield (point 7) and reflection (point 8).
+#![cfg(feature = "lua")]
+
+use dynacast::lua::{install, LuaHost};
+use dynacast::Runtime;
+use mlua::{Lua, LuaOptions, StdLib};
+
+fn lua() -> (Lua, Runtime<LuaHost>) {
+    let lua = Lua::new();
+    let rt = Runtime::<LuaHost>::new();
+    install(&lua, &rt).unwrap();
+    (lua, rt)
+}
+
+fn run(lua: &Lua, script: &str) {
+    if let Err(e) = lua.load(script).set_name("=script").exec() {
+        panic!("{e}");
+    }
+}
+
+#[test]
+fn objects_call_their_methods_like_lua_objects() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local IShape = dynacast.interface("IShape", {
+            methods = { area = 0, describe = function(self) return "shape of area " .. self:area() end },
+        })
+        local Animal = dynacast.class("Animal", {
+            implements = { IShape },
+            methods = {
+                speak = function(self) return "..." end,
+                name_of = function(self) return self.name end,
+                area = function(self) return 1 end,
+            },
+            init = function(self, name) self.name = name end,
+        })
+        local Dog = dynacast.class("Dog", {
+            base = Animal,
+            methods = { speak = function(self) return "woof, not " .. Animal.speak(self) end },
+        })
+        local d = Dog("rex")
+        -- The most derived override; a super call through the base class; the inherited init.
+        assert(d:speak() == "woof, not ...", d:speak())
+        assert(d:name_of() == "rex" and d.name == "rex")
+        -- An interface method with a default body, found by name among the class's
+        -- interfaces, and the same through the interface.
+        assert(d:describe() == "shape of area 1", d:describe())
+        assert(IShape.describe(d) == "shape of area 1" and IShape.area(d) == 1)
+        -- Fields a game would use are not shadowed, not even by the object's own methods.
+        d.class, d.type, d.is = "warrior", "hero", 3
+        assert(d.class == "warrior" and d.type == "hero" and d.is == 3)
+        local e = Dog("fido")
+        assert(e:class() == Dog and e:is(IShape) and rawequal(e:cast(IShape), e))
+        -- tostring shows identity; pairs walks the fields only.
+        assert(tostring(e):match("^Dog: 0x%x+$") and tostring(e) ~= tostring(d))
+        local keys = {}
+        for k, v in pairs(e) do keys[#keys + 1] = k .. "=" .. tostring(v) end
+        assert(#keys == 1 and keys[1] == "name=fido", table.concat(keys, ","))
+        -- Reading an absent field is nil, as on a table.
+        assert(e.missing == nil and e.missing == nil)
+        "#,
+    );
+}
+
+#[test]
+fn a_name_two_interfaces_give_is_an_error_naming_both() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local A = dynacast.interface("IA", { methods = { go = function(self) return "a" end } })
+        local B = dynacast.interface("IB", { methods = { go = function(self) return "b" end } })
+        local C = dynacast.class("Both", { implements = { A, B } })
+        local o = C:new()
+        local ok, e = pcall(function() return o:go() end)
+        assert(not ok and getmetatable(e) == dynacast.Error and e.kind == "AmbiguousName", tostring(e))
+        assert(e.message == "class 'Both' implements 'go' of both 'IA' and 'IB'; call IA.go(obj) or IB.go(obj)", e.message)
+        assert(A.go(o) == "a" and B.go(o) == "b")
+        "#,
+    );
+}
+
+#[test]
+fn class_specs_declare_metamethods() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        closed = {}
+        local V = dynacast.class("Vec", {
+            init = function(self, x) self.x = x end,
+            metamethods = {
+                __tostring = function(self) return "Vec(" .. self.x .. ")" end,
+                __eq = function(a, b) return a.x == b.x end,
+                __lt = function(a, b) return a.x < b.x end,
+                __le = function(a, b) return a.x <= b.x end,
+                __len = function(self) return self.x end,
+                __concat = function(a, b) return tostring(a) .. "|" .. tostring(b) end,
+                __call = function(self, y) return self.x + y end,
+                __close = function(self) closed[#closed + 1] = self.x end,
+            },
+        })
+        local Sub = dynacast.class("SubVec", { base = V })
+        local a, b, c = V(1), V(2), Sub(1)
+        assert(tostring(a) == "Vec(1)" and tostring(c) == "Vec(1)", "inherited")
+        assert(a == c and a ~= b and a < b and a <= c and #b == 2)
+        assert(a .. b == "Vec(1)|Vec(2)" and a(41) == 42)
+        do local scoped <close> = V(7) end
+        assert(closed[1] == 7)
+        "#,
+    );
+}
+
+#[test]
+fn hook_dispatch_through_an_interface_field_counts_like_rust() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local calls = { is = 0, get = 0 }
+        local IGreet = dynacast.interface("IGreet", { methods = { hello = 0 } })
+        local Impl = dynacast.interface("IGreetImpl", {
+            bases = { IGreet }, implementation = true,
+            overrides = { hello = function(self) return "hi " .. self.who end },
+        })
+        local Proxy = dynacast.class("Proxy", { hook = {
+            is_interface_implemented = function(self, i) calls.is = calls.is + 1; return i == IGreet end,
+            get_interface_implementation = function(self, i) calls.get = calls.get + 1; return Impl end,
+        } })
+        local p, q = Proxy:new { who = "p" }, Proxy:new { who = "q" }
+        assert(IGreet.hello(p) == "hi p" and IGreet.hello(q) == "hi q" and IGreet.hello(p) == "hi p")
+        assert(calls.get == 1 and calls.is == 0, calls.get .. " " .. calls.is)
+        -- Every cast asks the hook (SPEC B2-B3).
+        p:cast(IGreet); p:cast(IGreet); assert(p:is(IGreet))
+        assert(calls.is == 3, calls.is)
+        -- The proxy's class implements nothing in metadata: obj:hello() is not found.
+        assert(p.hello == nil)
+        "#,
+    );
+}
+
+#[test]
+fn binding_errors_are_dynacast_errors_with_a_kind_and_the_calling_line() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local I = dynacast.interface("I", { methods = { m = function(self) return 1 end } })
+        local function check(f, kind, message, line)
+            local ok, e = pcall(f)
+            assert(not ok and getmetatable(e) == dynacast.Error, tostring(e))
+            assert(e.kind == kind and e.message == message, e.kind .. ": " .. e.message)
+            assert(e.where == "script:" .. line, e.where)
+            assert(tostring(e) == e.where .. ": " .. kind .. ": " .. message)
+        end
+        -- (Not tail calls: a tail call leaves no frame of its own to point at.)
+        check(function() local v = dynacast.new(42) return v end, "BadArgument", "expected a type or a type name, got a integer", 11)
+        check(function() local v = I.m(42) return v end, "BadArgument", "expected a dynacast object, got a integer", 12)
+        check(function() local v = dynacast.class(nil) return v end, "BadArgument", "error converting Lua nil to String (expected string or number)", 13)
+        check(function() local v = I:method("nope") return v end, "MissingMember", "Member 'nope' not found on type 'I'.", 14)
+        local o = dynacast.class("Plain", {}):new()
+        check(function() local v = o.is(42, I) return v end, "BadArgument", "expected a dynacast object, got a integer", 16)
+        check(function() local v = o.cast(o, I) return v end, "InvalidCast", "Unable to cast object of type 'Plain' to type 'I'.", 17)
+        "#,
+    );
+}
+
+#[test]
+fn errors_raised_in_methods_keep_their_position_and_frames() {
+    // The debug library, for `debug.traceback` (not among mlua's safe libraries).
+    // SAFETY: the test's scripts use `debug` only to read tracebacks.
+    let lua =
+        unsafe { Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default()) };
+    install(&lua, &Runtime::<LuaHost>::new()).unwrap();
+    run(
+        &lua,
+        r#"
+        local C = dynacast.class("Checked", { methods = {
+            need = function(self, x) if x == nil then error("x is required", 2) end return x end,
+            deep = function(self) local t = nil; return t.field end,
+        } })
+        local o = C:new()
+        local ok, e = pcall(function()
+            local v = o:need() -- line 8: error(msg, 2) points here
+            return v
+        end)
+        assert(not ok and e == "script:8: x is required", e)
+        local ok2, tb = xpcall(function() return o:deep() end, debug.traceback)
+        assert(not ok2 and tb:find("script:4: attempt to index a nil value", 1, true), tb)
+        assert(tb:find("in method 'deep'", 1, true) or tb:find("in function <script:4>", 1, true), tb)
+        "#,
+    );
+}
+
+#[test]
+fn engine_errors_convert_for_embedders_callbacks() {
+    let err: dynacast::Error<dynacast::lua::LuaError> = dynacast::Error::MissingMember {
+        type_name: "T".into(),
+        member: "m".into(),
+    };
+    let as_mlua: mlua::Error = err.into();
+    assert_eq!(as_mlua.to_string(), "Member 'm' not found on type 'T'.");
+}
+
+#[test]
+fn definitions_are_strict() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local I = dynacast.interface("I", {})
+        local J = dynacast.interface("J", {})
+        local function refused(f, message)
+            local ok, e = pcall(f)
+            assert(not ok and e.kind == "TypeLoad", tostring(e))
+            assert(e.message == message, e.message)
+        end
+        refused(function() dynacast.class("A", { implement = { I } }) end,
+            "Could not load type 'A': unknown key 'implement' in the spec (known keys: base, implements, methods, abstract, hook, redefine, metamethods, init)")
+        refused(function() dynacast.class("B", { implements = { I, nil, J } }) end,
+            "Could not load type 'B': 'implements' has a hole: entry 2 is nil")
+        refused(function() dynacast.class("C", { abstract = "false" }) end,
+            "Could not load type 'C': 'abstract' must be a boolean, got a string")
+        refused(function() dynacast.interface("D", { methods = { [1] = 0 } }) end,
+            "Could not load type 'D': 'methods' names its members with strings, got the key [1]")
+        refused(function() dynacast.interface("E", { methods = { m = -1 } }) end,
+            "Could not load type 'E': 'm' has an arity out of range (-1; 0 to 200)")
+        refused(function() dynacast.interface("F", { methods = { m = 1000 } }) end,
+            "Could not load type 'F': 'm' has an arity out of range (1000; 0 to 200)")
+        refused(function() dynacast.interface("G", { implementation = 1 }) end,
+            "Could not load type 'G': 'implementation' must be a boolean, got a integer")
+        refused(function() dynacast.class("H", { metamethods = { __gc = function() end } }) end,
+            "Could not load type 'H': 'metamethods' has the unknown key '__gc' (known: __tostring, __eq, __lt, __le, __len, __concat, __call, __close, __unm, __add, __sub, __mul, __div, __mod, __idiv, __pow)")
+        "#,
+    );
+}
+
+#[test]
+fn calls_that_stay_in_lua_recurse_deep_and_yield() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local Counter = dynacast.class("Counter", { methods = {
+            down = function(self, n) if n == 0 then return 0 end return 1 + self:down(n - 1) end,
+            step = function(self) self.n = (self.n or 0) + 1; coroutine.yield(self.n); return "done" end,
+        } })
+        local c = Counter:new()
+        assert(c:down(10000) == 10000)
+        local co = coroutine.wrap(function() return c:step() end)
+        assert(co() == 1 and co() == "done")
+        "#,
+    );
+}
+
+#[test]
+fn a_first_resolution_cannot_yield_a_cached_call_can() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local I = dynacast.interface("IYield", { methods = {
+            step = function(self) coroutine.yield(1) return 2 end,
+        } })
+        local C = dynacast.class("Yielding", { implements = { I } })
+        local o = C:new()
+        -- The first call resolves through the engine (Rust): the body cannot yield there.
+        local co = coroutine.create(function() return I.step(o) end)
+        local ok, e = coroutine.resume(co)
+        assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
+        -- Resolved and published now: the call stays in Lua and may yield.
+        local co2 = coroutine.wrap(function() return I.step(o) end)
+        assert(co2() == 1 and co2() == 2)
+        -- A handle from T:method() always goes through the engine.
+        local co3 = coroutine.create(function() return I:method("step")(o) end)
+        assert(not coroutine.resume(co3))
+        "#,
+    );
+}
+
+#[test]
+fn cached_interface_calls_nest_deep() {
+    let (lua, _rt) = lua();
+    let depth: i64 = lua
+        .load(
+            r#"
+            IDeep = dynacast.interface("IDeep", { methods = {
+                down = function(self, n) if n == 0 then return 0 end return 1 + IDeep.down(self, n - 1) end,
+            } })
+            local o = dynacast.class("Deep", { implements = { IDeep } }):new()
+            IDeep.down(o, 0) -- the first call resolves through the engine
+            return IDeep.down(o, 1000)
+            "#,
+        )
+        .eval()
+        .unwrap();
+    assert_eq!(depth, 1000);
+}
+
+#[test]
+fn engine_calls_nest_as_deep_as_lua_allows() {
+    // Through the engine every level costs two of Lua's 200 C levels: a handle from
+    // T:method() nests about 95 deep, then fails cleanly.
+    let (lua, _rt) = lua();
+    let reached: i64 = lua
+        .load(
+            r#"
+            local I = dynacast.interface("IHandle", { methods = {
+                down = function(self, n) if n == 0 then return 0 end return 1 + down(self, n - 1) end,
+            } })
+            down = I:method("down")
+            local o = dynacast.class("Handled", { implements = { I } }):new()
+            local reached = 0
+            for _, n in ipairs({ 50, 90, 180 }) do
+                if pcall(down, o, n) then reached = n end
+            end
+            return reached
+            "#,
+        )
+        .eval()
+        .unwrap();
+    assert_eq!(reached, 90);
+}
+
+#[test]
+fn types_reflect_their_members() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        local IBase = dynacast.interface("IBase", { methods = { a = 0 } })
+        local IMore = dynacast.interface("IMore", { bases = { IBase }, methods = { b = 0, c = 1 } })
+        local P = dynacast.class("P", { methods = { x = function(self) end } })
+        local K = dynacast.class("K", { base = P, implements = { IMore },
+            methods = { a = function(self) end, b = function(self) end, c = function(self, v) end } })
+        local names = IMore:methods(); table.sort(names)
+        assert(table.concat(names, ",") == "b,c", table.concat(names, ","))
+        local ms = K:methods(); table.sort(ms)
+        assert(table.concat(ms, ",") == "a,b,c,x", table.concat(ms, ","))
+        assert(K:base() == P and P:base() ~= nil and IMore:base() == nil)
+        local is = {}
+        for _, i in ipairs(K:interfaces()) do is[#is + 1] = i.name end
+        table.sort(is)
+        assert(table.concat(is, ",") == "IBase,IMore", table.concat(is, ","))
+        assert(K:assignable_to(P) and K:assignable_to(IBase) and not P:assignable_to(K))
+        assert(IMore:assignable_to("IBase"))
+        "#,
+    );
+}
+
+#[test]
+fn a_class_keeps_its_lua_side_when_scripts_drop_its_type() {
+    let (lua, _rt) = lua();
+    run(
+        &lua,
+        r#"
+        dynacast.class("Kept", {
+            init = function(self, v) self.v = v end,
+            methods = { get = function(self) return self.v end },
+        })
+        collectgarbage(); collectgarbage()
+        local o = dynacast.lookup("Kept")(5)
+        assert(o:get() == 5 and o.v == 5)
+        "#,
+    );
+}
