@@ -1,4 +1,4 @@
-//! The classic `IDynamicInterfaceCastable` greeter (SPEC §4, scenario 7).
+//! The classic `IDynamicInterfaceCastable` greeter (scenarios S1–S7, scenario 7).
 //!
 //! `IGreet { hello, goodbye }`; the implementation interface `IGreetImpl` gives only
 //! `hello`. A class whose hook maps `IGreet` to `IGreetImpl` can be cast to `IGreet` and

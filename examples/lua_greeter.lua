@@ -1,4 +1,4 @@
--- The classic IDynamicInterfaceCastable greeter (SPEC §4, scenario 7), written in Lua.
+-- The classic IDynamicInterfaceCastable greeter (scenarios S1–S7, scenario 7), written in Lua.
 --
 -- IGreet { hello, goodbye }; the implementation interface IGreetImpl gives only hello.
 -- The class DynamicCastable carries a hook that maps IGreet to IGreetImpl. Every cast asks

@@ -1,4 +1,4 @@
-//! Call sites: the inline cache an embedder keeps per call in its bytecode (SPEC §5).
+//! Call sites: the inline cache an embedder keeps per call in its bytecode (rule A3).
 //!
 //! A [`CallSite`] remembers, for one interface method, which body served the classes that
 //! reached it, so the next call on an instance of one of those classes is a compare and an
@@ -24,7 +24,7 @@
 //!
 //! Types are immutable once defined and a class's resolution of a method never changes once
 //! published: the static tables are computed at definition, and the per-type dynamic cache is
-//! insert-only, first published wins (SPEC D1). The engine has no cache flush; hot reload
+//! insert-only, first published wins (rule D1). The engine has no cache flush; hot reload
 //! ([`ClassBuilder::redefine`](crate::ClassBuilder::redefine)) defines a *new* class with a
 //! new address, which misses every entry and is resolved afresh. So an entry, once written, stays
 //! the right answer for its class for as long as the process runs.

@@ -1,4 +1,4 @@
-//! The cast path (SPEC §2): `is_instance_of` (C# `is`) and `cast` (C# explicit cast).
+//! The cast path (rules B1–B6): `is_instance_of` (C# `is`) and `cast` (C# explicit cast).
 //!
 //! 1. The metadata answers first (B1): the class chain for class targets; the class's full
 //!    interface set, with variance, for interface targets. Static facts are precomputed, so

@@ -1,5 +1,5 @@
 //! Classes: a single base class, virtual methods in vtable slots, interface maps, abstract
-//! classes and the optional dynamic-castable hook (SPEC §1).
+//! classes and the optional dynamic-castable hook (rules M1–M6).
 //!
 //! Everything static about a class is computed here, once, when it is defined: its ancestor
 //! chain, its vtable, its full interface set and, for each of those interfaces, the body
@@ -126,7 +126,7 @@ pub(crate) struct ClassData<H: Host> {
     /// from the class instead of three; others go through `interface_index`.
     primary_interface: InterfaceIndex<H>,
     pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
-    /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (SPEC D1).
+    /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
 }
@@ -150,7 +150,7 @@ impl<H: Host> ClassData<H> {
         self.depth == 0
     }
 
-    /// Whether `target` is this class or one of its ancestors (SPEC B1): one load for a
+    /// Whether `target` is this class or one of its ancestors (rule B1): one load for a
     /// target among the first [`DISPLAY`] levels, else a walk up the base chain.
     #[inline]
     pub(crate) fn derives_from(&self, target: &ClassData<H>) -> bool {
@@ -183,7 +183,7 @@ impl<H: Host> ClassData<H> {
         }
     }
 
-    /// The class's implementation of `iface`, by metadata (SPEC B1/C1): an exact match,
+    /// The class's implementation of `iface`, by metadata (rule B1/C1): an exact match,
     /// else (for generics with variant parameters) a variance-compatible one.
     #[inline]
     pub(crate) fn find_interface(
@@ -233,7 +233,7 @@ impl<H: Host> ClassData<H> {
         self.find_by_variance(iface).is_some()
     }
 
-    /// The static call's fast path (SPEC C1): the body serving `key` when the class
+    /// The static call's fast path (rule C1): the body serving `key` when the class
     /// implements `key`'s interface exactly (not through variance) and the slot has one.
     /// `None` sends the caller to [`find_interface`](Self::find_interface).
     #[inline(always)]

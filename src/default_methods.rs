@@ -1,4 +1,4 @@
-//! Default-interface-method resolution (SPEC C4): among a set of interfaces, find the most
+//! Default-interface-method resolution (rule C4): among a set of interfaces, find the most
 //! specific default body for an interface method.
 //!
 //! Used twice: once per class when it is defined (for interface methods the class does not

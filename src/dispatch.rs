@@ -1,4 +1,4 @@
-//! The dispatch path (SPEC §3): calling an interface method on an object.
+//! The dispatch path (rules C1–D3): calling an interface method on an object.
 //!
 //! 1. Non-virtual helpers and static members are called directly (C5).
 //! 2. If the class implements the method's interface in its metadata, the slot resolved

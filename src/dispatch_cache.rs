@@ -1,4 +1,4 @@
-//! The per-type cache of dynamic dispatch resolutions (SPEC D1, D2).
+//! The per-type cache of dynamic dispatch resolutions (rule D1, D2).
 //!
 //! Key: the called interface method (declaring interface uid, slot). Value: the body the
 //! hook's implementation interface gives for it. Only successes are stored.
@@ -42,7 +42,7 @@
 //! `--cfg dynacast_broken` as well, the steps marked "broken variant" below can be switched
 //! off one at a time (`sync::broken`) to prove the models notice.
 //!
-//! SPEC §5 measured an insert-only atomic table at about 1.6× a direct call against 3.1×
+//! rule A2 measured an insert-only atomic table at about 1.6× a direct call against 3.1×
 //! for `arc_swap::Cache` + hashbrown and 8.8× for `ArcSwap::load` + hashbrown, which is
 //! why the read path is this table and not a snapshot map.
 
@@ -384,6 +384,11 @@ impl<H: Host> DispatchCache<H> {
         #[cfg(not(dynacast_broken))]
         let recheck = true;
         if let Some(existing) = self.lookup(key).filter(|_| recheck) {
+            // Our resolution lost the race. It may hold the last reference to an
+            // implementation interface the hook built just now, whose bodies are user
+            // code: drop it after the guard, never under an engine lock.
+            drop(writer);
+            drop(resolved);
             return Ok(existing);
         }
         // Only writers change `current`, and we are the only writer now.

@@ -78,17 +78,17 @@ pub enum Error<E> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum InvalidOperation {
-    /// SPEC C3.2: the hook returned a class.
+    /// rule C3.2: the hook returned a class.
     NotAnInterface {
         /// The type the hook returned.
         returned: Arc<str>,
     },
-    /// SPEC C3.3: the hook returned an interface without the dynamic-castable-implementation mark.
+    /// rule C3.3: the hook returned an interface without the dynamic-castable-implementation mark.
     NotMarked {
         /// The type the hook returned.
         returned: Arc<str>,
     },
-    /// SPEC C3.4: the returned interface is not assignable to the requested one.
+    /// rule C3.4: the returned interface is not assignable to the requested one.
     DoesNotImplement {
         /// The type the hook returned.
         returned: Arc<str>,

@@ -5,12 +5,12 @@
 //! What the engine does:
 //! - [`is_interface_implemented`](DynamicCastable::is_interface_implemented) runs on
 //!   **every** cast to an interface that the class does not implement in its metadata, and
-//!   its answer is never cached (SPEC B2–B3). Casts to classes never call it.
+//!   its answer is never cached (rule B2–B3). Casts to classes never call it.
 //! - [`get_interface_implementation`](DynamicCastable::get_interface_implementation) runs
 //!   when an interface method is called that the class does not implement in its metadata
 //!   and whose resolution for this class is not cached yet. It is asked about the interface
-//!   that *declares* the method (SPEC C2). A successful resolution is cached for the whole
-//!   class, per method (SPEC D1); failures are not cached, so the next call asks again.
+//!   that *declares* the method (rule C2). A successful resolution is cached for the whole
+//!   class, per method (rule D1); failures are not cached, so the next call asks again.
 //! - No engine lock is held while a hook runs: a hook may cast, dispatch, or define types,
 //!   even on the same object.
 //! - Hook calls nest at most [`max_hook_depth`] deep on one thread (default
@@ -29,7 +29,7 @@
 //!   exactly one answer is published and every caller, then and later, gets that one.
 //! - The returned type is an interface of the same runtime, marked
 //!   dynamic-castable-implementation, assignable to the requested interface; otherwise the
-//!   call fails with `InvalidCast` (no type) or `InvalidOperation` (SPEC C3).
+//!   call fails with `InvalidCast` (no type) or `InvalidOperation` (rule C3).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,6 +1,6 @@
 //! Interfaces: method slots, default bodies, base interfaces, explicit overrides of base
 //! methods, re-abstraction, the dynamic-castable-implementation mark, and generic
-//! interface definitions with variance (SPEC §1).
+//! interface definitions with variance (rules M1–M6).
 
 use std::fmt;
 use std::sync::{Arc, Weak};
@@ -32,7 +32,7 @@ pub enum Variance {
 pub(crate) enum MemberKind<H: Host> {
     /// A virtual slot, dispatched on `this`; `None` is abstract.
     Virtual(Option<Body<H>>),
-    /// A non-virtual instance helper, called directly (SPEC C5).
+    /// A non-virtual instance helper, called directly (rule C5).
     Helper(Body<H>),
     /// A static member, called directly without `this`.
     Static(StaticBody<H>),
@@ -243,7 +243,7 @@ impl<H: Host> InterfaceRef<H> {
 
     /// The method called `name`, declared here or inherited from a base interface. The
     /// returned reference names the *declaring* interface, which is what dispatch and the
-    /// hook see (SPEC C2). A name declared by several bases resolves to the first in
+    /// hook see (rule C2). A name declared by several bases resolves to the first in
     /// base-list order.
     ///
     /// ```
@@ -287,7 +287,7 @@ impl<H: Host> InterfaceRef<H> {
 }
 
 /// The identity of an interface method: declaring interface and slot. Used as the key of
-/// the per-type dispatch cache (SPEC D1).
+/// the per-type dispatch cache (rule D1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct MethodKey {
     pub(crate) iface: u64,

@@ -11,6 +11,7 @@
 //! the call, and caches that answer for every instance of the class.
 //!
 //! Where to read:
+//! - [`rules`]: the semantic rules, with the ids (B1, C4, D1, …) the code and tests cite;
 //! - [`cast`]: the cast path, top to bottom;
 //! - [`dispatch`]: the dispatch path, top to bottom;
 //! - [`hook`]: the hook trait and its contract;

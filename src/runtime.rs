@@ -1,4 +1,4 @@
-//! The runtime: owner of every type definition and its name (SPEC §1).
+//! The runtime: owner of every type definition and its name (rules M1–M6).
 //!
 //! Types are defined through builders and are immutable once defined; handles are cheap
 //! `Arc`s, so casts and calls never touch the runtime. The name registry is a mutex-guarded

@@ -13,9 +13,8 @@
 //!   built before they are shared and never written afterwards, so there is no ordering
 //!   for loom to check; their publication to other threads goes through the loom-visible
 //!   primitives here (a once-cell, a mutex) or through loom's `thread::spawn`.
-//! - arc-swap: the engine does not use it (SPEC §5 measured the insert-only table faster
-//!   on the read path), so no loom stand-in for it is needed. Whoever adds an `ArcSwap`
-//!   to the engine adds its loom-visible stand-in here, with the same API.
+//! - arc-swap: not a dependency (the README's "Workspace, dependencies, toolchain" says
+//!   why). Whoever brings it back adds its loom-visible stand-in here, with the same API.
 
 #[cfg(all(dynacast_broken, not(loom)))]
 compile_error!("`--cfg dynacast_broken` only makes sense together with `--cfg loom`");

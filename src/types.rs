@@ -1,4 +1,4 @@
-//! Type handles and assignability (SPEC §1, B1).
+//! Type handles and assignability (rules M1–M6, B1).
 //!
 //! Every defined type gets a process-wide unique id (`uid`), never reused, so caches that
 //! remember a type by id can never mistake one type for another, even across runtimes.
@@ -195,7 +195,7 @@ impl<H: Host> Clone for TypeView<'_, H> {
 }
 impl<H: Host> Copy for TypeView<'_, H> {}
 
-/// SPEC B1: the metadata answer to "is `from` a `to`?".
+/// rule B1: the metadata answer to "is `from` a `to`?".
 pub(crate) fn is_assignable<H: Host>(from: &TypeRef<H>, to: &TypeRef<H>) -> bool {
     match (from, to) {
         (_, TypeRef::Class(target)) => match from {

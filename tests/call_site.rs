@@ -1,4 +1,4 @@
-//! Call-site inline caches (SPEC §5): mono → poly → megamorphic transitions, validation
+//! Call-site inline caches (rule A2): mono → poly → megamorphic transitions, validation
 //! against the receiver's class, hook call counts identical to `Object::call`, and
 //! correctness when classes are added (including hot reload) after the site is full.
 

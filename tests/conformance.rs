@@ -1,4 +1,4 @@
-//! The acceptance scenarios of SPEC §4, ported from the .NET runtime's
+//! The acceptance scenarios of scenarios S1–S7, ported from the .NET runtime's
 //! `IDynamicInterfaceCastable` tests. Each scenario runs on its own subclass of
 //! `DynamicInterfaceCastable` (and its own runtime), so per-type caches cannot leak
 //! between scenarios. Every test asserts exact results, exact error kinds and messages,

@@ -1,4 +1,4 @@
-//! Validation (issue 2, deliverable 3; SPEC §1): every bad definition is a typed error whose
+//! Validation (issue 2, deliverable 3; rules M1–M6): every bad definition is a typed error whose
 //! message names the type and the member, and nothing reachable through the public API
 //! panics. Also: abstract instantiation, foreign-runtime types, `redefine`.
 

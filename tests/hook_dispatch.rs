@@ -1,5 +1,5 @@
-//! The hook path beyond the SPEC §4 scenarios: inheritance of the hook, the per-type cache
-//! (sharing, growth, races, panics) and answers the engine must reject (SPEC B, C, D).
+//! The hook path beyond the scenarios S1–S7 scenarios: inheritance of the hook, the per-type cache
+//! (sharing, growth, races, panics) and answers the engine must reject (rules B, C, D).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};

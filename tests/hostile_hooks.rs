@@ -1,4 +1,4 @@
-//! Hooks that misbehave (SPEC §3 D2 and the hook contract in `src/hook.rs`): they panic,
+//! Hooks that misbehave (rules C1–D3 D2 and the hook contract in `src/hook.rs`): they panic,
 //! re-enter the engine on the same object, recurse, define types, answer per instance, or
 //! return types of another runtime. Every test runs under a watchdog, so a deadlock fails
 //! the test instead of hanging CI.
@@ -374,7 +374,7 @@ fn a_hook_may_define_new_types_through_the_runtime() {
 }
 
 /// The hook contract asks for one answer per type; a hook that breaks it gets the
-/// documented outcome: the first published answer serves every instance (SPEC D1).
+/// documented outcome: the first published answer serves every instance (rule D1).
 #[test]
 fn a_per_instance_dispatch_answer_is_served_to_the_whole_type() {
     within(30, || {

@@ -7,7 +7,7 @@ use dynacast::lua::{install, LuaHost};
 use dynacast::Runtime;
 use mlua::Lua;
 
-/// SPEC §4 scenario 6 in Lua: one object whose hook is switched between modes by the global
+/// scenario S6 in Lua: one object whose hook is switched between modes by the global
 /// `mode`. `outcome(method)` calls it on the object and returns `kind, message` of the error.
 fn switched() -> (Lua, Runtime<LuaHost>) {
     let lua = Lua::new();
@@ -120,7 +120,7 @@ fn every_engine_error_reaches_pcall_with_kind_and_message() {
     }
     // Failures were not cached: the same object now resolves (and caches) for real. The
     // bodies that ran (call_missing, pass_this) were resolved, so they are cached too:
-    // per method, which is why get_number was never served by them (SPEC D1).
+    // per method, which is why get_number was never served by them (rule D1).
     assert_eq!(
         outcome(&lua, "good", "get_number"),
         ("ok".into(), "42".into())

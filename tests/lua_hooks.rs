@@ -135,7 +135,7 @@ fn get_interface_implementation_is_cached_per_class_and_method() {
 
 #[test]
 fn the_greeter_scenario_counts_exactly() {
-    // SPEC §4 scenario 7: a second instance's hello does not ask get_interface_implementation
+    // scenario S7: a second instance's hello does not ask get_interface_implementation
     // again, while every cast asks is_interface_implemented again.
     let (lua, _rt) = greeter();
     assert_eq!(
@@ -212,7 +212,7 @@ fn the_hook_is_asked_about_the_declaring_interface_and_metadata_wins() {
 
 #[test]
 fn implementation_bodies_dispatch_on_this_again() {
-    // SPEC C5: a body calling another method of the requested interface goes through the
+    // rule C5: a body calling another method of the requested interface goes through the
     // hook path again (and picks up the cache), with `self` the original object.
     let (lua, _rt) = greeter();
     let (out, same): (String, bool) = lua

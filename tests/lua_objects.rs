@@ -134,7 +134,7 @@ fn hook_dispatch_through_an_interface_field_counts_like_rust() {
         local p, q = Proxy:new { who = "p" }, Proxy:new { who = "q" }
         assert(IGreet.hello(p) == "hi p" and IGreet.hello(q) == "hi q" and IGreet.hello(p) == "hi p")
         assert(calls.get == 1 and calls.is == 0, calls.get .. " " .. calls.is)
-        -- Every cast asks the hook (SPEC B2-B3).
+        -- Every cast asks the hook (rule B2-B3).
         p:cast(IGreet); p:cast(IGreet); assert(p:is(IGreet))
         assert(calls.is == 3, calls.is)
         -- The proxy's class implements nothing in metadata: obj:hello() is not found.

@@ -1,7 +1,7 @@
 //! Differential property tests: random interface graphs, class hierarchies and hooks
 //! (see `model::gen`), built in the engine and in the naive reference model
 //! (`tests/model/mod.rs`); every cast and call must agree on the result or the exact error
-//! (kind, and message where SPEC fixes it), and on which hook ran how many times.
+//! (kind, and message where the rules fix it), and on which hook ran how many times.
 //!
 //! The case count defaults to 10,000 (`DYNACAST_CASES` overrides it) and is printed as
 //! `generated cases: N`. Failing tapes are kept in `proptest-regressions/properties.txt`

@@ -1,4 +1,4 @@
-//! Static casts (issue 2, deliverable 4; SPEC B1 and "casting to a class never calls the
+//! Static casts (issue 2, deliverable 4; rule B1 and "casting to a class never calls the
 //! hook"): `is_instance_of` and `cast` answered by metadata for class and interface targets,
 //! base interfaces, variance, the root class, and .NET's InvalidCast message.
 

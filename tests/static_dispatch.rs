@@ -1,4 +1,4 @@
-//! Static dispatch (issue 2, deliverable 5; SPEC C1, C4, C5 for metadata-implemented
+//! Static dispatch (issue 2, deliverable 5; rule C1, C4, C5 for metadata-implemented
 //! interfaces): interface maps, implicit by-name mapping, explicit maps, inherited
 //! implementations, virtual overrides through an interface, `call_virtual`, default
 //! interface methods (most specific wins, diamond, re-abstraction), helpers and statics,
@@ -293,7 +293,7 @@ fn relisted_interface_is_remapped() {
     assert_eq!(call(&new(&rt, &kept), &iface, "m").unwrap(), Value::Int(1));
 }
 
-// SPEC C1: a class that implements the interface in its metadata never asks its hook.
+// rule C1: a class that implements the interface in its metadata never asks its hook.
 #[test]
 fn metadata_implementation_never_asks_hook() {
     let rt = Rt::new();
@@ -427,7 +427,7 @@ fn wrong_argument_count() {
     );
 }
 
-// SPEC C4 (static): an interface method the class does not implement falls back to the
+// rule C4 (static): an interface method the class does not implement falls back to the
 // interface's default; `this` inside the default is the original object.
 #[test]
 fn default_method_serves_unimplemented_slot() {
@@ -443,7 +443,7 @@ fn default_method_serves_unimplemented_slot() {
     assert!(Object::ptr_eq(returned.as_object().unwrap(), &obj));
 }
 
-// SPEC C4 (static): the class's own method beats any default.
+// rule C4 (static): the class's own method beats any default.
 #[test]
 fn class_method_beats_default() {
     let rt = Rt::new();
@@ -461,7 +461,7 @@ fn class_method_beats_default() {
     assert_eq!(call(&new(&rt, &class), &iface, "m").unwrap(), Value::Int(2));
 }
 
-// SPEC C4 (static): most specific default wins: a derived interface's explicit override of
+// rule C4 (static): most specific default wins: a derived interface's explicit override of
 // the base method beats the base's own default.
 #[test]
 fn most_specific_default_wins() {
@@ -511,7 +511,7 @@ fn most_specific_default_wins() {
     );
 }
 
-// SPEC C4 (static): the default may come from a base interface of the listed interface,
+// rule C4 (static): the default may come from a base interface of the listed interface,
 // and a subclass's newly listed, more specific interface takes over the inherited default.
 #[test]
 fn default_from_base_and_subclass_adds_more_specific() {
@@ -542,7 +542,7 @@ fn default_from_base_and_subclass_adds_more_specific() {
     assert_eq!(call(&new(&rt, &sub), &base, "m").unwrap(), Value::Int(2));
 }
 
-// SPEC C4 (static): diamond → defined fine, AmbiguousImplementation at the call, naming the
+// rule C4 (static): diamond → defined fine, AmbiguousImplementation at the call, naming the
 // type, the interface, the method and both candidates.
 #[test]
 fn diamond_is_ambiguous_at_call() {
@@ -591,7 +591,7 @@ fn diamond_is_ambiguous_at_call() {
     assert_eq!(call(&obj, &left, "m").unwrap_err(), err);
 }
 
-// SPEC C4 (static): a diamond is resolved by a more specific interface deriving from both,
+// rule C4 (static): a diamond is resolved by a more specific interface deriving from both,
 // or by the class's own method.
 #[test]
 fn diamond_resolved_by_more_specific_or_class() {
@@ -631,7 +631,7 @@ fn diamond_resolved_by_more_specific_or_class() {
     assert_eq!(call(&new(&rt, &own), &base, "m").unwrap(), Value::Int(4));
 }
 
-// SPEC C4 (static): a re-abstracted most specific default → defined fine (decision),
+// rule C4 (static): a re-abstracted most specific default → defined fine (decision),
 // EntryPointNotFound at the call naming type, interface, method and the re-abstracting one.
 #[test]
 fn reabstracted_default_is_entry_point_not_found_at_call() {
@@ -683,7 +683,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     assert_eq!(call(&new(&rt, &class2), &base, "m").unwrap(), Value::Int(6));
 }
 
-// SPEC C5: non-virtual helpers and statics are called directly, with `this` for helpers.
+// rule C5: non-virtual helpers and statics are called directly, with `this` for helpers.
 #[test]
 fn helpers_and_statics_are_called_directly() {
     let rt = Rt::new();
@@ -834,7 +834,7 @@ fn static_calls_allocate_nothing() {
     assert_eq!(sum, 7000);
 }
 
-// SPEC C4 + §1 generics: a class implementing two instantiations of one generic interface
+// rule C4 + §1 generics: a class implementing two instantiations of one generic interface
 // that are variance-compatible (IG<Str> and IG<object> with `out T`) calls each one's own
 // default: the exact interface's default is the most specific, not a diamond.
 #[test]
@@ -914,7 +914,7 @@ fn implicit_mapping_finds_inherited_method() {
     assert!(!new(&rt, &base).is_instance_of(&iface, &mut ()).unwrap());
 }
 
-// SPEC C5 (static half): a default body calling another method of its interface on `this`
+// rule C5 (static half): a default body calling another method of its interface on `this`
 // is ordinary dispatch: the class's (overridden) implementation runs.
 #[test]
 fn default_body_calls_back_through_this() {

@@ -577,7 +577,7 @@ impl DynamicCastable<DynHost> for PerThreadHook {
     }
 }
 
-/// SPEC D1 under a race: threads released together on a fresh class each may ask the
+/// rule D1 under a race: threads released together on a fresh class each may ask the
 /// hook, but exactly one answer is published and every caller, then and later, gets it.
 #[test]
 fn racing_first_resolutions_publish_exactly_one_answer() {

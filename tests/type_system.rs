@@ -1,4 +1,4 @@
-//! The type system (issue 2, deliverables 2 and 6; SPEC §1): definitions, stable handles,
+//! The type system (issue 2, deliverables 2 and 6; rules M1–M6): definitions, stable handles,
 //! interfaces and their members, generics and variance, classes, objects, the host-generic
 //! value representation, the error enum, and thread-safe registration while other threads
 //! cast and call.
@@ -83,7 +83,7 @@ fn root_class_object() {
 }
 
 // §1 interfaces: slots with arity, defaults, helpers, statics, bases; the MethodRef names
-// the declaring interface (SPEC C2).
+// the declaring interface (rule C2).
 #[test]
 fn interface_members_and_bases() {
     let rt = Rt::new();

@@ -1,4 +1,4 @@
-//! The hot paths allocate nothing (SPEC §5): metadata casts, hook casts with a
+//! The hot paths allocate nothing (rule A2): metadata casts, hook casts with a
 //! non-allocating hook, static and virtual calls, cached hook dispatch and call-site
 //! dispatch, once the caches are warm.
 //!

@@ -61,9 +61,9 @@ pub enum Behaviour {
     Plain,
     /// The very first `get_interface_implementation` call panics.
     PanicOnFirstCall,
-    /// Asked about `I`, first casts the object to `J` and calls `K.k0` on it (SPEC D2).
+    /// Asked about `I`, first casts the object to `J` and calls `K.k0` on it (rule D2).
     Reenter,
-    /// Asked about `I`, first defines a new interface in the runtime (SPEC D2).
+    /// Asked about `I`, first defines a new interface in the runtime (rule D2).
     DefineTypes,
     /// Keeps its own object alive: a reference cycle, which leaks the class's tables.
     HoldsItsObject,

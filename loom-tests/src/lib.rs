@@ -1,4 +1,4 @@
-//! loom model checks of dynacast's concurrent paths (issue 4, SPEC D1–D2, §5).
+//! loom model checks of dynacast's concurrent paths (issue 4, rule D1–D2, §5).
 //!
 //! Everything here compiles only under `--cfg loom`; without it this crate is empty, so
 //! `cargo test --workspace` builds it to nothing. Run the models with

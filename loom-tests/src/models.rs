@@ -450,7 +450,7 @@ pub fn panicking_hook() -> usize {
     )
 }
 
-/// Concurrent type definition while dispatching (SPEC §1, D2): one actor defines a
+/// Concurrent type definition while dispatching (rules M1–M6, D2): one actor defines a
 /// subclass and calls through it while the other dispatches on the original class, and
 /// the hook itself defines a type each time it is asked.
 pub fn define_while_dispatching() -> usize {

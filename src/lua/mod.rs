@@ -79,7 +79,7 @@
 //! `get_interface_implementation(obj, iface)`. The functions are read from the table on
 //! every call. `is_interface_implemented` runs on **every** cast the metadata does not
 //! answer. `get_interface_implementation` is asked once per (class, method): its answer is
-//! cached for the class (SPEC D1); failures are not.
+//! cached for the class (rule D1); failures are not.
 //!
 //! # Hot reload
 //!

@@ -52,10 +52,10 @@ sentinel()
 -- the object nor a method of its class.
 local object_methods = { is = api.is, cast = api.cast, call = api.call, class = api.class_of }
 
--- Casts the class metadata answers (SPEC B1) are the same for every object of the class,
+-- Casts the class metadata answers (rule B1) are the same for every object of the class,
 -- for good: they are kept per class and answered in Lua. A cast the metadata does not
 -- answer on a class with a hook goes to the engine every time, so the hook runs on every
--- attempt (SPEC B2-B3). Only types (not type names, which a redefinition can move) are
+-- attempt (rule B2-B3). Only types (not type names, which a redefinition can move) are
 -- keys.
 local static_answer = wrap(raw.static_answer)
 local ENGINE = {} -- kept answer: "ask the engine (and so the hook), every time"
@@ -110,7 +110,7 @@ end
 
 -- Classes defined in Lua: their own Lua methods, inherited down the base chain, so that
 -- `obj:m()` finds the most derived override without leaving Lua (class virtual methods
--- resolve statically: SPEC's class dispatch has no hook).
+-- resolve statically: class dispatch has no hook).
 -- Strong keys: a class's type userdata must stay the same (it is what these are keyed by)
 -- for as long as the state lives; the engine keeps every class that long anyway.
 local defs = {} -- class type -> { name = function }
@@ -199,7 +199,7 @@ local invoke = api.invoke
 local resolve_call = wrap(raw.resolve_call)
 
 -- `I.m` for an instance method of interface `I`: a function that mirrors what the engine
--- resolved and published for each class (SPEC D1: per class, like a `CallSite`). When the
+-- resolved and published for each class (rule D1: per class, like a `CallSite`). When the
 -- engine resolves `I.m` on a class to a body written in Lua, later calls with the right
 -- argument count call that function straight from Lua. Everything else (a first call, a
 -- body written in Rust, a failure, a wrong argument count) goes through the engine, so

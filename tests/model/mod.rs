@@ -1,10 +1,10 @@
 //! A deliberately naive reference model of dynacast's semantics, written straight from
-//! SPEC.md (rules B1–B5, C1–C5, D1) with no caches and no precomputed tables: every
+//! the rules chapter (`dynacast::rules`: rules B1–B5, C1–C5, D1) with no caches and no precomputed tables: every
 //! question is answered by walking the plain-data definitions again.
 //!
 //! The model knows nothing of the engine's internals. It reads the same definitions the
 //! tests feed the engine (as plain data: names, indices, tags) and predicts, for every cast
-//! and every call, the result or the exact error (kind, and the message where SPEC fixes
+//! and every call, the result or the exact error (kind, and the message where the rules fix
 //! it), and which hook is called how many times. Bodies are identified by integer tags:
 //! every body the tests define returns its own tag.
 //!
@@ -116,7 +116,7 @@ pub struct GenericDef {
 pub enum IsAnswer {
     Yes,
     No,
-    /// `Err("REQUESTED=<name>")` when asked to throw, `false` otherwise (SPEC §4 fixture).
+    /// `Err("REQUESTED=<name>")` when asked to throw, `false` otherwise (scenarios S1–S7 fixture).
     ThrowIfAsked,
     /// `Err("is failed: <name>")` always.
     Fail,
@@ -150,7 +150,7 @@ pub struct Model {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expect<T> {
     Ok(T),
-    /// Error kind, and the exact message where SPEC fixes it.
+    /// Error kind, and the exact message where the rules fix it.
     Err(&'static str, Option<String>),
 }
 
@@ -172,7 +172,7 @@ pub enum Default {
 }
 
 /// Published dynamic resolutions (D1): (class, declaring interface, slot) → body. This is
-/// the state SPEC D1 describes, not a cache of the model's own work.
+/// the state rule D1 describes, not a cache of the model's own work.
 pub type Published = HashMap<(TypeId, TypeId, usize), Tag>;
 
 pub fn invalid_cast(obj: &str, target: &str) -> Expect<Tag> {
@@ -502,7 +502,7 @@ impl Model {
         })
     }
 
-    // ----- casts (SPEC §2) --------------------------------------------------------------
+    // ----- casts (rules B1–B6) --------------------------------------------------------------
 
     /// `is_instance_of` (`throw = false`) or `cast` (`throw = true`) of an instance of `c`
     /// to `target`.
@@ -550,7 +550,7 @@ impl Model {
         }
     }
 
-    // ----- dispatch (SPEC §3) -----------------------------------------------------------
+    // ----- dispatch (rules C1–D3) -----------------------------------------------------------
 
     /// A call of method `name`, looked up from interface `holder`, with `argc` arguments,
     /// on an instance of `c`. Updates `published` as D1 says.
