@@ -198,5 +198,5 @@ pub(crate) fn foreign_type<E>(type_name: &std::sync::Arc<str>) -> Error<E> {
     InvalidOperation::ForeignType {
         type_name: type_name.clone(),
     }
-    .into()
+    .into_error()
 }

@@ -362,26 +362,26 @@ impl<H: Host> Object<H> {
             return Err(InvalidOperation::ForeignRuntime {
                 returned: returned_name,
             }
-            .into());
+            .into_error());
         }
         let TypeRef::Interface(implementation) = returned else {
             return Err(InvalidOperation::NotAnInterface {
                 returned: returned_name,
             }
-            .into());
+            .into_error());
         };
         if !implementation.is_dynamic_castable_implementation() {
             return Err(InvalidOperation::NotMarked {
                 returned: returned_name,
             }
-            .into());
+            .into_error());
         }
         if !interface_assignable(implementation.data(), requested.data()) {
             return Err(InvalidOperation::DoesNotImplement {
                 returned: returned_name,
                 requested: requested.data().name.clone(),
             }
-            .into());
+            .into_error());
         }
         Ok(implementation)
     }

@@ -171,9 +171,57 @@ impl<E> Error<E> {
     }
 }
 
-impl<E> From<InvalidOperation> for Error<E> {
-    fn from(op: InvalidOperation) -> Self {
-        Error::InvalidOperation(op)
+impl InvalidOperation {
+    /// This reason as an [`Error`] of any host. (Not a `From` impl: that would overlap the
+    /// blanket `From<E> for Error<E>` below when a host's error type is `InvalidOperation`.)
+    pub fn into_error<E>(self) -> Error<E> {
+        Error::InvalidOperation(self)
+    }
+}
+
+/// The `?` story for bodies and hooks: a host error converts into [`Error::Host`], so
+/// `Err(MyError)?` and `my_result?` work in a body returning `Result<_, Error<MyError>>`
+/// with no `From` impl of the host's own.
+///
+/// ```
+/// use dynacast::{body, Error, Host, Runtime};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct NoFuel;
+/// impl std::fmt::Display for NoFuel {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("out of fuel")
+///     }
+/// }
+/// impl std::error::Error for NoFuel {}
+///
+/// struct Game;
+/// impl Host for Game {
+///     type Value = i64;
+///     type Error = NoFuel;
+///     type Context = ();
+///     type Payload = i64;
+/// }
+///
+/// fn burn(fuel: i64) -> Result<i64, NoFuel> {
+///     if fuel > 0 { Ok(fuel - 1) } else { Err(NoFuel) }
+/// }
+///
+/// let rt = Runtime::<Game>::new();
+/// let engine = rt.interface("IEngine").method("burn", 0).define()?;
+/// let car = rt
+///     .class("Car")
+///     .implement(&engine)
+///     .method("burn", 0, body(|this: &dynacast::Object<Game>, _: &[i64], _: &mut ()| Ok(burn(*this.payload())?)))
+///     .define()?;
+/// let burn_it = engine.method("burn")?;
+/// assert_eq!(rt.new_object(&car, 2)?.call(&burn_it, &[], &mut ())?, 1);
+/// assert_eq!(rt.new_object(&car, 0)?.call(&burn_it, &[], &mut ()), Err(Error::Host(NoFuel)));
+/// # Ok::<(), Error<NoFuel>>(())
+/// ```
+impl<E> From<E> for Error<E> {
+    fn from(e: E) -> Self {
+        Error::Host(e)
     }
 }
 

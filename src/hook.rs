@@ -181,5 +181,5 @@ fn too_deep<H: Host>(type_name: &std::sync::Arc<str>, iface: &InterfaceRef<H>) -
         interface: iface.data().name.clone(),
         limit: max_hook_depth(),
     }
-    .into()
+    .into_error()
 }

@@ -20,6 +20,8 @@ pub trait Host: Sized + 'static {
     /// Arguments and results of method bodies.
     type Value;
     /// The host's own error type; it reaches callers unchanged inside [`Error::Host`].
+    /// `Error<Self::Error>` converts from it (`impl<E> From<E> for Error<E>`), so `?` on a
+    /// host error works in bodies and hooks with no `From` impl of your own.
     type Error: std::error::Error + Send + Sync + 'static;
     /// What the caller passes down to bodies and hooks (a script engine's call context,
     /// an interpreter state, `()` when nothing is needed). Bodies and hooks receive it as

@@ -37,7 +37,7 @@ impl<H: Host> Object<H> {
             return Err(InvalidOperation::AbstractClass {
                 class: class.data().name.clone(),
             }
-            .into());
+            .into_error());
         }
         Ok(Object(Arc::new(ObjectInner {
             class: class.clone(),

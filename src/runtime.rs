@@ -194,7 +194,7 @@ impl<H: Host> Runtime<H> {
             return Err(InvalidOperation::ForeignType {
                 type_name: class.data().name.clone(),
             }
-            .into());
+            .into_error());
         }
         Object::new(class, payload)
     }

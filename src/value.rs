@@ -333,9 +333,3 @@ impl fmt::Display for HostError {
 }
 
 impl std::error::Error for HostError {}
-
-impl From<HostError> for Error<HostError> {
-    fn from(e: HostError) -> Self {
-        Error::Host(e)
-    }
-}

@@ -94,12 +94,6 @@ impl From<mlua::Error> for LuaError {
     }
 }
 
-impl From<LuaError> for Error<LuaError> {
-    fn from(e: LuaError) -> Self {
-        Error::Host(e)
-    }
-}
-
 impl From<mlua::Error> for Error<LuaError> {
     fn from(e: mlua::Error) -> Self {
         Error::Host(LuaError::Lua(e))
