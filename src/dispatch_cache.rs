@@ -386,7 +386,9 @@ impl<H: Host> DispatchCache<H> {
         if let Some(existing) = self.lookup(key).filter(|_| recheck) {
             // Our resolution lost the race. It may hold the last reference to an
             // implementation interface the hook built just now, whose bodies are user
-            // code: drop it after the guard, never under an engine lock.
+            // code: it must die after the guard. (A parameter is dropped after the locals
+            // anyway; the explicit order keeps that true if this code is reshaped.
+            // tests/adversarial.rs: a_lost_publish_race_drops_its_resolution_outside_the_cache_lock.)
             drop(writer);
             drop(resolved);
             return Ok(existing);

@@ -866,3 +866,107 @@ fn instantiations_are_unique_while_alive_and_freed_after() {
     assert_eq!(g.live_instantiations(), 1);
     assert_eq!(class.interfaces(), vec![g.instantiate(&[c]).unwrap()]);
 }
+
+/// Builds a fresh implementation interface on every question, held by nothing but the
+/// answer. The first two questions meet at a barrier, so both resolvers race to publish
+/// and one loses; the loser's interface then dies with its resolution, and its `first`
+/// body's drop resolves `second` on a new object of the class, which takes the class's
+/// cache writer lock.
+struct BuildsImplementations {
+    rt: WeakRuntime<DynHost>,
+    iface: InterfaceRef<DynHost>,
+    questions: AtomicUsize,
+    barrier: std::sync::Barrier,
+    live: Live,
+    resolved_from_drop: Arc<Mutex<Vec<Value>>>,
+}
+
+impl DynamicCastable<DynHost> for BuildsImplementations {
+    fn get_interface_implementation(
+        &self,
+        _: &DynObject,
+        _: &InterfaceRef<DynHost>,
+        _: &mut (),
+    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+        let n = self.questions.fetch_add(1, Ordering::SeqCst);
+        if n < 2 {
+            self.barrier.wait();
+        }
+        let Some(rt) = self.rt.upgrade() else {
+            return Ok(None);
+        };
+        let probe = if n < 2 {
+            let (weak, seen) = (self.rt.clone(), self.resolved_from_drop.clone());
+            let second = self.iface.method("second")?;
+            self.live.probe_with(move || {
+                let Some(rt) = weak.upgrade() else { return };
+                let Some(TypeRef::Class(racer)) = rt.lookup("Racer") else {
+                    return;
+                };
+                if let Ok(obj) = rt.new_object(&racer, Value::Nil) {
+                    let got = obj.call(&second, &[], &mut ()).unwrap_or(Value::Nil);
+                    seen.lock().unwrap().push(got);
+                }
+            })
+        } else {
+            self.live.probe()
+        };
+        let name = format!("IRaceImpl{n}");
+        let implementation = rt
+            .interface(&name)
+            .base(&self.iface)
+            .override_base(&self.iface, "first", probed_body(probe, n as i64))
+            .override_base(&self.iface, "second", body(|_, _, _| Ok(Value::Int(-2))))
+            .dynamic_castable_implementation()
+            .define()?;
+        // The registry lets go of it: the answer is its only holder.
+        rt.interface(&name).redefine().define()?;
+        Ok(Some(implementation.as_type()))
+    }
+}
+
+#[test]
+fn a_lost_publish_race_drops_its_resolution_outside_the_cache_lock() {
+    watchdog(|| {
+        let rt = Rt::new();
+        let iface = rt
+            .interface("IRace")
+            .method("first", 0)
+            .method("second", 0)
+            .define()
+            .unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let live = Live::default();
+        let hook = BuildsImplementations {
+            rt: rt.downgrade(),
+            iface: iface.clone(),
+            questions: AtomicUsize::new(0),
+            barrier: std::sync::Barrier::new(2),
+            live: live.clone(),
+            resolved_from_drop: seen.clone(),
+        };
+        let racer = rt.class("Racer").hook(hook).define().unwrap();
+        let first = iface.method("first").unwrap();
+        let results: Vec<Value> = std::thread::scope(|s| {
+            let calls: Vec<_> = (0..2)
+                .map(|_| {
+                    let (rt, racer, first) = (&rt, &racer, &first);
+                    s.spawn(move || {
+                        let obj = rt.new_object(racer, Value::Nil).unwrap();
+                        obj.call(first, &[], &mut ()).unwrap()
+                    })
+                })
+                .collect();
+            calls.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        // One published answer for both racers (D1)...
+        assert_eq!(results[0], results[1]);
+        // ...and the loser's drop resolved `second` (the third question) without deadlock.
+        assert_eq!(*seen.lock().unwrap(), vec![Value::Int(-2)]);
+        assert_eq!(
+            live.0.load(Ordering::SeqCst),
+            2,
+            "the winner's and the third's bodies"
+        );
+    });
+}
