@@ -258,7 +258,7 @@ fn calls_that_stay_in_lua_recurse_deep_and_yield() {
 }
 
 #[test]
-fn a_first_resolution_cannot_yield_a_cached_call_can() {
+fn a_hook_cannot_yield_a_body_called_through_i_m_can() {
     let (lua, _rt) = lua();
     run(
         &lua,
@@ -268,16 +268,25 @@ fn a_first_resolution_cannot_yield_a_cached_call_can() {
         } })
         local C = dynacast.class("Yielding", { implements = { I } })
         local o = C:new()
-        -- The first call resolves through the engine (Rust): the body cannot yield there.
-        local co = coroutine.create(function() return I.step(o) end)
-        local ok, e = coroutine.resume(co)
-        assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
+        -- The first call resolves in the engine, then runs the Lua body from Lua: it may yield.
+        local co = coroutine.wrap(function() return I.step(o) end)
+        assert(co() == 1 and co() == 2)
         -- Resolved and published now: the call stays in Lua and may yield.
         local co2 = coroutine.wrap(function() return I.step(o) end)
         assert(co2() == 1 and co2() == 2)
-        -- A handle from T:method() always goes through the engine.
+        -- A handle from T:method() always goes through the engine: its body cannot yield.
         local co3 = coroutine.create(function() return I:method("step")(o) end)
-        assert(not coroutine.resume(co3))
+        local ok, e = coroutine.resume(co3)
+        assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
+        -- The hook runs inside the engine's resolution: it cannot yield.
+        local IImpl = dynacast.interface("IYieldImpl", { bases = { I }, implementation = true,
+            overrides = { step = function(self) return 3 end } })
+        local P = dynacast.class("YieldingProxy", { hook = {
+            get_interface_implementation = function(self, iface) coroutine.yield(0) return IImpl end,
+        } })
+        local co4 = coroutine.create(function() return I.step(P:new()) end)
+        ok, e = coroutine.resume(co4)
+        assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
         "#,
     );
 }

@@ -44,6 +44,8 @@ pub(crate) const TYPE_INDEX: &str = "dynacast.type_index";
 pub(crate) const TYPE_CALL: &str = "dynacast.type_call";
 pub(crate) const METHOD_INDEX: &str = "dynacast.method_index";
 pub(crate) const METHOD_CALL: &str = "dynacast.method_call";
+/// The field of the prelude's `objects` holding the object → method table map.
+const METHODS_OF: &str = "methods_of";
 
 /// Runtimes installed in some Lua state, by [`Runtime::id`](crate::Runtime::id). A runtime's
 /// types hold registry keys of the state it was installed in, so it serves that state only,
@@ -69,6 +71,10 @@ pub(crate) struct Binding {
     by_id: RefCell<Table>,
     /// object table → its handle userdata ([`LuaObject`]), weak keys (ephemeron).
     handles: RefCell<Table>,
+    /// The prelude's `objects` table, whose `methods_of` field is the table object table →
+    /// its class's method table (weak keys), what `I.m` reads (see `prelude.lua`). Reached
+    /// through this holder, so that [`Binding::compact`] can replace it.
+    objects: Table,
     /// class uid → the metatable of its objects (made by the prelude's `class_mt`).
     class_mts: RefCell<HashMap<u64, Table>>,
     /// Objects entered in `by_id` since it was last rebuilt (see [`Binding::compact`]).
@@ -107,6 +113,7 @@ impl Binding {
             pcall: lua.globals().get("pcall")?,
             by_id: RefCell::new(prelude.get("by_id")?),
             handles: RefCell::new(prelude.get("handles")?),
+            objects: prelude.get("objects")?,
             class_mts: RefCell::new(HashMap::new()),
             entered: Cell::new(0),
             rebuild_handles: Cell::new(false),
@@ -163,6 +170,7 @@ impl Binding {
         if self.rebuild_handles.replace(false) {
             let handles = rebuilt(lua, &self.handles.borrow().clone())?;
             swap_in(&self.handles, handles);
+            self.rebuild_methods_of(lua)?;
         }
         if self.entered.get() < SLACK {
             return Ok(());
@@ -176,9 +184,20 @@ impl Binding {
         let handles = rebuilt(lua, &self.handles.borrow().clone())?;
         swap_in(&self.by_id, by_id);
         swap_in(&self.handles, handles);
+        self.rebuild_methods_of(lua)?;
         self.entered.set(live);
         self.rebuild_handles.set(true);
         Ok(())
+    }
+
+    /// `objects.methods_of`, keyed like `handles` and rebuilt with it.
+    fn methods_of(&self) -> mlua::Result<Table> {
+        self.objects.raw_get(METHODS_OF)
+    }
+
+    fn rebuild_methods_of(&self, lua: &Lua) -> mlua::Result<()> {
+        let copy = rebuilt(lua, &self.methods_of()?)?;
+        self.objects.raw_set(METHODS_OF, copy)
     }
 
     /// The engine object behind `value`, a dynacast object of this state.
@@ -382,6 +401,8 @@ fn attach(
     // Clone the table reference out: a raw set may run the GC, whose sweep may replace it.
     let handles = b.handles.borrow().clone();
     handles.raw_set(table, handle)?;
+    b.methods_of()?
+        .raw_set(table, mt.raw_get::<Value>("__index")?)?;
     table.set_metatable(Some(mt.clone()))
 }
 

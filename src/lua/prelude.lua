@@ -3,8 +3,8 @@
 -- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
 -- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, getmetatable, next, pcall, rawset, select, setmetatable, type =
-  error, getmetatable, next, pcall, rawset, select, setmetatable, type
+local error, getmetatable, load, next, pcall, rawset, setmetatable, type =
+  error, getmetatable, load, next, pcall, rawset, setmetatable, type
 local format = string.format
 
 local function finish(ok, ...)
@@ -32,6 +32,11 @@ api.Error = raw.error_mt
 local by_id = setmetatable({}, { __mode = "v" })
 local handles = setmetatable({}, { __mode = "k" })
 local pins = {}
+-- `objects.methods_of`: object -> its class's method table (see `I.m` below), weak keys, set
+-- when the object gets its handle. Read through `objects`: the binding rebuilds it with
+-- `handles` (Lua never shrinks a table until it rehashes).
+local objects = { methods_of = setmetatable({}, { __mode = "k" }) }
+local caller_keys = setmetatable({}, { __mode = "k" }) -- the private keys of `I.m`s
 
 local rescue, sweep = raw.rescue, raw.sweep
 local function finalize(obj)
@@ -155,7 +160,7 @@ local function class_mt(class)
   -- keys are remembered too, so reading an absent field stays in Lua.
   setmetatable(methods, {
     __index = function(_, key)
-      if misses[key] then
+      if misses[key] or caller_keys[key] then
         return nil
       end
       local found = resolve(class, key)
@@ -198,28 +203,56 @@ local method = api.method
 local invoke = api.invoke
 local resolve_call = wrap(raw.resolve_call)
 
--- `I.m` for an instance method of interface `I`: a function that mirrors what the engine
--- resolved and published for each class (rule D1: per class, like a `CallSite`). When the
--- engine resolves `I.m` on a class to a body written in Lua, later calls with the right
--- argument count call that function straight from Lua. Everything else (a first call, a
--- body written in Rust, a failure, a wrong argument count) goes through the engine, so
--- hooks run exactly as often as from Rust, and failures are never cached.
+-- `I.m` for an instance method of interface `I`: a function that mirrors, per class, what
+-- the engine resolved and published (rule D1, like a `CallSite`). Each `I.m` has a private
+-- key; once the engine has resolved `I.m` for a class, the class's method table holds the
+-- implementation under that key (the Lua function of a body written in Lua, else a call
+-- through the engine), so a cached call is a table look-up and a Lua call, and never
+-- leaves Lua. The first call per class goes to the engine, which resolves (the hook runs
+-- at most once per class, exactly as from Rust) and publishes; failures are not kept.
+-- `objects.methods_of` maps each object to its class's method table: a look-up that,
+-- unlike indexing, does not fail on a number or nil (those reach the engine, which
+-- refuses them with a `BadArgument` error). The caller has `I.m`'s parameters (its
+-- arity), so, like `obj:m()`, it follows Lua's argument rules: a missing argument is nil,
+-- an extra one is dropped.
+local NONE = {}
+local callers = {} -- arity -> the chunk making a caller of that arity
+local function caller_chunk(arity)
+  local chunk = callers[arity]
+  if chunk == nil then
+    local params = "obj"
+    for i = 1, arity do
+      params = params .. ", a" .. i
+    end
+    chunk = load(
+      "local objects, NONE, key, first = ...\n"
+        .. "return function(" .. params .. ")\n"
+        .. "  local f = (objects.methods_of[obj] or NONE)[key]\n"
+        .. "  if f ~= nil then return (f(" .. params .. ")) end\n"
+        .. "  return (first(" .. params .. "))\n"
+        .. "end",
+      "=dynacast"
+    )
+    callers[arity] = chunk
+  end
+  return chunk
+end
 local function caller(handle, arity)
-  local direct = setmetatable({}, { __mode = "k" }) -- class metatable -> Lua function
-  return function(obj, ...)
-    local mt = getmetatable(obj)
-    local f = mt ~= nil and direct[mt]
-    if f and select("#", ...) == arity then
-      return (f(obj, ...))
-    end
-    if mt ~= nil and type(obj) == "table" then
-      f = resolve_call(handle, obj)
-      if f then
-        direct[mt] = f
-      end
-    end
+  local key = {}
+  caller_keys[key] = true
+  local function through_engine(obj, ...)
     return invoke(handle, obj, ...)
   end
+  -- The first call on an object of a class: the engine resolves and publishes.
+  local function first(obj, ...)
+    local f = resolve_call(handle, obj) or through_engine
+    local methods = objects.methods_of[obj]
+    if methods ~= nil then
+      rawset(methods, key, f)
+    end
+    return f(obj, ...)
+  end
+  return caller_chunk(arity)(objects, NONE, key, first)
 end
 local function type_index(t, key)
   local m = type_methods[key]
@@ -269,6 +302,7 @@ return {
   wrap = wrap,
   by_id = by_id,
   handles = handles,
+  objects = objects,
   pins = pins,
   class_mt = class_mt,
   register_class = register_class,
