@@ -113,6 +113,38 @@ object_methods.cast = function(obj, t)
   return engine_cast(obj, t)
 end
 
+-- `obj:is(T)` and `obj:cast(T)` as found on the objects of one class: the kept answers of
+-- that class, reached without `getmetatable` (an object of another class, or a value that
+-- is no object, takes the general path above).
+local function class_object_method(key, methods, mt)
+  local generic = object_methods[key]
+  if key ~= "is" and key ~= "cast" then
+    return generic
+  end
+  local known = answers[mt]
+  if known == nil then
+    known = setmetatable({}, { __mode = "k" })
+    answers[mt] = known
+  end
+  if key == "is" then
+    return function(obj, t)
+      if objects.methods_of[obj] == methods then
+        local a = known[t]
+        if a == true or a == false then
+          return a
+        end
+      end
+      return generic(obj, t)
+    end
+  end
+  return function(obj, t)
+    if objects.methods_of[obj] == methods and known[t] == true then
+      return obj
+    end
+    return generic(obj, t)
+  end
+end
+
 -- Classes defined in Lua: their own Lua methods, inherited down the base chain, so that
 -- `obj:m()` finds the most derived override without leaving Lua (class virtual methods
 -- resolve statically: class dispatch has no hook).
@@ -165,7 +197,7 @@ local function class_mt(class)
       end
       local found = resolve(class, key)
       if found == nil then
-        found = object_methods[key]
+        found = class_object_method(key, methods, mt)
       end
       if found ~= nil then
         rawset(methods, key, found)
