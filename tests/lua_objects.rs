@@ -197,6 +197,50 @@ fn errors_raised_in_methods_keep_their_position_and_frames() {
 }
 
 #[test]
+fn bodies_resolved_by_the_engine_keep_their_position_and_frames() {
+    // SAFETY: the test's scripts use `debug` only to read tracebacks.
+    let lua =
+        unsafe { Lua::unsafe_new_with(StdLib::ALL_SAFE | StdLib::DEBUG, LuaOptions::default()) };
+    install(&lua, &Runtime::<LuaHost>::new()).unwrap();
+    run(
+        &lua,
+        r#"
+        local I = dynacast.interface("INeed", { methods = {
+            need = function(self, x) if x == nil then error("x is required", 2) end return x end,
+            deep = function(self) local t = nil; return t.field end,
+        } })
+        local Impl = dynacast.interface("INeedImpl", { bases = { I }, implementation = true, overrides = {
+            need = function(self, x) if x == nil then error("proxy needs x", 2) end return x end,
+        } })
+        local C = dynacast.class("Needy", { implements = { I } })
+        local P = dynacast.class("NeedyProxy", { hook = {
+            get_interface_implementation = function(self, iface) return Impl end,
+        } })
+        local o, p = C:new(), P:new()
+        -- The first call on each class resolves in the engine (for p: through the hook);
+        -- the second is the published resolution, kept in Lua. Both keep the position.
+        for round = 1, 2 do
+            local ok, e = pcall(function()
+                local v = I.need(o) -- line 18
+                return v
+            end)
+            assert(not ok and e == "script:18: x is required", round .. ": " .. tostring(e))
+            ok, e = pcall(function()
+                local v = I.need(p) -- line 23
+                return v
+            end)
+            assert(not ok and e == "script:23: proxy needs x", round .. ": " .. tostring(e))
+        end
+        local D = dynacast.class("Deep2", { implements = { I } })
+        local ok2, tb = xpcall(function() return I.deep(D:new()) end, debug.traceback)
+        assert(not ok2 and tb:find("script:4: attempt to index a nil value", 1, true), tb)
+        assert(tb:find("in function <script:4>", 1, true), tb)
+        assert(not tb:find("dynacast", 1, true), tb)
+        "#,
+    );
+}
+
+#[test]
 fn engine_errors_convert_for_embedders_callbacks() {
     let err: dynacast::Error<dynacast::lua::LuaError> = dynacast::Error::MissingMember {
         type_name: "T".into(),

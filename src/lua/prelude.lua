@@ -246,7 +246,8 @@ local resolve_call = wrap(raw.resolve_call)
 -- unlike indexing, does not fail on a number or nil (those reach the engine, which
 -- refuses them with a `BadArgument` error). The caller has `I.m`'s parameters (its
 -- arity), so, like `obj:m()`, it follows Lua's argument rules: a missing argument is nil,
--- an extra one is dropped.
+-- an extra one is dropped. The body is called from Lua by tail calls, so it may yield,
+-- and `error(msg, 2)` and tracebacks see the script's call as the body's caller.
 local NONE = {}
 local callers = {} -- arity -> the chunk making a caller of that arity
 local function caller_chunk(arity)
@@ -260,8 +261,8 @@ local function caller_chunk(arity)
       "local objects, NONE, key, first = ...\n"
         .. "return function(" .. params .. ")\n"
         .. "  local f = (objects.methods_of[obj] or NONE)[key]\n"
-        .. "  if f ~= nil then return (f(" .. params .. ")) end\n"
-        .. "  return (first(" .. params .. "))\n"
+        .. "  if f ~= nil then return f(" .. params .. ") end\n"
+        .. "  return first(" .. params .. ")\n"
         .. "end",
       "=dynacast"
     )
