@@ -155,8 +155,14 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() -> mlua::Result<()> {
     let f = Fixture::new()?;
+    // `cargo bench --features lua --bench lua -- <part>` runs only the paths naming `<part>`.
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let paths: Vec<_> = PATHS
+        .iter()
+        .filter(|(p, _, _)| only.as_deref().is_none_or(|o| p.contains(o)))
+        .collect();
     let mut names: Vec<&str> = Vec::new();
-    for (path, base, _) in PATHS {
+    for (path, base, _) in &paths {
         for n in [*base, *path] {
             if !names.contains(&n) {
                 names.push(n);
@@ -178,7 +184,7 @@ fn main() -> mlua::Result<()> {
     for (i, n) in names.iter().enumerate() {
         println!("NS {n} {:.1}", median(&mut ns[i].clone()));
     }
-    for (path, base, target) in PATHS {
+    for (path, base, target) in &paths {
         let (p, b) = (&ns[index(path)], &ns[index(base)]);
         let mut ratios: Vec<f64> = p.iter().zip(b).map(|(p, b)| p / b).collect();
         let r = median(&mut ratios);

@@ -264,7 +264,7 @@ fn definitions_are_strict() {
             assert(e.message == message, e.message)
         end
         refused(function() dynacast.class("A", { implement = { I } }) end,
-            "Could not load type 'A': unknown key 'implement' in the spec (known keys: base, implements, methods, abstract, hook, redefine, metamethods, init)")
+            "Could not load type 'A': unknown key 'implement' in the spec (known keys: base, implements, methods, abstract, hook, redefine, metamethods, init, maps, statics)")
         refused(function() dynacast.class("B", { implements = { I, nil, J } }) end,
             "Could not load type 'B': 'implements' has a hole: entry 2 is nil")
         refused(function() dynacast.class("C", { abstract = "false" }) end,

@@ -9,7 +9,8 @@ use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
     binding, claim_runtime, class_to_lua, object_table, rescue, sweep, type_to_lua, Binding,
-    LuaMethod, LuaPayload, LuaType, METHOD_CALL, METHOD_INDEX, TYPE_CALL, TYPE_INDEX,
+    LuaGeneric, LuaMethod, LuaPayload, LuaType, GENERIC_CALL, METHOD_CALL, METHOD_INDEX, TYPE_CALL,
+    TYPE_INDEX,
 };
 use super::LuaHost;
 use crate::error::Error;
@@ -135,6 +136,28 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         status_fn(lua, move |lua, (name, spec): (String, Option<Table>)| {
             Ok(type_to_lua(lua, &define::class(lua, &r, &name, spec)?)?)
         })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "generic_interface",
+        status_fn(lua, move |lua, (name, spec): (String, Table)| {
+            let def = define::generic_interface(lua, &r, &name, spec)?;
+            Ok(lua.create_userdata(LuaGeneric(def))?)
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "instantiate",
+        status_fn(
+            lua,
+            move |lua, (def, args): (UserDataRef<LuaGeneric>, Variadic<Value>)| {
+                let args = args
+                    .iter()
+                    .map(|a| target(&r, a))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(type_to_lua(lua, &def.0.instantiate(&args)?.as_type())?)
+            },
+        )?,
     )?;
     let r = rt.clone();
     api.raw_set(
@@ -408,6 +431,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         lua.set_named_registry_value(key, built.get::<Function>(field)?)?;
     }
     let api: Table = built.get("api")?;
+    lua.set_named_registry_value(GENERIC_CALL, api.get::<Function>("instantiate")?)?;
     lua.globals().set("dynacast", &api)?;
     Ok(api)
 }

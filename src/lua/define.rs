@@ -18,7 +18,7 @@ use super::handles::{binding, type_userdata, LuaType};
 use super::LuaHost;
 use crate::class::ClassRef;
 use crate::error::Error;
-use crate::interface::{InterfaceRef, TypeExpr};
+use crate::interface::{GenericInterface, InterfaceBuilder, InterfaceRef, TypeExpr, Variance};
 use crate::runtime::Runtime;
 use crate::types::TypeRef;
 
@@ -28,6 +28,7 @@ type Result<T> = std::result::Result<T, Error<LuaError>>;
 pub const MAX_ARITY: i64 = 200;
 
 const INTERFACE_KEYS: &[&str] = &[
+    "params",
     "bases",
     "methods",
     "helpers",
@@ -46,6 +47,8 @@ const CLASS_KEYS: &[&str] = &[
     "redefine",
     "metamethods",
     "init",
+    "maps",
+    "statics",
 ];
 /// The metamethods a class spec may declare for its objects.
 const METAMETHODS: &[&str] = &[
@@ -307,8 +310,59 @@ pub(crate) fn interface(
         Some(s) => s,
         None => lua.create_table()?,
     };
+    if spec.raw_get::<Value>("params")? != Value::Nil {
+        return Err(type_load(
+            name,
+            "'params' makes a generic interface: define it with dynacast.generic_interface".into(),
+        ));
+    }
+    Ok(members_of(lua, rt, name, &spec, rt.interface(name))?
+        .define()?
+        .as_type())
+}
+
+/// `dynacast.generic_interface(name, spec)`: `spec.params` lists one variance per type
+/// parameter (`"out"`, `"in"` or `"invariant"`); the rest is an interface spec.
+pub(crate) fn generic_interface(
+    lua: &Lua,
+    rt: &Runtime<LuaHost>,
+    name: &str,
+    spec: Table,
+) -> Result<GenericInterface<LuaHost>> {
+    let mut variances = Vec::new();
+    for v in list(name, &spec, "params")? {
+        variances.push(match &v {
+            Value::String(s) if s.as_bytes().as_ref() == b"out" => Variance::Covariant,
+            Value::String(s) if s.as_bytes().as_ref() == b"in" => Variance::Contravariant,
+            Value::String(s) if s.as_bytes().as_ref() == b"invariant" => Variance::Invariant,
+            other => {
+                return Err(type_load(
+                    name,
+                    format!(
+                        "'params' lists variances (\"out\", \"in\" or \"invariant\"), got {}",
+                        match other {
+                            Value::String(s) => format!("'{}'", s.to_string_lossy()),
+                            v => format!("a {}", v.type_name()),
+                        }
+                    ),
+                ))
+            }
+        });
+    }
+    let builder = rt.generic_interface(name, &variances);
+    Ok(members_of(lua, rt, name, &spec, builder)?.define_generic()?)
+}
+
+/// The members of an interface spec, added to `b`.
+fn members_of(
+    lua: &Lua,
+    rt: &Runtime<LuaHost>,
+    name: &str,
+    spec: &Table,
+    mut b: InterfaceBuilder<LuaHost>,
+) -> Result<InterfaceBuilder<LuaHost>> {
+    let spec = spec.clone();
     check_keys(name, &spec, INTERFACE_KEYS)?;
-    let mut b = rt.interface(name);
     let bases = type_list(name, &spec, "bases")?;
     for base in &bases {
         b = b.base(base.clone());
@@ -362,7 +416,7 @@ pub(crate) fn interface(
     if flag(name, &spec, "redefine")? {
         b = b.redefine();
     }
-    Ok(b.define()?.as_type())
+    Ok(b)
 }
 
 /// `dynacast.class(name, spec)`.
@@ -387,8 +441,9 @@ pub(crate) fn class(
             now
         }
     };
-    for iface in type_list(name, &spec, "implements")? {
-        b = b.implement(iface);
+    let implements = type_list(name, &spec, "implements")?;
+    for iface in &implements {
+        b = b.implement(iface.clone());
     }
     let own = lua.create_table()?;
     for (member, value) in members(name, &spec, "methods")? {
@@ -417,6 +472,41 @@ pub(crate) fn class(
                 ))
             }
         };
+    }
+    for (key, value) in members(name, &spec, "maps")? {
+        let (iface, iface_method) = key.rsplit_once('.').ok_or_else(|| {
+            type_load(
+                name,
+                format!("'maps' keys are \"Interface.method\", got '{key}'"),
+            )
+        })?;
+        let Value::String(class_method) = value else {
+            return Err(type_load(
+                name,
+                format!(
+                    "'maps' maps '{key}' to a class method name, got a {}",
+                    value.type_name()
+                ),
+            ));
+        };
+        // An interface the spec implements, by its name (an instantiated generic's name
+        // included), else a defined type of that name.
+        let target = implements
+            .iter()
+            .filter_map(|e| current(rt, e))
+            .find(|t| t.name() == iface)
+            .map_or_else(|| TypeExpr::Named(Arc::from(iface)), TypeExpr::Type);
+        b = b.map(target, iface_method, &class_method.to_str()?);
+    }
+    let statics = lua.create_table()?;
+    for (member, value) in members(name, &spec, "statics")? {
+        if own.raw_get::<Value>(member.as_str())? != Value::Nil {
+            return Err(type_load(
+                name,
+                format!("'{member}' is both a method and a static"),
+            ));
+        }
+        statics.raw_set(member.as_str(), function(name, &member, value)?)?;
     }
     let metamethods = lua.create_table()?;
     for (key, value) in members(name, &spec, "metamethods")? {
@@ -461,6 +551,6 @@ pub(crate) fn class(
         None => Value::Nil,
     };
     let register: Function = bind.prelude.get("register_class")?;
-    register.call::<()>((this, base, own, metamethods, init))?;
+    register.call::<()>((this, base, own, metamethods, init, statics))?;
     Ok(class.as_type())
 }

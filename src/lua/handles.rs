@@ -35,7 +35,7 @@ use mlua::{
 use super::error::{bad_argument, foreign_state};
 use super::LuaHost;
 use crate::class::{ClassMethodRef, ClassRef};
-use crate::interface::MethodRef;
+use crate::interface::{GenericInterface, MethodRef};
 use crate::object::Object;
 use crate::types::TypeRef;
 
@@ -44,6 +44,7 @@ pub(crate) const TYPE_INDEX: &str = "dynacast.type_index";
 pub(crate) const TYPE_CALL: &str = "dynacast.type_call";
 pub(crate) const METHOD_INDEX: &str = "dynacast.method_index";
 pub(crate) const METHOD_CALL: &str = "dynacast.method_call";
+pub(crate) const GENERIC_CALL: &str = "dynacast.generic_call";
 /// The field of the prelude's `objects` holding the object → method table map.
 const METHODS_OF: &str = "methods_of";
 
@@ -332,6 +333,11 @@ pub struct LuaObject(pub Object<LuaHost>);
 /// A type (class or interface) as Lua userdata. See the [module docs](super) for its fields.
 pub struct LuaType(pub TypeRef<LuaHost>);
 
+/// A generic interface definition as Lua userdata: `G(T, ...)` (or
+/// `dynacast.instantiate(G, T, ...)`) is the interface instantiated with those type
+/// arguments (types or type names); field `name`.
+pub struct LuaGeneric(pub GenericInterface<LuaHost>);
+
 /// A method handle as Lua userdata: callable (`m(obj, ...)`, or `m(...)` for a static
 /// member), with fields `name`, `arity` and `interface`.
 pub enum LuaMethod {
@@ -521,6 +527,21 @@ impl UserData for LuaType {
                 TypeRef::Interface(_) => "interface",
             };
             Ok(format!("{kind} {}", this.0.name()))
+        });
+    }
+}
+
+impl UserData for LuaGeneric {
+    fn add_fields<F: UserDataFields<Self>>(fields: &mut F) {
+        fields.add_meta_field_with("__call", |lua| named(lua, GENERIC_CALL));
+        fields.add_meta_field("__name", "dynacast.Generic");
+        fields.add_field_method_get("name", |_, this| Ok(this.0.name().to_owned()));
+        fields.add_field_method_get("arity", |_, this| Ok(this.0.arity()));
+    }
+
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_meta_method("__tostring", |_, this, ()| {
+            Ok(format!("generic interface {}", this.0.name()))
         });
     }
 }

@@ -123,8 +123,8 @@ mod handles;
 pub use api::{create_function, install};
 pub use error::{error_value, BindingError, LuaError, RaisedValue};
 pub use handles::{
-    class_to_lua, lua_to_object, object_to_lua, type_to_lua, LuaMethod, LuaObject, LuaPayload,
-    LuaType,
+    class_to_lua, lua_to_object, object_to_lua, type_to_lua, LuaGeneric, LuaMethod, LuaObject,
+    LuaPayload, LuaType,
 };
 
 use crate::host::Host;

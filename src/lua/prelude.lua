@@ -155,11 +155,15 @@ local inits = {} -- class type -> init function
 local metas = {} -- class type -> { __tostring = f, ... }
 local class_mts = setmetatable({}, { __mode = "k" }) -- class type -> object metatable
 
-local function register_class(class, base, own, metamethods, init)
-  local d, m = {}, {}
+local statics = {} -- class type -> { name = function }, a subclass's own and its bases'
+local function register_class(class, base, own, metamethods, init, own_statics)
+  local d, m, st = {}, {}, {}
   if base ~= nil then
     for k, v in next, defs[base] or {} do
       d[k] = v
+    end
+    for k, v in next, statics[base] or {} do
+      st[k] = v
     end
     for k, v in next, metas[base] or {} do
       m[k] = v
@@ -174,7 +178,10 @@ local function register_class(class, base, own, metamethods, init)
   for k, v in next, metamethods do
     m[k] = v
   end
-  defs[class], metas[class], inits[class] = d, m, init
+  for k, v in next, own_statics do
+    st[k] = v
+  end
+  defs[class], metas[class], inits[class], statics[class] = d, m, init, st
 end
 
 local resolve = wrap(raw.resolve)
@@ -303,8 +310,8 @@ local function type_index(t, key)
   end
   v = cache[key]
   if v == nil then
-    local d = defs[t]
-    v = d and d[key]
+    local d, st = defs[t], statics[t]
+    v = (d and d[key]) or (st and st[key])
     if v == nil then
       v = method(t, key)
       if t.is_interface and not v.is_static then
