@@ -302,7 +302,7 @@ fn calls_that_stay_in_lua_recurse_deep_and_yield() {
 }
 
 #[test]
-fn a_hook_cannot_yield_a_body_called_through_i_m_can() {
+fn a_hook_cannot_yield_a_body_called_from_lua_can() {
     let (lua, _rt) = lua();
     run(
         &lua,
@@ -318,9 +318,12 @@ fn a_hook_cannot_yield_a_body_called_through_i_m_can() {
         -- Resolved and published now: the call stays in Lua and may yield.
         local co2 = coroutine.wrap(function() return I.step(o) end)
         assert(co2() == 1 and co2() == 2)
-        -- A handle from T:method() always goes through the engine: its body cannot yield.
-        local co3 = coroutine.create(function() return I:method("step")(o) end)
-        local ok, e = coroutine.resume(co3)
+        -- So may a handle from T:method(), which calls a Lua body from Lua too.
+        local co3 = coroutine.wrap(function() return I:method("step")(o) end)
+        assert(co3() == 1 and co3() == 2)
+        -- dynacast.call runs the body from Rust: it cannot yield.
+        local co5 = coroutine.create(function() return dynacast.call(o, I:method("step")) end)
+        local ok, e = coroutine.resume(co5)
         assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
         -- The hook runs inside the engine's resolution: it cannot yield.
         local IImpl = dynacast.interface("IYieldImpl", { bases = { I }, implementation = true,
@@ -355,28 +358,32 @@ fn cached_interface_calls_nest_deep() {
 }
 
 #[test]
-fn engine_calls_nest_as_deep_as_lua_allows() {
-    // Through the engine every level costs two of Lua's 200 C levels: a handle from
-    // T:method() nests about 95 deep, then fails cleanly.
+fn handle_calls_nest_deep_crossings_of_rust_take_two_c_levels_each() {
+    // A handle from T:method() resolves in the engine and calls its Lua body from Lua: it
+    // nests like Lua calls. `dynacast.call` runs the body from Rust: each level crosses
+    // Rust and takes two of Lua's 200 C levels, so about 95 nest, then a clean error.
     let (lua, _rt) = lua();
-    let reached: i64 = lua
+    let (handle_depth, through_rust, message): (i64, i64, String) = lua
         .load(
             r#"
             local I = dynacast.interface("IHandle", { methods = {
                 down = function(self, n) if n == 0 then return 0 end return 1 + down(self, n - 1) end,
+                rust = function(self, n) if n == 0 then return 0 end return 1 + dynacast.call(self, rust, n - 1) end,
             } })
-            down = I:method("down")
+            down, rust = I:method("down"), I:method("rust")
             local o = dynacast.class("Handled", { implements = { I } }):new()
-            local reached = 0
+            local reached, last = 0, nil
             for _, n in ipairs({ 50, 90, 180 }) do
-                if pcall(down, o, n) then reached = n end
+                local ok, e = pcall(dynacast.call, o, rust, n)
+                if ok then reached = n else last = e end
             end
-            return reached
+            return down(o, 1000), reached, tostring(last)
             "#,
         )
         .eval()
         .unwrap();
-    assert_eq!(reached, 90);
+    assert_eq!((handle_depth, through_rust), (1000, 90));
+    assert!(message.contains("stack overflow"), "{message}");
 }
 
 #[test]

@@ -3,8 +3,8 @@
 -- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
 -- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, getmetatable, load, next, pcall, rawset, setmetatable, type =
-  error, getmetatable, load, next, pcall, rawset, setmetatable, type
+local error, getmetatable, load, next, pcall, rawset, select, setmetatable, type =
+  error, getmetatable, load, next, pcall, rawset, select, setmetatable, type
 local format = string.format
 
 local function finish(ok, ...)
@@ -333,7 +333,27 @@ local function type_call(t, ...)
   return obj
 end
 
+-- A method handle `m(obj, ...)`: for an instance method of an interface with the right
+-- argument count, the engine resolves (and publishes: the hook runs as from Rust) and a body
+-- written in Lua is then called from Lua, by a tail call: it may yield, keeps its frames,
+-- and nests as deep as Lua calls do. Everything else (a wrong argument count, a static or
+-- class method, a body written in Rust) is a call through the engine.
+local arities = setmetatable({}, { __mode = "k" }) -- handle -> arity, or false
+local method_field = raw.method_field
 local function method_call(m, ...)
+  local arity, obj = arities[m], ...
+  -- (`obj` is only looked at: the call passes on exactly the arguments it was given.)
+  if arity == nil then
+    arity = method_field(m, "interface") ~= nil and not method_field(m, "is_static")
+      and method_field(m, "arity")
+    arities[m] = arity
+  end
+  if arity and obj ~= nil and select("#", ...) == arity + 1 then
+    local f = resolve_call(m, obj)
+    if f then
+      return f(...)
+    end
+  end
   return invoke(m, ...)
 end
 
