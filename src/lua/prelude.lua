@@ -132,6 +132,8 @@ local function class_object_method(key, methods, mt)
         local a = known[t]
         if a == true or a == false then
           return a
+        elseif a == ENGINE then
+          return engine_is(obj, t)
         end
       end
       return generic(obj, t)
