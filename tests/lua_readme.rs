@@ -44,3 +44,18 @@ fn the_readme_script_runs() {
         ]
     );
 }
+
+#[test]
+fn the_readme_parity_snippet_runs() {
+    let readme = include_str!("../README.md");
+    let section = &readme[readme
+        .find("## Embedding in Lua (mlua)")
+        .expect("the README has the Lua section")..];
+    let start = section.find("```lua\n").expect("a lua snippet") + "```lua\n".len();
+    let len = section[start..]
+        .find("```")
+        .expect("the end of the snippet");
+    let lua = Lua::new();
+    install(&lua, &Runtime::<LuaHost>::new()).unwrap();
+    lua.load(&section[start..start + len]).exec().unwrap();
+}

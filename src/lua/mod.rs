@@ -32,11 +32,20 @@
 //!   members), `statics` (static members, no `self`), `overrides` (default bodies for base
 //!   methods, keyed `"method"` or `"IBase.method"`), `reabstract` (list of such keys),
 //!   `implementation = true` (the dynamic-castable-implementation mark), `redefine = true`.
+//! - `dynacast.generic_interface(name, spec)` defines a generic interface: `spec.params`
+//!   lists one variance per type parameter (`"out"`, `"in"` or `"invariant"`), the other
+//!   keys are an interface spec's. The result `G` is a [`LuaGeneric`]: `G(T, ...)` (or
+//!   `dynacast.instantiate(G, T, ...)`, types or type names) is the instantiated interface,
+//!   the same type handle for the same arguments; casts follow the variances.
 //! - `dynacast.class(name, spec)`: `base`, `implements`, `methods` (functions; a name the
 //!   base class has overrides it, `name = arity` declares an abstract method), `abstract`,
-//!   `hook` (below), `redefine`, `init = function(self, ...)` (the initializer, inherited)
-//!   and `metamethods` (`__tostring`, `__eq`, `__lt`, `__le`, `__len`, `__concat`,
-//!   `__call`, `__close` and the arithmetic ones; inherited).
+//!   `hook` (below), `redefine`, `init = function(self, ...)` (the initializer, inherited),
+//!   `metamethods` (`__tostring`, `__eq`, `__lt`, `__le`, `__len`, `__concat`,
+//!   `__call`, `__close` and the arithmetic ones; inherited), `maps` (explicit interface
+//!   maps: `["IShape.area"] = "surface"` serves `IShape.area` with the class method
+//!   `surface`; the interface is named as in `implements`, an instantiation as
+//!   `"ISource<Dog>"`) and `statics` (functions without `self`, reached as `C.name(...)`
+//!   and through subclasses; kept on the Lua side, as the Rust class builder has none).
 //! - Specs are strict: an unknown key, a list with a nil hole, a flag that is not a
 //!   boolean, a member name that is not a string, an arity outside `0..=200`: a `TypeLoad`
 //!   error naming the key and the type.
@@ -50,9 +59,15 @@
 //!   the class implements in its metadata (two of them: an `AmbiguousName` error naming
 //!   both). A name found through the engine is asked once per class, then kept.
 //! - `I.m(obj, ...)` calls interface `I`'s method `m` through `I`, on any object (hook
-//!   dispatch on proxies included). `C.m(obj, ...)` is class `C`'s own Lua implementation
-//!   of `m`, a non-virtual call: `Base.m(self)` is a super call (for a method written in
-//!   Rust, the virtual method's handle). `T:method("m")` is the same handle as `I.m`.
+//!   dispatch on proxies included). The first call on an object of a class asks the engine
+//!   to resolve (and publish: the hook runs at most once per class, as from Rust); the
+//!   class's method table then keeps that resolution under a key private to `I.m`, so later
+//!   calls never leave Lua. A body written in Lua is always called from Lua (tail calls);
+//!   `I.m` has the method's parameters, so it follows Lua's argument rules like `obj:m()`.
+//!   `C.m(obj, ...)` is class `C`'s own Lua implementation of `m`, a non-virtual call:
+//!   `Base.m(self)` is a super call (for a method written in Rust, the virtual method's
+//!   handle). `T:method("m")` is `I.m`'s method handle: called, it resolves in the engine
+//!   and checks the argument count (`ArgumentCount`), then calls a Lua body from Lua.
 //! - Reserved names, all on the `__index` fallback only, so no field is ever shadowed: an
 //!   object's `is(T)`, `cast(T)` (returns the object or raises), `call(handle, ...)` and
 //!   `class()`, reached when neither a field nor a class method has the name; a type's
@@ -68,11 +83,15 @@
 //!
 //! # What cannot yield, and depth
 //!
-//! A call through the engine (`I.m(obj)`, a handle, a cast, the hook) crosses Rust, so the
-//! Lua code it runs cannot yield ("attempt to yield across a C-call boundary") and each
-//! nesting level uses two of Lua's 200 C levels (about 95 nested engine calls). Calls that
-//! stay in Lua (`obj:m()` on a class method written in Lua) have neither limit.
-//!
+//! A body written in Lua that a script reaches through `obj:m()`, `I.m(obj)` or a handle
+//! `I:method("m")(obj)` is called from Lua, so it may yield and it nests as deep as Lua
+//! calls do (tests: 1,000 levels). What runs *inside* a crossing of Rust cannot yield
+//! ("attempt to yield across a C-call boundary") and each nested crossing takes two of
+//! Lua's 200 C levels (about 95 deep, then a clean "C stack overflow" error): a hook (it
+//! runs inside the engine's resolution or cast), `dynacast.call`, a class handle, a body
+//! written in Rust, and a method called from Rust. A body called from Rust runs under
+//! `pcall` (so that a raised table reaches Rust unchanged): its traceback ends there.
+
 //! # Hooks
 //!
 //! A class's `hook` is a table with `is_interface_implemented(obj, iface, throw)` and
@@ -100,9 +119,10 @@
 //! many engine frames it crossed. Kinds: the engine's (`InvalidCast`, `InvalidOperation`,
 //! `EntryPointNotFound`, `AmbiguousImplementation`, `TypeLoad`, `MissingMember`,
 //! `ArgumentCount`), the binding's own ([`BindingError`]: `BadArgument`, `ForeignState`,
-//! `AmbiguousName`) and `LuaError` (mlua failed). A body run by the engine is called under
-//! `pcall`, so its traceback ends at the engine; a method that stays in Lua keeps its
-//! frames and `error(msg, 2)` positions. Embedders' own Rust functions raise the same
+//! `AmbiguousName`) and `LuaError` (mlua failed). A body a script reaches (`obj:m()`,
+//! `I.m(obj)`, a handle) is called from Lua and keeps its frames and `error(msg, 2)`
+//! positions, on the first call too; only a body run from Rust is called under `pcall`, so
+//! its traceback ends at the engine. Embedders' own Rust functions raise the same
 //! values with [`create_function`] (or [`error_value`]).
 //!
 //! # Rust side
