@@ -350,7 +350,7 @@ pub(crate) fn generic_interface(
         });
     }
     let builder = rt.generic_interface(name, &variances);
-    Ok(members_of(lua, rt, name, &spec, builder)?.define_generic()?)
+    members_of(lua, rt, name, &spec, builder)?.define_generic()
 }
 
 /// The members of an interface spec, added to `b`.
