@@ -92,7 +92,13 @@ impl LuaHook {
 
     fn function(&self, lua: &Lua, name: &mlua::LuaString) -> mlua::Result<Option<Function>> {
         let table: Table = lua.registry_value(&self.table)?;
-        table.get(name)
+        // A raw read first: mlua's `get` is a protected call. A hook table whose functions
+        // come from its metatable (`__index`) is read the ordinary way.
+        match table.raw_get::<Option<Function>>(name)? {
+            Some(f) => Ok(Some(f)),
+            None if table.metatable().is_some() => table.get(name),
+            None => Ok(None),
+        }
     }
 }
 
