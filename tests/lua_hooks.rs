@@ -244,3 +244,25 @@ fn implementation_bodies_dispatch_on_this_again() {
         "both, first, me: one resolution each"
     );
 }
+
+#[test]
+fn a_hook_table_may_take_its_functions_from_its_metatable() {
+    let (lua, _rt) = greeter();
+    let (cast, hello, counted): (bool, String, i64) = lua
+        .load(
+            r#"
+            -- A hook written as an object of a plain Lua class: its functions are inherited.
+            local HookClass = { __index = hook }
+            local Proxy = dynacast.class("InheritedHook", { hook = setmetatable({}, HookClass) })
+            local p = Proxy:new()
+            local before = calls.is_interface_implemented
+            return p:is(IGreet), IGreet.hello(p), calls.is_interface_implemented - before
+            "#,
+        )
+        .eval()
+        .unwrap();
+    assert_eq!(
+        (cast, hello.as_str(), counted),
+        (true, "Hello World from InheritedHook", 1)
+    );
+}
