@@ -3,7 +3,7 @@
 //! yield (point 7) and reflection (point 8).
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, LuaHost};
+use dynacast::lua::{create_function, install, lua_to_object, LuaHost};
 use dynacast::Runtime;
 use mlua::{Lua, LuaOptions, StdLib};
 
@@ -321,10 +321,10 @@ fn a_hook_cannot_yield_a_body_called_from_lua_can() {
         -- So may a handle from T:method(), which calls a Lua body from Lua too.
         local co3 = coroutine.wrap(function() return I:method("step")(o) end)
         assert(co3() == 1 and co3() == 2)
-        -- dynacast.call runs the body from Rust: it cannot yield.
-        local co5 = coroutine.create(function() return dynacast.call(o, I:method("step")) end)
-        local ok, e = coroutine.resume(co5)
-        assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
+        -- And so may dynacast.call and obj:call (the handle's call).
+        local co5 = coroutine.wrap(function() return dynacast.call(o, I:method("step")) end)
+        assert(co5() == 1 and co5() == 2)
+        local ok, e
         -- The hook runs inside the engine's resolution: it cannot yield.
         local IImpl = dynacast.interface("IYieldImpl", { bases = { I }, implementation = true,
             overrides = { step = function(self) return 3 end } })
@@ -358,31 +358,61 @@ fn cached_interface_calls_nest_deep() {
 }
 
 #[test]
-fn handle_calls_nest_deep_crossings_of_rust_take_two_c_levels_each() {
-    // A handle from T:method() resolves in the engine and calls its Lua body from Lua: it
-    // nests like Lua calls. `dynacast.call` runs the body from Rust: each level crosses
-    // Rust and takes two of Lua's 200 C levels, so about 95 nest, then a clean error.
-    let (lua, _rt) = lua();
-    let (handle_depth, through_rust, message): (i64, i64, String) = lua
+fn calls_from_lua_nest_deep_crossings_of_rust_take_two_c_levels_each() {
+    // A script's calls (a handle, dynacast.call) resolve in the engine and call their Lua
+    // body from Lua: they nest like Lua calls and may yield. A body run from Rust (here an
+    // embedder's function calling the engine) cannot yield, and each nested crossing of
+    // Rust takes two of Lua's 200 C levels: about 95 nest, then a clean error.
+    let (lua, rt) = lua();
+    run(
+        &lua,
+        r#"
+        IHandle = dynacast.interface("IHandle", { methods = {
+            down = function(self, n) if n == 0 then return 0 end return 1 + down(self, n - 1) end,
+            call = function(self, n) if n == 0 then return 0 end return 1 + dynacast.call(self, call, n - 1) end,
+            rust = function(self, n) if n == 0 then return 0 end return 1 + from_rust(self, n - 1) end,
+            step = function(self) coroutine.yield(1) return 2 end,
+        } })
+        down, call = IHandle:method("down"), IHandle:method("call")
+        "#,
+    );
+    let iface = rt
+        .lookup("IHandle")
+        .unwrap()
+        .as_interface()
+        .cloned()
+        .unwrap();
+    let (rust, step) = (iface.method("rust").unwrap(), iface.method("step").unwrap());
+    let from_rust = create_function(&lua, move |lua, (obj, n): (mlua::Value, i64)| {
+        let m = if n < 0 { &step } else { &rust };
+        let args = if n < 0 {
+            vec![]
+        } else {
+            vec![mlua::Value::Integer(n)]
+        };
+        lua_to_object(lua, &obj)?.call(m, &args, &mut lua.clone())
+    })
+    .unwrap();
+    lua.globals().set("from_rust", from_rust).unwrap();
+    let (handle_depth, call_depth, through_rust, message): (i64, i64, i64, String) = lua
         .load(
             r#"
-            local I = dynacast.interface("IHandle", { methods = {
-                down = function(self, n) if n == 0 then return 0 end return 1 + down(self, n - 1) end,
-                rust = function(self, n) if n == 0 then return 0 end return 1 + dynacast.call(self, rust, n - 1) end,
-            } })
-            down, rust = I:method("down"), I:method("rust")
-            local o = dynacast.class("Handled", { implements = { I } }):new()
+            local o = dynacast.class("Handled", { implements = { IHandle } }):new()
             local reached, last = 0, nil
             for _, n in ipairs({ 50, 90, 180 }) do
-                local ok, e = pcall(dynacast.call, o, rust, n)
+                local ok, e = pcall(from_rust, o, n)
                 if ok then reached = n else last = e end
             end
-            return down(o, 1000), reached, tostring(last)
+            -- A body run from Rust cannot yield.
+            local co = coroutine.create(function() return from_rust(o, -1) end)
+            local ok, e = coroutine.resume(co)
+            assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
+            return down(o, 1000), dynacast.call(o, call, 1000), reached, tostring(last)
             "#,
         )
         .eval()
         .unwrap();
-    assert_eq!((handle_depth, through_rust), (1000, 90));
+    assert_eq!((handle_depth, call_depth, through_rust), (1000, 1000, 90));
     assert!(message.contains("stack overflow"), "{message}");
 }
 

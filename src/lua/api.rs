@@ -397,6 +397,22 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     raw.raw_set(
+        "lua_callable_arity",
+        lua.create_function(|_, m: Value| {
+            // The arity of an interface's instance method handle (the calls a script may
+            // run from Lua once the engine has resolved them); false for anything else.
+            Ok(match &m {
+                Value::UserData(ud) => match ud.borrow::<LuaMethod>().as_deref() {
+                    Ok(LuaMethod::Interface(m)) if !m.is_static() => {
+                        Value::Integer(i64::try_from(m.arity()).unwrap_or(i64::MAX))
+                    }
+                    _ => Value::Boolean(false),
+                },
+                _ => Value::Boolean(false),
+            })
+        })?,
+    )?;
+    raw.raw_set(
         "method_field",
         lua.create_function(|lua, (m, key): (UserDataRef<LuaMethod>, String)| {
             Ok(match (key.as_str(), &*m) {

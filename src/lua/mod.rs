@@ -83,13 +83,13 @@
 //!
 //! # What cannot yield, and depth
 //!
-//! A body written in Lua that a script reaches through `obj:m()`, `I.m(obj)` or a handle
-//! `I:method("m")(obj)` is called from Lua, so it may yield and it nests as deep as Lua
+//! A body written in Lua that a script reaches through `obj:m()`, `I.m(obj)`, a handle
+//! `I:method("m")(obj)` or `dynacast.call(obj, handle, ...)` is called from Lua, so it may yield and it nests as deep as Lua
 //! calls do (tests: 1,000 levels). What runs *inside* a crossing of Rust cannot yield
 //! ("attempt to yield across a C-call boundary") and each nested crossing takes two of
 //! Lua's 200 C levels (about 95 deep, then a clean "C stack overflow" error): a hook (it
-//! runs inside the engine's resolution or cast), `dynacast.call`, a class handle, a body
-//! written in Rust, and a method called from Rust. A body called from Rust runs under
+//! runs inside the engine's resolution or cast), a class method's handle, a body written
+//! in Rust, and a method called from Rust (an embedder's function included). A body called from Rust runs under
 //! `pcall` (so that a raised table reaches Rust unchanged): its traceback ends there.
 
 //! # Hooks

@@ -341,14 +341,15 @@ end
 -- and nests as deep as Lua calls do. Everything else (a wrong argument count, a static or
 -- class method, a body written in Rust) is a call through the engine.
 local arities = setmetatable({}, { __mode = "k" }) -- handle -> arity, or false
-local method_field = raw.method_field
+local lua_callable_arity = raw.lua_callable_arity
 local function method_call(m, ...)
   local arity, obj = arities[m], ...
   -- (`obj` is only looked at: the call passes on exactly the arguments it was given.)
   if arity == nil then
-    arity = method_field(m, "interface") ~= nil and not method_field(m, "is_static")
-      and method_field(m, "arity")
-    arities[m] = arity
+    arity = lua_callable_arity(m)
+    if type(m) == "userdata" then
+      arities[m] = arity
+    end
   end
   if arity and obj ~= nil and select("#", ...) == arity + 1 then
     local f = resolve_call(m, obj)
@@ -358,6 +359,12 @@ local function method_call(m, ...)
   end
   return invoke(m, ...)
 end
+
+-- `dynacast.call(obj, m, ...)` and `obj:call(m, ...)` are the handle's call.
+local function call(obj, m, ...)
+  return method_call(m, obj, ...)
+end
+api.call, object_methods.call = call, call
 
 return {
   api = api,
