@@ -152,22 +152,25 @@ pub(crate) fn nested<H: Host, R>(
     iface: &InterfaceRef<H>,
     call: impl FnOnce() -> Result<R, Error<H::Error>>,
 ) -> Result<R, Error<H::Error>> {
-    struct Leave;
+    // Hook calls nest LIFO on one thread (panics unwind LIFO too), so leaving restores the
+    // count this call found: a store of a known value, no second read-modify-write.
+    struct Leave(usize);
     impl Drop for Leave {
         #[inline]
         fn drop(&mut self) {
             // try_with: a hook may run from another thread-local's destructor.
-            let _ = HOOK_DEPTH.try_with(|d| d.set(d.get().saturating_sub(1)));
+            let _ = HOOK_DEPTH.try_with(|d| d.set(self.0));
         }
     }
-    let depth = HOOK_DEPTH
+    let outer = HOOK_DEPTH
         .try_with(|d| {
-            let depth = d.get() + 1;
-            d.set(depth);
-            depth
+            let outer = d.get();
+            d.set(outer + 1);
+            outer
         })
-        .unwrap_or(1);
-    let _leave = Leave;
+        .unwrap_or(0);
+    let _leave = Leave(outer);
+    let depth = outer + 1;
     if depth > max_hook_depth() {
         return Err(too_deep(type_name, iface));
     }

@@ -308,3 +308,54 @@ fn endless_hook_recursion_is_an_error_not_a_stack_overflow() {
     obj.is_instance_of(&many, &mut ()).unwrap_err();
     assert_eq!(calls.load(Ordering::SeqCst), 3 * limit);
 }
+
+/// Asks about the object it is asked about, and panics on its `panic_at`-th call.
+struct PanicsDeep {
+    calls: Arc<AtomicUsize>,
+    panic_at: usize,
+}
+
+impl DynamicCastable<DynHost> for PanicsDeep {
+    fn is_interface_implemented(
+        &self,
+        obj: &DynObject,
+        iface: &Iface,
+        _: bool,
+        cx: &mut (),
+    ) -> Result<bool, DynError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call == self.panic_at {
+            panic!("hook panics {call} deep");
+        }
+        obj.is_instance_of(iface, cx)
+    }
+}
+
+#[test]
+fn a_panic_deep_in_nested_hooks_restores_the_nesting_count() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, _) = many(&rt, 1);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let panic_at = 5;
+    let class = rt
+        .class("PanicsDeep")
+        .hook(PanicsDeep {
+            calls: calls.clone(),
+            panic_at,
+        })
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| obj.is_instance_of(&many, &mut ())));
+    let payload = caught.expect_err("the panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("hook panics 5 deep")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), panic_at);
+    // Five guards unwound: the next recursion gets the whole depth again, not limit - 5.
+    let err = obj.is_instance_of(&many, &mut ()).unwrap_err();
+    assert_eq!(err.kind(), "InvalidOperation");
+    let limit = dynacast::hook::max_hook_depth();
+    assert_eq!(calls.load(Ordering::SeqCst), panic_at + limit);
+}
