@@ -39,6 +39,7 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::call::Callee;
 use crate::class::ClassData;
 use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
@@ -98,7 +99,7 @@ fn class_addr<H: Host>(obj: &Object<H>) -> usize {
 /// let square = rt
 ///     .class("Square")
 ///     .implement(&shape)
-///     .method("area", 0, body(|_, _, _| Ok(Value::Int(4))))
+///     .method("area", 0, |_| Ok(Value::Int(4)))
 ///     .define()?;
 /// let site = CallSite::new(shape.method("area")?);
 /// let obj = rt.new_object(&square, Value::Nil)?;
@@ -141,7 +142,9 @@ impl<H: Host> CallSite<H> {
         if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
                 if entry.serves(obj) {
-                    return entry.body.invoke(obj, args, cx);
+                    return entry
+                        .body
+                        .invoke_for(obj, args, cx, Callee::Interface(&self.method));
                 }
             }
         }
@@ -165,7 +168,9 @@ impl<H: Host> CallSite<H> {
         for cell in &self.entries {
             match cell.get() {
                 Some(entry) if entry.class_addr == class => {
-                    return entry.body.invoke(obj, args, cx)
+                    return entry
+                        .body
+                        .invoke_for(obj, args, cx, Callee::Interface(&self.method))
                 }
                 Some(_) => {}
                 None => break,
@@ -187,7 +192,7 @@ impl<H: Host> CallSite<H> {
                 self.remember(obj, body);
             }
         }
-        target.invoke(obj, args, cx)
+        target.invoke_for(obj, args, cx, Callee::Interface(&self.method))
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this

@@ -11,13 +11,14 @@ use std::sync::Arc;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
+use crate::call::Call;
 use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
-use crate::host::{Body, Host};
+use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
-use crate::runtime::{NamedType, Runtime};
+use crate::runtime::{NamedType, Runtime, WeakRuntime};
 use crate::types::{has_variance, next_uid, variant_compatible, TypeRef};
 
 /// A vtable slot.
@@ -102,6 +103,8 @@ pub(crate) struct ImplementedInterface<H: Host> {
 pub(crate) struct ClassData<H: Host> {
     pub(crate) uid: u64,
     pub(crate) runtime: u64,
+    /// Weak: a class's bodies run under it, and a strong handle would be a cycle.
+    pub(crate) weak_runtime: WeakRuntime<H>,
     pub(crate) name: Arc<str>,
     base: Option<ClassRef<H>>,
     /// The number of classes above this one (0 for the root class `object`).
@@ -331,11 +334,11 @@ impl<H: Host> ClassRef<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let base = rt.class("Base").method("who", 0, body(|_, _, _| Ok(Value::from("base")))).define()?;
+    /// let base = rt.class("Base").method("who", 0, |_| Ok(Value::from("base"))).define()?;
     /// let derived = rt
     ///     .class("Derived")
     ///     .base(&base)
-    ///     .override_method("who", body(|_, _, _| Ok(Value::from("derived"))))
+    ///     .override_method("who", |_| Ok(Value::from("derived")))
     ///     .define()?;
     /// let obj = rt.new_object(&derived, Value::Nil)?;
     /// assert_eq!(obj.call_virtual(&base.method("who")?, &[], &mut ())?, Value::from("derived"));
@@ -477,8 +480,17 @@ impl<H: Host> ClassBuilder<H> {
         self
     }
 
-    /// Declares a new virtual method (a new vtable slot).
-    pub fn method(mut self, name: &str, arity: usize, body: Body<H>) -> Self {
+    /// Declares a new virtual method (a new vtable slot) with its body (a closure taking a
+    /// [`Call`](crate::Call)).
+    pub fn method<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.method_body(name, arity, crate::host::body(body))
+    }
+
+    /// [`method`](Self::method) with a prebuilt, shared [`Body`].
+    pub fn method_body(mut self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.methods.push(VirtualMethod {
             name: Arc::from(name),
             arity,
@@ -498,7 +510,15 @@ impl<H: Host> ClassBuilder<H> {
     }
 
     /// Overrides an inherited virtual method.
-    pub fn override_method(mut self, name: &str, body: Body<H>) -> Self {
+    pub fn override_method<F>(self, name: &str, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.override_method_body(name, crate::host::body(body))
+    }
+
+    /// [`override_method`](Self::override_method) with a prebuilt, shared [`Body`].
+    pub fn override_method_body(mut self, name: &str, body: Body<H>) -> Self {
         self.overrides.push((Arc::from(name), body));
         self
     }
@@ -521,7 +541,7 @@ impl<H: Host> ClassBuilder<H> {
     /// let square = rt
     ///     .class("Square")
     ///     .implement(&shape)
-    ///     .method("surface", 0, body(|_, _, _| Ok(Value::Int(4))))
+    ///     .method("surface", 0, |_| Ok(Value::Int(4)))
     ///     .map(&shape, "area", "surface")
     ///     .define()?;
     /// let obj = rt.new_object(&square, Value::Nil)?;
@@ -570,7 +590,7 @@ impl<H: Host> ClassBuilder<H> {
     /// let square = rt
     ///     .class("Square")
     ///     .implement(&shape)
-    ///     .method("area", 0, body(|_, _, _| Ok(Value::Int(4))))
+    ///     .method("area", 0, |_| Ok(Value::Int(4)))
     ///     .define()?;
     /// let obj = rt.new_object(&square, Value::Nil)?;
     /// assert_eq!(obj.call(&shape.method("area")?, &[], &mut ())?, Value::Int(4));
@@ -637,8 +657,15 @@ impl<H: Host> ClassBuilder<H> {
                 }
             }
         }
+        let weak_runtime = rt.downgrade();
         rt.register(&name, redefine, |runtime| {
-            let class = ClassRef(Arc::new(self.build(runtime, &base, &interfaces, &maps)?));
+            let class = ClassRef(Arc::new(self.build(
+                runtime,
+                weak_runtime,
+                &base,
+                &interfaces,
+                &maps,
+            )?));
             Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
         })
     }
@@ -646,6 +673,7 @@ impl<H: Host> ClassBuilder<H> {
     fn build(
         self,
         runtime: u64,
+        weak_runtime: WeakRuntime<H>,
         base: &ClassRef<H>,
         listed: &[InterfaceRef<H>],
         maps: &[(InterfaceRef<H>, Arc<str>, Arc<str>)],
@@ -877,6 +905,7 @@ impl<H: Host> ClassBuilder<H> {
         Ok(ClassData {
             uid,
             runtime,
+            weak_runtime,
             name: self.name.clone(),
             base: Some(base.clone()),
             depth,
@@ -912,11 +941,12 @@ fn primary_interface<H: Host>(
 }
 
 /// The runtime's root class `object`, base of every class.
-pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
+pub(crate) fn root_class<H: Host>(runtime: u64, weak_runtime: WeakRuntime<H>) -> ClassRef<H> {
     let uid = next_uid();
     ClassRef(Arc::new(ClassData {
         uid,
         runtime,
+        weak_runtime,
         name: Arc::from("object"),
         base: None,
         depth: 0,

@@ -120,6 +120,21 @@ pub enum InvalidOperation {
         /// The class.
         class: Arc<str>,
     },
+    /// A body asked for its runtime ([`Call::runtime`](crate::Call::runtime)) after
+    /// every handle to the runtime was dropped.
+    RuntimeDropped {
+        /// The class of the object the body runs on.
+        class: Arc<str>,
+    },
+    /// A body asked for an argument past the end ([`Call::arg`](crate::Call::arg)).
+    MissingArgument {
+        /// `Type.method` of the running method (or `"a method body"` when unknown).
+        method: Arc<str>,
+        /// The index asked for.
+        index: usize,
+        /// The number of arguments the call has.
+        count: usize,
+    },
 }
 
 impl<E> Error<E> {
@@ -212,7 +227,7 @@ impl InvalidOperation {
 /// let car = rt
 ///     .class("Car")
 ///     .implement(&engine)
-///     .method("burn", 0, body(|this: &dynacast::Object<Game>, _: &[i64], _: &mut ()| Ok(burn(*this.payload())?)))
+///     .method("burn", 0, |call| { let (this, _, _): (&dynacast::Object<Game>, &[i64], &mut ()) = call.into_parts(); Ok(burn(*this.payload())?) })
 ///     .define()?;
 /// let burn_it = engine.method("burn")?;
 /// assert_eq!(rt.new_object(&car, 2)?.call(&burn_it, &[], &mut ())?, 1);
@@ -260,6 +275,18 @@ impl fmt::Display for InvalidOperation {
             InvalidOperation::AbstractClass { class } => {
                 write!(f, "Cannot create an instance of the abstract class '{class}'.")
             }
+            InvalidOperation::RuntimeDropped { class } => write!(
+                f,
+                "The Runtime of type '{class}' was dropped: keep a Runtime handle alive while its objects are called."
+            ),
+            InvalidOperation::MissingArgument {
+                method,
+                index,
+                count,
+            } => write!(
+                f,
+                "'{method}' asked for argument {index} but was called with {count} argument(s): declare the arity the body reads."
+            ),
         }
     }
 }

@@ -57,7 +57,7 @@ use crate::types::TypeRef;
 /// let greet_impl = rt
 ///     .interface("IGreetImpl")
 ///     .base(&greet)
-///     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
 ///     .dynamic_castable_implementation()
 ///     .define()?;
 ///

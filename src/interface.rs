@@ -10,6 +10,7 @@ use crate::sync::{lock, Mutex};
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
+use crate::call::Call;
 use crate::class::ClassRef;
 use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::Error;
@@ -898,14 +899,31 @@ impl<H: Host> InterfaceBuilder<H> {
         self.member(name, arity, MemberKind::Virtual(None))
     }
 
-    /// Declares a virtual method slot with a default body.
-    pub fn default_method(self, name: &str, arity: usize, body: Body<H>) -> Self {
+    /// Declares a virtual method slot with a default body (a closure taking a
+    /// [`Call`](crate::Call)).
+    pub fn default_method<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.default_method_body(name, arity, crate::host::body(body))
+    }
+
+    /// [`default_method`](Self::default_method) with a prebuilt, shared [`Body`].
+    pub fn default_method_body(self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.member(name, arity, MemberKind::Virtual(Some(body)))
     }
 
     /// Declares a non-virtual instance helper: calls go straight to `body` with `this`
     /// (C#'s private or sealed interface members).
-    pub fn helper(self, name: &str, arity: usize, body: Body<H>) -> Self {
+    pub fn helper<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.helper_body(name, arity, crate::host::body(body))
+    }
+
+    /// [`helper`](Self::helper) with a prebuilt, shared [`Body`].
+    pub fn helper_body(self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.member(name, arity, MemberKind::Helper(body))
     }
 
@@ -916,7 +934,15 @@ impl<H: Host> InterfaceBuilder<H> {
 
     /// Gives a default body for method `method` of base interface `base` (an explicit
     /// override: `IGreetImpl` implements `IGreet.hello`).
-    pub fn override_base(
+    pub fn override_base<F>(self, base: impl Into<TypeExpr<H>>, method: &str, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.override_base_body(base, method, crate::host::body(body))
+    }
+
+    /// [`override_base`](Self::override_base) with a prebuilt, shared [`Body`].
+    pub fn override_base_body(
         mut self,
         base: impl Into<TypeExpr<H>>,
         method: &str,
@@ -939,7 +965,7 @@ impl<H: Host> InterfaceBuilder<H> {
     /// let rt = Runtime::<DynHost>::new();
     /// let base = rt
     ///     .interface("IBase")
-    ///     .default_method("m", 0, body(|_, _, _| Ok(Value::Int(1))))
+    ///     .default_method("m", 0, |_| Ok(Value::Int(1)))
     ///     .define()?;
     /// let re = rt.interface("IRe").base(&base).reabstract(&base, "m").define()?;
     /// let class = rt.class("C").implement(&re).define()?;
@@ -1031,7 +1057,7 @@ impl<H: Host> InterfaceBuilder<H> {
     /// let greet_impl = rt
     ///     .interface("IGreetImpl")
     ///     .base(&greet)
-    ///     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+    ///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
     ///     .dynamic_castable_implementation()
     ///     .define()?;
     /// assert!(greet_impl.as_type().is_assignable_to(&greet.as_type()));

@@ -26,7 +26,7 @@
 //! let greet_impl = rt
 //!     .interface("IGreetImpl")
 //!     .base(&greet)
-//!     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("Hello World"))))
+//!     .override_base(&greet, "hello", |_| Ok(Value::from("Hello World")))
 //!     .dynamic_castable_implementation()
 //!     .define()?;
 //!
@@ -49,6 +49,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod call;
 pub mod call_site;
 pub mod cast;
 pub mod class;
@@ -71,6 +72,7 @@ pub use sync::broken as loom_broken;
 pub mod types;
 pub mod value;
 
+pub use call::Call;
 pub use call_site::{CallSite, CallSiteState, CALL_SITE_ENTRIES};
 pub use class::{ClassBuilder, ClassMethodRef, ClassRef};
 pub use error::{Error, InvalidOperation};

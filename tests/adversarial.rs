@@ -149,7 +149,7 @@ impl DynamicCastable<DynHost> for TestHook {
 
 /// A body that carries a probe and returns `value`.
 fn probed_body(probe: Probe, value: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| {
+    body(move |_| {
         let _ = &probe;
         Ok(Value::Int(value))
     })
@@ -182,7 +182,7 @@ fn redefine_drops_the_old_class_outside_the_registry_lock() {
         let method = probed_body(reentrant_probe(&live, rt.downgrade(), "P", &seen), 1);
         rt.class("P")
             .hook(hook)
-            .method("m", 0, method)
+            .method_body("m", 0, method)
             .define()
             .unwrap();
         assert_eq!(live.count(), 2);
@@ -217,7 +217,7 @@ fn rejected_definition_drops_its_parts_outside_the_registry_lock() {
             .class("Blob")
             .implement(&iface)
             .hook(TestHook::probed(live.probe_with(from_other_thread(&rt))))
-            .method(
+            .method_body(
                 "other",
                 0,
                 probed_body(live.probe_with(from_other_thread(&rt)), 0),
@@ -257,7 +257,7 @@ fn generic_instantiation_from_a_drop_does_not_deadlock() {
                 let again = generic.instantiate(&[p.as_type()]).unwrap();
                 rt.class("DefinedInDrop")
                     .implement(&again)
-                    .method("make", 0, body(|_, _, _| Ok(Value::Nil)))
+                    .method("make", 0, |_| Ok(Value::Nil))
                     .define()
                     .unwrap();
                 done.fetch_add(1, Ordering::SeqCst);
@@ -265,7 +265,7 @@ fn generic_instantiation_from_a_drop_does_not_deadlock() {
         };
         rt.class("Q")
             .implement(&of_p)
-            .method("make", 0, probed_body(live.probe_with(on_drop), 7))
+            .method_body("make", 0, probed_body(live.probe_with(on_drop), 7))
             .define()
             .unwrap();
         rt.class("Q").redefine().define().unwrap();
@@ -294,7 +294,7 @@ fn dropping_the_runtime_runs_drops_outside_any_lock() {
             other_seen.lock().unwrap().push(Some("defined".to_owned()));
         });
         rt.interface("I")
-            .default_method("m", 0, probed_body(probe, 0))
+            .default_method_body("m", 0, probed_body(probe, 0))
             .define()
             .unwrap();
         assert_eq!(live.count(), 2);
@@ -327,14 +327,14 @@ fn reloads_with_generics_leave_nothing_alive() {
                 .class("P")
                 .redefine()
                 .hook(TestHook::probed(live.probe()))
-                .method("m", 0, probed_body(live.probe(), i))
+                .method_body("m", 0, probed_body(live.probe(), i))
                 .define()
                 .unwrap();
             let of_p = factory.instantiate(&[p.as_type()]).unwrap();
             rt.class("Q")
                 .redefine()
                 .implement(&of_p)
-                .method("make", 0, probed_body(live.probe(), i))
+                .method_body("make", 0, probed_body(live.probe(), i))
                 .define()
                 .unwrap();
             max_instantiations = max_instantiations.max(factory.live_instantiations());
@@ -357,7 +357,7 @@ fn runtimes_with_instantiations_are_freed() {
             let rt = Rt::new();
             let g = rt
                 .generic_interface("IG", &[Variance::Invariant])
-                .default_method("m", 0, probed_body(live.probe(), 1))
+                .default_method_body("m", 0, probed_body(live.probe(), 1))
                 .define_generic()
                 .unwrap();
             let c = rt.class("C").define().unwrap();
@@ -525,7 +525,7 @@ fn interface_chain_stops_at_the_depth_limit() {
         let class = rt
             .class("C")
             .implement(&leaf)
-            .method("m", 0, body(|_, _, _| Ok(Value::Int(5))))
+            .method("m", 0, |_| Ok(Value::Int(5)))
             .define()
             .unwrap();
         assert_eq!(class.interfaces().len(), MAX_INTERFACE_DEPTH + 1);
@@ -584,7 +584,7 @@ fn huge_interfaces_are_defined_and_resolved() {
             let name = format!("m{i}");
             big = big.method(&name, 0);
             let value = i64::try_from(i).unwrap();
-            class = class.method(&name, 0, body(move |_, _, _| Ok(Value::Int(value))));
+            class = class.method(&name, 0, move |_| Ok(Value::Int(value)));
         }
         let big = big.define().unwrap();
         let class = class.define().unwrap();
@@ -693,23 +693,22 @@ fn cast_to_a_foreign_interface_never_asks_the_hook() {
 fn foreign_method_refs_are_refused() {
     watchdog(|| {
         let (rt, other) = (Rt::new(), Rt::new());
-        let greet = rt.interface("IGreet").method("hello", 0).helper(
-            "help",
-            0,
-            body(|_, _, _| Ok(Value::Int(1))),
-        );
+        let greet = rt
+            .interface("IGreet")
+            .method("hello", 0)
+            .helper("help", 0, |_| Ok(Value::Int(1)));
         let greet = greet.define().unwrap();
         let class = rt
             .class("Greeter")
             .implement(&greet)
-            .method("hello", 0, body(|_, _, _| Ok(Value::Int(0))))
+            .method("hello", 0, |_| Ok(Value::Int(0)))
             .define()
             .unwrap();
         let obj = rt.new_object(&class, Value::Nil).unwrap();
         let foreign = other
             .interface("IGreet")
             .method("hello", 0)
-            .helper("help", 0, body(|_, _, _| Ok(Value::Int(2))))
+            .helper("help", 0, |_| Ok(Value::Int(2)))
             .define()
             .unwrap();
         let expected = "Type 'IGreet' belongs to another Runtime.";
@@ -726,7 +725,7 @@ fn foreign_method_refs_are_refused() {
         }
         let foreign_class = other
             .class("Greeter")
-            .method("hello", 0, body(|_, _, _| Ok(Value::Int(3))))
+            .method("hello", 0, |_| Ok(Value::Int(3)))
             .define()
             .unwrap();
         let err = obj
@@ -770,11 +769,11 @@ fn assignability_across_runtimes_is_false() {
 fn wide_implementation_interfaces_resolve_like_short_ones() {
     watchdog(|| {
         let rt = Rt::new();
-        let text = |s: &'static str| body(move |_, _, _| Ok(Value::from(s)));
+        let text = |s: &'static str| body(move |_| Ok(Value::from(s)));
         let padding: Vec<_> = (0..10)
             .map(|i| {
                 rt.interface(&format!("IA{i}"))
-                    .default_method(&format!("a{i}"), 0, body(move |_, _, _| Ok(Value::Int(i))))
+                    .default_method(&format!("a{i}"), 0, move |_| Ok(Value::Int(i)))
                     .define()
                     .unwrap()
             })
@@ -782,25 +781,25 @@ fn wide_implementation_interfaces_resolve_like_short_ones() {
         let base = rt
             .interface("IBase")
             .method("m", 0)
-            .default_method("r", 0, text("r"))
+            .default_method_body("r", 0, text("r"))
             .method("o", 0)
             .define()
             .unwrap();
         let x = rt
             .interface("IX")
             .base(&base)
-            .override_base(&base, "m", text("X"));
+            .override_base_body(&base, "m", text("X"));
         let x = x.define().unwrap();
         let y = rt
             .interface("IY")
             .base(&base)
-            .override_base(&base, "m", text("Y"));
+            .override_base_body(&base, "m", text("Y"));
         let y = y.define().unwrap();
         let animal = rt.class("Animal").define().unwrap();
         let cat = rt.class("Cat").base(&animal).define().unwrap();
         let producer = rt
             .generic_interface("IProducer", &[Variance::Covariant])
-            .default_method("get", 0, text("produced"))
+            .default_method_body("get", 0, text("produced"))
             .define_generic()
             .unwrap();
         let of_cat = producer.instantiate(&[cat.as_type()]).unwrap();
@@ -810,7 +809,7 @@ fn wide_implementation_interfaces_resolve_like_short_ones() {
             implementation = implementation.base(b);
         }
         let implementation = implementation
-            .override_base(&base, "o", text("o"))
+            .override_base_body(&base, "o", text("o"))
             .reabstract(&base, "r")
             .define()
             .unwrap();
@@ -915,8 +914,8 @@ impl DynamicCastable<DynHost> for BuildsImplementations {
         let implementation = rt
             .interface(&name)
             .base(&self.iface)
-            .override_base(&self.iface, "first", probed_body(probe, n as i64))
-            .override_base(&self.iface, "second", body(|_, _, _| Ok(Value::Int(-2))))
+            .override_base_body(&self.iface, "first", probed_body(probe, n as i64))
+            .override_base(&self.iface, "second", |_| Ok(Value::Int(-2)))
             .dynamic_castable_implementation()
             .define()?;
         // The registry lets go of it: the answer is its only holder.

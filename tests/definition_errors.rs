@@ -11,7 +11,7 @@ use dynacast::{
 type Rt = Runtime<DynHost>;
 
 fn int(i: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(i)))
+    body(move |_| Ok(Value::Int(i)))
 }
 
 /// Asserts `result` is `TypeLoad` for `type_name` with exactly `message`, and checks the
@@ -123,11 +123,11 @@ fn self_inheritance_is_a_cycle() {
 #[test]
 fn redefinition_may_derive_from_old_definition_by_handle() {
     let rt = Rt::new();
-    let old = rt.class("D").method("m", 0, int(1)).define().unwrap();
+    let old = rt.class("D").method_body("m", 0, int(1)).define().unwrap();
     let new = rt
         .class("D")
         .base(&old)
-        .override_method("m", int(2))
+        .override_method_body("m", int(2))
         .redefine()
         .define()
         .unwrap();
@@ -172,7 +172,7 @@ fn duplicate_methods() {
     assert_type_load(
         rt.interface("I")
             .method("m", 0)
-            .default_method("m", 1, int(1))
+            .default_method_body("m", 1, int(1))
             .define(),
         "I",
         "method 'm' is declared twice",
@@ -188,23 +188,30 @@ fn duplicate_methods() {
     let dup = "method 'm' is declared twice (an inherited method is replaced with override_method)";
     assert_type_load(
         rt.class("C")
-            .method("m", 0, int(1))
-            .method("m", 0, int(2))
+            .method_body("m", 0, int(1))
+            .method_body("m", 0, int(2))
             .define(),
         "C",
         dup,
     );
-    let base = rt.class("Base").method("m", 0, int(1)).define().unwrap();
+    let base = rt
+        .class("Base")
+        .method_body("m", 0, int(1))
+        .define()
+        .unwrap();
     assert_type_load(
-        rt.class("C").base(&base).method("m", 0, int(2)).define(),
+        rt.class("C")
+            .base(&base)
+            .method_body("m", 0, int(2))
+            .define(),
         "C",
         dup,
     );
     assert_type_load(
         rt.class("C")
             .base(&base)
-            .override_method("m", int(2))
-            .override_method("m", int(3))
+            .override_method_body("m", int(2))
+            .override_method_body("m", int(3))
             .define(),
         "C",
         "method 'm' is overridden twice",
@@ -216,15 +223,15 @@ fn duplicate_methods() {
 fn override_of_missing_method() {
     let rt = Rt::new();
     assert_type_load(
-        rt.class("C").override_method("m", int(1)).define(),
+        rt.class("C").override_method_body("m", int(1)).define(),
         "C",
         "there is no inherited virtual method 'm' to override",
     );
     // A method of the class itself is not inherited.
     assert_type_load(
         rt.class("C")
-            .method("m", 0, int(1))
-            .override_method("m", int(2))
+            .method_body("m", 0, int(1))
+            .override_method_body("m", int(2))
             .define(),
         "C",
         "there is no inherited virtual method 'm' to override",
@@ -253,7 +260,7 @@ fn concrete_class_with_abstract_method() {
     );
     rt.class("C")
         .base(&base)
-        .override_method("m", int(1))
+        .override_method_body("m", int(1))
         .define()
         .unwrap();
 }
@@ -274,7 +281,7 @@ fn concrete_class_with_unimplemented_interface_method() {
     assert_type_load(
         rt.class("C")
             .implement(&base)
-            .method("m", 1, int(1))
+            .method_body("m", 1, int(1))
             .define(),
         "C",
         "the class is not abstract but does not implement interface method 'IBase.m'",
@@ -294,7 +301,7 @@ fn concrete_class_with_unimplemented_interface_method() {
     rt.class("Sub")
         .base(&abs)
         .implement(&base)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
 }
@@ -420,7 +427,7 @@ fn generic_definition_bases_are_checked() {
     assert_type_load(
         rt.generic_interface("IG", &[Variance::Invariant])
             .base(&iface)
-            .override_base(&iface, "nope", int(1))
+            .override_base_body(&iface, "nope", int(1))
             .define_generic(),
         "IG",
         "base interface 'IBase' has no virtual method 'nope'",
@@ -439,7 +446,7 @@ fn override_of_non_base_interface_method() {
     let base = rt
         .interface("IBase")
         .method("m", 0)
-        .helper("h", 0, int(0))
+        .helper_body("h", 0, int(0))
         .define()
         .unwrap();
     let other = rt.interface("IOther").method("m", 0).define().unwrap();
@@ -447,7 +454,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&other, "m", int(1))
+            .override_base_body(&other, "m", int(1))
             .define(),
         "I",
         "'IOther' is not a base interface of 'I', so 'I' cannot give a body for its method 'm'",
@@ -463,7 +470,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&class, "m", int(1))
+            .override_base_body(&class, "m", int(1))
             .define(),
         "I",
         "'K' is not a base interface of 'I', so 'I' cannot give a body for its method 'm'",
@@ -471,7 +478,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&base, "nope", int(1))
+            .override_base_body(&base, "nope", int(1))
             .define(),
         "I",
         "base interface 'IBase' has no virtual method 'nope'",
@@ -479,7 +486,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&base, "h", int(1))
+            .override_base_body(&base, "h", int(1))
             .define(),
         "I",
         "base interface 'IBase' has no virtual method 'h'",
@@ -487,7 +494,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&base, "m", int(1))
+            .override_base_body(&base, "m", int(1))
             .reabstract(&base, "m")
             .define(),
         "I",
@@ -497,7 +504,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .method("m", 0)
-            .override_base("I", "m", int(1))
+            .override_base_body("I", "m", int(1))
             .define(),
         "I",
         "inheritance cycle: 'I' cannot derive from itself",
@@ -511,13 +518,13 @@ fn bad_interface_maps() {
     let iface = rt
         .interface("I")
         .method("m", 1)
-        .helper("h", 0, int(0))
+        .helper_body("h", 0, int(0))
         .define()
         .unwrap();
     let other = rt.interface("IOther").method("m", 0).define().unwrap();
     assert_type_load(
         rt.class("C")
-            .method("x", 1, int(1))
+            .method_body("x", 1, int(1))
             .map(&other, "m", "x")
             .define(),
         "C",
@@ -526,7 +533,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("m", 1, int(1))
+            .method_body("m", 1, int(1))
             .map(&iface, "nope", "m")
             .define(),
         "C",
@@ -535,7 +542,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("m", 1, int(1))
+            .method_body("m", 1, int(1))
             .map(&iface, "h", "m")
             .define(),
         "C",
@@ -544,7 +551,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("m", 1, int(1))
+            .method_body("m", 1, int(1))
             .map(&iface, "m", "nope")
             .define(),
         "C",
@@ -553,7 +560,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("x", 0, int(1))
+            .method_body("x", 0, int(1))
             .map(&iface, "m", "x")
             .define(),
         "C",
@@ -562,7 +569,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("x", 1, int(1))
+            .method_body("x", 1, int(1))
             .map(&iface, "m", "x")
             .map(&iface, "m", "x")
             .define(),
@@ -576,7 +583,7 @@ fn bad_interface_maps() {
 fn missing_members() {
     let rt = Rt::new();
     let iface = rt.interface("I").method("m", 0).define().unwrap();
-    let class = rt.class("C").method("v", 0, int(1)).define().unwrap();
+    let class = rt.class("C").method_body("v", 0, int(1)).define().unwrap();
     let err = iface.method("nope").unwrap_err();
     assert_eq!(err.kind(), "MissingMember");
     assert_eq!(
@@ -667,14 +674,14 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
     let old = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     let old_obj = rt.new_object(&old, Value::Nil).unwrap();
     let new = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(2))
+        .method_body("m", 0, int(2))
         .redefine()
         .define()
         .unwrap();
@@ -706,7 +713,10 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
     assert!(!old_obj.is_instance_of(&new_iface, &mut ()).unwrap());
     // A name-based definition now binds to the new interface.
     assert_type_load(
-        rt.class("D").implement("I").method("m", 0, int(3)).define(),
+        rt.class("D")
+            .implement("I")
+            .method_body("m", 0, int(3))
+            .define(),
         "D",
         "the class is not abstract but does not implement interface method 'I.n'",
     );
@@ -734,7 +744,7 @@ fn failed_definition_registers_nothing() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     assert_eq!(rt.lookup("C"), Some(class.as_type()));

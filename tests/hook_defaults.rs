@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynacast::{
-    body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+    DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
 };
 
 type Iface = InterfaceRef<DynHost>;
@@ -38,7 +38,7 @@ fn greet(rt: &Runtime<DynHost>) -> (Iface, Iface) {
     let greet_impl = rt
         .interface("IGreetImpl")
         .base(&greet)
-        .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+        .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
         .dynamic_castable_implementation()
         .define()
         .unwrap();

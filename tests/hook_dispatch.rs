@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use dynacast::{
-    body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+    DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
 };
 
 type Iface = InterfaceRef<DynHost>;
@@ -79,11 +79,7 @@ fn many(rt: &Runtime<DynHost>, n: usize) -> (Iface, Iface) {
         .base(&many)
         .dynamic_castable_implementation();
     for i in 0..n {
-        b = b.override_base(
-            &many,
-            &format!("m{i}"),
-            body(move |_, _, _| Ok(Value::Int(i as i64))),
-        );
+        b = b.override_base(&many, &format!("m{i}"), move |_| Ok(Value::Int(i as i64)));
     }
     (many, b.define().unwrap())
 }
@@ -148,7 +144,7 @@ fn racing_first_resolutions_publish_one_answer() {
             .map(|k| {
                 rt.interface(&format!("IWhoImpl{k}"))
                     .base(&iface)
-                    .override_base(&iface, "who", body(move |_, _, _| Ok(Value::Int(k as i64))))
+                    .override_base(&iface, "who", move |_| Ok(Value::Int(k as i64)))
                     .dynamic_castable_implementation()
                     .define()
                     .unwrap()

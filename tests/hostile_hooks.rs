@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynacast::{
-    body, ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef,
-    Runtime, TypeRef, Value,
+    ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef, Runtime,
+    TypeRef, Value,
 };
 use model::within;
 
@@ -87,7 +87,7 @@ fn implementation(
 ) -> InterfaceRef<DynHost> {
     rt.interface(name)
         .base(base)
-        .override_base(base, method, body(move |_, _, _| Ok(Value::from(answer))))
+        .override_base(base, method, move |_| Ok(Value::from(answer)))
         .dynamic_castable_implementation()
         .define()
         .unwrap()
@@ -343,7 +343,7 @@ fn a_hook_may_define_new_types_through_the_runtime() {
                 let generated = rt
                     .interface(&name)
                     .base(iface)
-                    .override_base(iface, "hello", body(|_, _, _| Ok(Value::from("generated"))))
+                    .override_base(iface, "hello", |_| Ok(Value::from("generated")))
                     .dynamic_castable_implementation()
                     .define()?;
                 Ok(Some(generated.as_type()))
@@ -441,16 +441,12 @@ fn a_panicking_body_reaches_the_caller_and_the_next_call_works() {
         let imp =
             f.rt.interface("PanickyImpl")
                 .base(&f.itest)
-                .override_base(
-                    &f.itest,
-                    "hello",
-                    body(move |_, _, _| {
-                        if !p.swap(true, Ordering::SeqCst) {
-                            panic!("body panicked");
-                        }
-                        Ok(Value::from("recovered"))
-                    }),
-                )
+                .override_base(&f.itest, "hello", move |_| {
+                    if !p.swap(true, Ordering::SeqCst) {
+                        panic!("body panicked");
+                    }
+                    Ok(Value::from("recovered"))
+                })
                 .dynamic_castable_implementation()
                 .define()
                 .unwrap();

@@ -20,7 +20,7 @@ mod counting_alloc;
 use counting_alloc::allocations;
 
 fn int(i: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(i)))
+    body(move |_| Ok(Value::Int(i)))
 }
 
 fn new(rt: &Rt, class: &ClassRef<DynHost>) -> Object<DynHost> {
@@ -75,12 +75,11 @@ fn implicit_mapping_by_name_and_arity() {
     let square = rt
         .class("Square")
         .implement(&shape)
-        .method("area", 0, int(4))
-        .method(
-            "scale",
-            1,
-            body(|_, args: &[Value], _| Ok(Value::Int(4 * args[0].as_int().unwrap()))),
-        )
+        .method_body("area", 0, int(4))
+        .method("scale", 1, |call| {
+            let (_, args, _): (_, &[Value], _) = call.into_parts();
+            Ok(Value::Int(4 * args[0].as_int().unwrap()))
+        })
         .define()
         .unwrap();
     let obj = new(&rt, &square);
@@ -99,13 +98,13 @@ fn implicit_mapping_requires_same_arity() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .default_method("m", 1, int(7))
+        .default_method_body("m", 1, int(7))
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -126,8 +125,8 @@ fn explicit_map_wins_over_name() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
-        .method("explicit_m", 0, int(2))
+        .method_body("m", 0, int(1))
+        .method_body("explicit_m", 0, int(2))
         .map(&iface, "m", "explicit_m")
         .define()
         .unwrap();
@@ -143,7 +142,7 @@ fn explicit_map_of_base_method_through_derived_interface() {
     let class = rt
         .class("C")
         .implement(&derived)
-        .method("other", 0, int(5))
+        .method_body("other", 0, int(5))
         .map(&derived, "m", "other")
         .define()
         .unwrap();
@@ -167,8 +166,8 @@ fn base_interface_methods_dispatch_through_derived() {
     let class = rt
         .class("C")
         .implement(&derived)
-        .method("m", 0, int(1))
-        .method("n", 0, int(2))
+        .method_body("m", 0, int(1))
+        .method_body("n", 0, int(2))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -186,7 +185,7 @@ fn subclass_inherits_interface_map() {
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     let derived = rt.class("Derived").base(&base).define().unwrap();
@@ -215,16 +214,16 @@ fn override_serves_interface_calls() {
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("m", 0, int(1))
-        .method("impl_n", 0, int(10))
+        .method_body("m", 0, int(1))
+        .method_body("impl_n", 0, int(10))
         .map(&iface, "n", "impl_n")
         .define()
         .unwrap();
     let derived = rt
         .class("Derived")
         .base(&base)
-        .override_method("m", int(2))
-        .override_method("impl_n", int(20))
+        .override_method_body("m", int(2))
+        .override_method_body("impl_n", int(20))
         .define()
         .unwrap();
     let base_obj = new(&rt, &base);
@@ -251,7 +250,7 @@ fn abstract_base_mapping_served_by_subclass_override() {
     let derived = rt
         .class("Derived")
         .base(&base)
-        .override_method("m", int(3))
+        .override_method_body("m", int(3))
         .define()
         .unwrap();
     assert_eq!(
@@ -269,21 +268,21 @@ fn relisted_interface_is_remapped() {
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     let remapped = rt
         .class("Remapped")
         .base(&base)
         .implement(&iface)
-        .method("other", 0, int(9))
+        .method_body("other", 0, int(9))
         .map(&iface, "m", "other")
         .define()
         .unwrap();
     let kept = rt
         .class("Kept")
         .base(&base)
-        .method("other", 0, int(9))
+        .method_body("other", 0, int(9))
         .define()
         .unwrap();
     assert_eq!(
@@ -302,7 +301,7 @@ fn metadata_implementation_never_asks_hook() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .hook(CountingHook(hook.clone()))
         .define()
         .unwrap();
@@ -339,14 +338,17 @@ fn call_virtual_runs_most_derived_override() {
     let rt = Rt::new();
     let base = rt
         .class("Base")
-        .method("who", 0, int(1))
-        .method("me", 0, body(|this, _, _| Ok(Value::Object(this.clone()))))
+        .method_body("who", 0, int(1))
+        .method("me", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
         .define()
         .unwrap();
     let mid = rt
         .class("Mid")
         .base(&base)
-        .override_method("who", int(2))
+        .override_method_body("who", int(2))
         .define()
         .unwrap();
     let leaf = rt.class("Leaf").base(&mid).define().unwrap();
@@ -381,8 +383,8 @@ fn call_virtual_runs_most_derived_override() {
 #[test]
 fn call_virtual_on_unrelated_object_is_invalid_cast() {
     let rt = Rt::new();
-    let a = rt.class("A").method("m", 0, int(1)).define().unwrap();
-    let b = rt.class("B").method("m", 0, int(2)).define().unwrap();
+    let a = rt.class("A").method_body("m", 0, int(1)).define().unwrap();
+    let b = rt.class("B").method_body("m", 0, int(2)).define().unwrap();
     let err = new(&rt, &b)
         .call_virtual(&a.method("m").unwrap(), &[], &mut ())
         .unwrap_err();
@@ -401,7 +403,7 @@ fn wrong_argument_count() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 1, int(1))
+        .method_body("m", 1, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -434,7 +436,10 @@ fn default_method_serves_unimplemented_slot() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .default_method("me", 0, body(|this, _, _| Ok(Value::Object(this.clone()))))
+        .default_method("me", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
         .define()
         .unwrap();
     let class = rt.class("C").implement(&iface).define().unwrap();
@@ -449,13 +454,13 @@ fn class_method_beats_default() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(2))
+        .method_body("m", 0, int(2))
         .define()
         .unwrap();
     assert_eq!(call(&new(&rt, &class), &iface, "m").unwrap(), Value::Int(2));
@@ -468,19 +473,19 @@ fn most_specific_default_wins() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let mid = rt
         .interface("IMid")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let leaf = rt
         .interface("ILeaf")
         .base(&mid)
-        .override_base(&base, "m", int(3))
+        .override_base_body(&base, "m", int(3))
         .define()
         .unwrap();
     let only_base = rt.class("OnlyBase").implement(&base).define().unwrap();
@@ -518,14 +523,14 @@ fn default_from_base_and_subclass_adds_more_specific() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let derived = rt.interface("IDerived").base(&base).define().unwrap();
     let better = rt
         .interface("IBetter")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let class = rt.class("C").implement(&derived).define().unwrap();
@@ -549,19 +554,19 @@ fn diamond_is_ambiguous_at_call() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(0))
+        .default_method_body("m", 0, int(0))
         .define()
         .unwrap();
     let left = rt
         .interface("ILeft")
         .base(&base)
-        .override_base(&base, "m", int(1))
+        .override_base_body(&base, "m", int(1))
         .define()
         .unwrap();
     let right = rt
         .interface("IRight")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let class = rt
@@ -600,20 +605,20 @@ fn diamond_resolved_by_more_specific_or_class() {
     let left = rt
         .interface("ILeft")
         .base(&base)
-        .override_base(&base, "m", int(1))
+        .override_base_body(&base, "m", int(1))
         .define()
         .unwrap();
     let right = rt
         .interface("IRight")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let both = rt
         .interface("IBoth")
         .base(&left)
         .base(&right)
-        .override_base(&base, "m", int(3))
+        .override_base_body(&base, "m", int(3))
         .define()
         .unwrap();
     let via_both = rt.class("ViaBoth").implement(&both).define().unwrap();
@@ -621,7 +626,7 @@ fn diamond_resolved_by_more_specific_or_class() {
         .class("Own")
         .implement(&left)
         .implement(&right)
-        .method("m", 0, int(4))
+        .method_body("m", 0, int(4))
         .define()
         .unwrap();
     assert_eq!(
@@ -638,7 +643,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let re = rt
@@ -668,7 +673,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let fixed = rt
         .class("Fixed")
         .implement(&re)
-        .method("m", 0, int(5))
+        .method_body("m", 0, int(5))
         .define()
         .unwrap();
     assert_eq!(call(&new(&rt, &fixed), &base, "m").unwrap(), Value::Int(5));
@@ -676,7 +681,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let restored = rt
         .interface("IRestored")
         .base(&re)
-        .override_base(&base, "m", int(6))
+        .override_base_body(&base, "m", int(6))
         .define()
         .unwrap();
     let class2 = rt.class("C2").implement(&restored).define().unwrap();
@@ -689,15 +694,12 @@ fn helpers_and_statics_are_called_directly() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .helper(
-            "helper",
-            1,
-            body(|this, args, _| {
-                Ok(Value::List(
-                    vec![Value::Object(this.clone()), args[0].clone()].into(),
-                ))
-            }),
-        )
+        .helper("helper", 1, |call| {
+            let (this, args, _) = call.into_parts();
+            Ok(Value::List(
+                vec![Value::Object(this.clone()), args[0].clone()].into(),
+            ))
+        })
         .static_method(
             "make",
             1,
@@ -753,12 +755,12 @@ fn resolve_returns_the_static_body() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(8))
+        .method_body("m", 0, int(8))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
     let resolved = obj.resolve(&iface.method("m").unwrap(), &mut ()).unwrap();
-    assert_eq!(resolved(&obj, &[], &mut ()).unwrap(), Value::Int(8));
+    assert_eq!(resolved.call(&obj, &[], &mut ()).unwrap(), Value::Int(8));
     let err = obj
         .resolve(&iface.method("s").unwrap(), &mut ())
         .err()
@@ -774,11 +776,7 @@ fn body_errors_pass_through_unchanged() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method(
-            "m",
-            0,
-            body(|_, _, _| Err(dynacast::HostError::new("boom").into())),
-        )
+        .method("m", 0, |_| Err(dynacast::HostError::new("boom").into()))
         .define()
         .unwrap();
     let err = call(&new(&rt, &class), &iface, "m").unwrap_err();
@@ -794,7 +792,7 @@ fn static_calls_allocate_nothing() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("d", 0, int(1))
+        .default_method_body("d", 0, int(1))
         .define()
         .unwrap();
     let iface = rt
@@ -806,13 +804,13 @@ fn static_calls_allocate_nothing() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(2))
+        .method_body("m", 0, int(2))
         .define()
         .unwrap();
     let sub = rt
         .class("Sub")
         .base(&class)
-        .override_method("m", int(3))
+        .override_method_body("m", int(3))
         .define()
         .unwrap();
     let obj = new(&rt, &sub);
@@ -845,7 +843,7 @@ fn variant_instantiations_each_use_their_own_default() {
     let object = rt.object_class().as_type();
     let generic = rt
         .generic_interface("IG", &[Variance::Covariant])
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define_generic()
         .unwrap();
     let ig_str = generic.instantiate(&[string.as_type()]).unwrap();
@@ -878,7 +876,7 @@ fn call_through_variant_instantiation() {
     let class = rt
         .class("C")
         .implement(&ig_str)
-        .method("m", 0, int(11))
+        .method_body("m", 0, int(11))
         .define()
         .unwrap();
     assert_eq!(
@@ -893,7 +891,11 @@ fn call_through_variant_instantiation() {
 fn implicit_mapping_finds_inherited_method() {
     let rt = Rt::new();
     let iface = rt.interface("I").method("m", 0).define().unwrap();
-    let base = rt.class("Base").method("m", 0, int(1)).define().unwrap();
+    let base = rt
+        .class("Base")
+        .method_body("m", 0, int(1))
+        .define()
+        .unwrap();
     let derived = rt
         .class("Derived")
         .base(&base)
@@ -903,7 +905,7 @@ fn implicit_mapping_finds_inherited_method() {
     let over = rt
         .class("Over")
         .base(&derived)
-        .override_method("m", int(2))
+        .override_method_body("m", int(2))
         .define()
         .unwrap();
     assert_eq!(
@@ -929,26 +931,23 @@ fn default_body_calls_back_through_this() {
     let iface = rt
         .interface("ITemplateRun")
         .base(&iface)
-        .default_method(
-            "run",
-            0,
-            body(move |this, _, cx| {
-                let n = this.call(&step_in_body, &[], cx)?.as_int().unwrap_or(0);
-                Ok(Value::Int(n * 10))
-            }),
-        )
+        .default_method("run", 0, move |call| {
+            let (this, _, cx) = call.into_parts();
+            let n = this.call(&step_in_body, &[], cx)?.as_int().unwrap_or(0);
+            Ok(Value::Int(n * 10))
+        })
         .define()
         .unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("step", 0, int(1))
+        .method_body("step", 0, int(1))
         .define()
         .unwrap();
     let derived = rt
         .class("Derived")
         .base(&base)
-        .override_method("step", int(2))
+        .override_method_body("step", int(2))
         .define()
         .unwrap();
     assert_eq!(

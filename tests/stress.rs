@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use dynacast::{
-    body, ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef,
-    Runtime, TypeRef, Value,
+    ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef, Runtime,
+    TypeRef, Value,
 };
 use model::build::{matches, observed};
 use model::{
@@ -219,7 +219,7 @@ fn run() -> String {
         let imp = rt
             .interface(m.name(i + 1))
             .base(&itest)
-            .override_base(&itest, "m", body(move |_, _, _| Ok(Value::Int(tag))))
+            .override_base(&itest, "m", move |_| Ok(Value::Int(tag)))
             .dynamic_castable_implementation()
             .define()
             .unwrap();
@@ -247,7 +247,7 @@ fn run() -> String {
     let base = rt
         .class("Base")
         .implement(&istatic)
-        .method("s", 0, body(|_, _, _| Ok(Value::Int(-1))))
+        .method("s", 0, |_| Ok(Value::Int(-1)))
         .shared_hook(hook.clone())
         .define()
         .unwrap();
@@ -590,7 +590,7 @@ fn racing_first_resolutions_publish_exactly_one_answer() {
             .map(|t| {
                 rt.interface(&format!("Impl{t}"))
                     .base(&itest)
-                    .override_base(&itest, "m", body(move |_, _, _| Ok(Value::Int(t))))
+                    .override_base(&itest, "m", move |_| Ok(Value::Int(t)))
                     .dynamic_castable_implementation()
                     .define()
                     .unwrap()

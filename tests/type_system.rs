@@ -15,7 +15,7 @@ use dynacast::{
 type Rt = Runtime<DynHost>;
 
 fn int(i: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(i)))
+    body(move |_| Ok(Value::Int(i)))
 }
 
 fn new(rt: &Rt, class: &ClassRef<DynHost>) -> Object<DynHost> {
@@ -31,7 +31,7 @@ fn handles_are_stable_identities() {
     let class = rt
         .class("C")
         .implement(&a)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     assert_eq!(rt.lookup("IA"), Some(a.as_type()));
@@ -99,8 +99,8 @@ fn interface_members_and_bases() {
         .interface("IBoth")
         .base(&left)
         .base(&right)
-        .default_method("d", 1, int(1))
-        .helper("h", 0, int(2))
+        .default_method_body("d", 1, int(1))
+        .helper_body("h", 0, int(2))
         .static_method("s", 0, static_body(|_, _| Ok(Value::Int(3))))
         .define()
         .unwrap();
@@ -217,7 +217,7 @@ fn generic_instantiations_are_distinct_types() {
                 TypeExpr::generic(&generic, ["int".into(), "string".into()]),
             ],
         ))
-        .method("m", 1, int(0))
+        .method_body("m", 1, int(0))
         .define()
         .unwrap();
     let inner = is.as_type();
@@ -286,8 +286,8 @@ fn generic_bases_use_parameters() {
     let class = rt
         .class("CatList")
         .implement(&list_cat)
-        .method("first", 0, int(1))
-        .method("count", 0, int(2))
+        .method_body("first", 0, int(1))
+        .method_body("count", 0, int(2))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -334,14 +334,14 @@ fn classes_vtables_and_inheritance() {
         .abstract_class()
         .implement(&iface)
         .abstract_method("m", 0)
-        .method("n", 1, int(1))
+        .method_body("n", 1, int(1))
         .hook(NoHook)
         .define()
         .unwrap();
     let concrete = rt
         .class("Concrete")
         .base(&abs)
-        .override_method("m", int(2))
+        .override_method_body("m", int(2))
         .define()
         .unwrap();
     assert!(abs.is_abstract() && !concrete.is_abstract());
@@ -371,26 +371,23 @@ fn objects_carry_class_and_payload_and_this_is_original() {
     let iface = rt
         .interface("I")
         .method("virt", 0)
-        .default_method(
-            "dflt",
-            0,
-            body(|this, _, _| Ok(Value::Object(this.clone()))),
-        )
-        .helper(
-            "help",
-            0,
-            body(|this, _, _| Ok(Value::Object(this.clone()))),
-        )
+        .default_method("dflt", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
+        .helper("help", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method(
-            "virt",
-            0,
-            body::<DynHost, _>(|this, _, _| Ok(this.payload().clone())),
-        )
+        .method("virt", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(this.payload().clone())
+        })
         .define()
         .unwrap();
     let obj = rt.new_object(&class, Value::from("payload")).unwrap();
@@ -451,19 +448,12 @@ fn custom_host_types_flow_through() {
     let class = rt
         .class("Adder")
         .implement(&iface)
-        .method(
-            "add",
-            2,
-            dynacast::body::<MyHost, _>(|this, args, cx| {
-                cx.log.push(format!("{} add", this.payload()));
-                Ok(args[0] + args[1])
-            }),
-        )
-        .method(
-            "fail",
-            0,
-            dynacast::body::<MyHost, _>(|_, _, _| Err(Error::Host(MyError(7)))),
-        )
+        .method("add", 2, |call| {
+            let (this, args, cx) = call.into_parts();
+            cx.log.push(format!("{} add", this.payload()));
+            Ok(args[0] + args[1])
+        })
+        .method("fail", 0, |_| Err(Error::Host(MyError(7))))
         .define()
         .unwrap();
     let obj = rt.new_object(&class, "adder#1").unwrap();
@@ -578,13 +568,13 @@ fn registration_while_others_cast_and_call() {
     let missing = rt.interface("IMissing").define().unwrap();
     let generic = rt
         .generic_interface("IG", &[Variance::Covariant])
-        .default_method("g", 0, int(9))
+        .default_method_body("g", 0, int(9))
         .define_generic()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .method_body("m", 0, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -633,7 +623,7 @@ fn registration_while_others_cast_and_call() {
                     let k = rt
                         .class(&name)
                         .implement(iface)
-                        .method("m", 0, int(i as i64))
+                        .method_body("m", 0, int(i as i64))
                         .define()
                         .unwrap();
                     assert_eq!(rt.lookup(&name), Some(k.as_type()));
@@ -740,15 +730,12 @@ fn bodies_may_define_types_reentrantly() {
     let class = rt
         .class("Factory")
         .implement(&iface)
-        .method(
-            "make",
-            0,
-            body(move |this, _, _| {
-                let rt = weak.upgrade().unwrap();
-                let made = rt.class("Made").base(this.class()).redefine().define()?;
-                Ok(Value::from(made))
-            }),
-        )
+        .method("make", 0, move |call| {
+            let (this, _, _) = call.into_parts();
+            let rt = weak.upgrade().unwrap();
+            let made = rt.class("Made").base(this.class()).redefine().define()?;
+            Ok(Value::from(made))
+        })
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -768,14 +755,14 @@ fn generic_overrides_of_generic_base_methods() {
     let base = rt
         .generic_interface("IBase", &[Variance::Invariant])
         .method("m", 0)
-        .default_method("n", 0, int(0))
+        .default_method_body("n", 0, int(0))
         .define_generic()
         .unwrap();
     let base_of_t = || TypeExpr::generic(&base, [TypeExpr::Param(0)]);
     let implementation = rt
         .generic_interface("IImpl", &[Variance::Invariant])
         .base(base_of_t())
-        .override_base(base_of_t(), "m", int(5))
+        .override_base_body(base_of_t(), "m", int(5))
         .reabstract(base_of_t(), "n")
         .define_generic()
         .unwrap();

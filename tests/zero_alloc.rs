@@ -8,8 +8,7 @@
 use std::hint::black_box;
 
 use dynacast::{
-    body, CallSite, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef,
-    Value,
+    CallSite, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
 };
 
 #[path = "common/counting_alloc.rs"]
@@ -66,14 +65,20 @@ fn hot_paths_allocate_nothing() {
     let iwork_impl = rt
         .interface("IWorkImpl")
         .base(&iwork)
-        .override_base(&iwork, "work", body(|this, args, _| add_one(this, args)))
+        .override_base(&iwork, "work", |call| {
+            let (this, args, _) = call.into_parts();
+            add_one(this, args)
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();
     let static_class = rt
         .class("Static")
         .implement(&iwork)
-        .method("work", 1, body(|this, args, _| add_one(this, args)))
+        .method("work", 1, |call| {
+            let (this, args, _) = call.into_parts();
+            add_one(this, args)
+        })
         .define()
         .unwrap();
     let hooked = |name: &str| {

@@ -217,7 +217,7 @@ pub fn world(methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
                 .dynamic_castable_implementation();
             for k in 0..methods {
                 let value = tag * 100 + k as u64;
-                b = b.override_base(&i, &format!("m{k}"), body(move |_, _, _| Ok(value)));
+                b = b.override_base(&i, &format!("m{k}"), move |_| Ok(value));
             }
             b.define().expect("Impl")
         })
@@ -227,7 +227,7 @@ pub fn world(methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
     let k_impl = rt
         .interface("KImpl")
         .base(&k)
-        .override_base(&k, "k0", body(|_, _, _| Ok(K_VALUE)))
+        .override_base(&k, "k0", |_| Ok(K_VALUE))
         .dynamic_castable_implementation()
         .define()
         .expect("KImpl");
