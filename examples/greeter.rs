@@ -57,8 +57,8 @@ fn run() -> Result<bool, DynError> {
     let rt = Runtime::<DynHost>::new();
     let greet = rt
         .interface("IGreet")
-        .method("hello", 0)
-        .method("goodbye", 0)
+        .abstract_method("hello", 0)
+        .abstract_method("goodbye", 0)
         .define()?;
     let greet_impl = rt
         .interface("IGreetImpl")

@@ -95,11 +95,11 @@ fn class_addr<H: Host>(obj: &Object<H>) -> usize {
 /// ```
 /// use dynacast::{body, CallSite, CallSiteState, DynHost, Runtime, Value};
 /// let rt = Runtime::<DynHost>::new();
-/// let shape = rt.interface("IShape").method("area", 0).define()?;
+/// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
 /// let square = rt
 ///     .class("Square")
 ///     .implement(&shape)
-///     .method("area", 0, |_| Ok(Value::Int(4)))
+///     .virtual_method("area", 0, |_| Ok(Value::Int(4)))
 ///     .define()?;
 /// let site = CallSite::new(shape.method("area")?);
 /// let obj = rt.new_object(&square, Value::Nil)?;

@@ -334,17 +334,17 @@ impl<H: Host> ClassRef<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let base = rt.class("Base").method("who", 0, |_| Ok(Value::from("base"))).define()?;
+    /// let base = rt.class("Base").virtual_method("who", 0, |_| Ok(Value::from("base"))).define()?;
     /// let derived = rt
     ///     .class("Derived")
     ///     .base(&base)
     ///     .override_method("who", |_| Ok(Value::from("derived")))
     ///     .define()?;
     /// let obj = rt.new_object(&derived, Value::Nil)?;
-    /// assert_eq!(obj.call_virtual(&base.method("who")?, &[], &mut ())?, Value::from("derived"));
+    /// assert_eq!(obj.call_virtual(&base.virtual_method("who")?, &[], &mut ())?, Value::from("derived"));
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
-    pub fn method(&self, name: &str) -> Result<ClassMethodRef<H>, Error<H::Error>> {
+    pub fn virtual_method(&self, name: &str) -> Result<ClassMethodRef<H>, Error<H::Error>> {
         self.0
             .vtable
             .iter()
@@ -482,15 +482,15 @@ impl<H: Host> ClassBuilder<H> {
 
     /// Declares a new virtual method (a new vtable slot) with its body (a closure taking a
     /// [`Call`](crate::Call)).
-    pub fn method<F>(self, name: &str, arity: usize, body: F) -> Self
+    pub fn virtual_method<F>(self, name: &str, arity: usize, body: F) -> Self
     where
         F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
     {
-        self.method_body(name, arity, crate::host::body(body))
+        self.virtual_method_body(name, arity, crate::host::body(body))
     }
 
-    /// [`method`](Self::method) with a prebuilt, shared [`Body`].
-    pub fn method_body(mut self, name: &str, arity: usize, body: Body<H>) -> Self {
+    /// [`virtual_method`](Self::virtual_method) with a prebuilt, shared [`Body`].
+    pub fn virtual_method_body(mut self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.methods.push(VirtualMethod {
             name: Arc::from(name),
             arity,
@@ -537,11 +537,11 @@ impl<H: Host> ClassBuilder<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let shape = rt.interface("IShape").method("area", 0).define()?;
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
     /// let square = rt
     ///     .class("Square")
     ///     .implement(&shape)
-    ///     .method("surface", 0, |_| Ok(Value::Int(4)))
+    ///     .virtual_method("surface", 0, |_| Ok(Value::Int(4)))
     ///     .map(&shape, "area", "surface")
     ///     .define()?;
     /// let obj = rt.new_object(&square, Value::Nil)?;
@@ -586,11 +586,11 @@ impl<H: Host> ClassBuilder<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let shape = rt.interface("IShape").method("area", 0).define()?;
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
     /// let square = rt
     ///     .class("Square")
     ///     .implement(&shape)
-    ///     .method("area", 0, |_| Ok(Value::Int(4)))
+    ///     .virtual_method("area", 0, |_| Ok(Value::Int(4)))
     ///     .define()?;
     /// let obj = rt.new_object(&square, Value::Nil)?;
     /// assert_eq!(obj.call(&shape.method("area")?, &[], &mut ())?, Value::Int(4));

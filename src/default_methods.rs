@@ -203,8 +203,8 @@ mod tests {
         let bases: Vec<_> = (0..40)
             .map(|i| {
                 rt.interface(&format!("IBase{i}"))
-                    .method("a", 0)
-                    .method("b", 0)
+                    .abstract_method("a", 0)
+                    .abstract_method("b", 0)
                     .define()
                     .unwrap()
             })

@@ -61,6 +61,18 @@ pub enum Error<E> {
         /// The member asked for.
         member: Arc<str>,
     },
+    /// A call by name ([`Object::call_by_name`](crate::Object::call_by_name)) matches
+    /// methods of two interfaces the class implements.
+    AmbiguousName {
+        /// The class.
+        type_name: Arc<str>,
+        /// The name asked for.
+        member: Arc<str>,
+        /// One interface with a method of that name.
+        first: Arc<str>,
+        /// Another one.
+        second: Arc<str>,
+    },
     /// A method was called with the wrong number of arguments.
     ArgumentCount {
         /// `Type.method` of the called method.
@@ -140,7 +152,8 @@ pub enum InvalidOperation {
 impl<E> Error<E> {
     /// A stable, short name of the error's kind, for hosts that map errors to their own
     /// exception types: `"InvalidCast"`, `"InvalidOperation"`, `"EntryPointNotFound"`,
-    /// `"AmbiguousImplementation"`, `"TypeLoad"`, `"MissingMember"`, `"ArgumentCount"` or
+    /// `"AmbiguousImplementation"`, `"TypeLoad"`, `"MissingMember"`, `"AmbiguousName"`,
+    /// `"ArgumentCount"` or
     /// `"Host"`.
     ///
     /// ```
@@ -158,6 +171,7 @@ impl<E> Error<E> {
             Error::AmbiguousImplementation { .. } => "AmbiguousImplementation",
             Error::TypeLoad { .. } => "TypeLoad",
             Error::MissingMember { .. } => "MissingMember",
+            Error::AmbiguousName { .. } => "AmbiguousName",
             Error::ArgumentCount { .. } => "ArgumentCount",
             Error::Host(_) => "Host",
         }
@@ -223,11 +237,11 @@ impl InvalidOperation {
 /// }
 ///
 /// let rt = Runtime::<Game>::new();
-/// let engine = rt.interface("IEngine").method("burn", 0).define()?;
+/// let engine = rt.interface("IEngine").abstract_method("burn", 0).define()?;
 /// let car = rt
 ///     .class("Car")
 ///     .implement(&engine)
-///     .method("burn", 0, |call| { let (this, _, _): (&dynacast::Object<Game>, &[i64], &mut ()) = call.into_parts(); Ok(burn(*this.payload())?) })
+///     .virtual_method("burn", 0, |call| { let (this, _, _): (&dynacast::Object<Game>, &[i64], &mut ()) = call.into_parts(); Ok(burn(*this.payload())?) })
 ///     .define()?;
 /// let burn_it = engine.method("burn")?;
 /// assert_eq!(rt.new_object(&car, 2)?.call(&burn_it, &[], &mut ())?, 1);
@@ -352,6 +366,15 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::MissingMember { type_name, member } => {
                 write!(f, "Member '{member}' not found on type '{type_name}'.")
             }
+            Error::AmbiguousName {
+                type_name,
+                member,
+                first,
+                second,
+            } => write!(
+                f,
+                "Class '{type_name}' implements '{member}' of both '{first}' and '{second}': call it through one of them."
+            ),
             Error::ArgumentCount {
                 method,
                 expected,

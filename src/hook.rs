@@ -53,7 +53,7 @@ use crate::types::TypeRef;
 /// use dynacast::{body, DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
 ///
 /// let rt = Runtime::<DynHost>::new();
-/// let greet = rt.interface("IGreet").method("hello", 0).define()?;
+/// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
 /// let greet_impl = rt
 ///     .interface("IGreetImpl")
 ///     .base(&greet)

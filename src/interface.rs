@@ -250,7 +250,7 @@ impl<H: Host> InterfaceRef<H> {
     /// ```
     /// use dynacast::{DynHost, Runtime};
     /// let rt = Runtime::<DynHost>::new();
-    /// let base = rt.interface("IBase").method("m", 1).define()?;
+    /// let base = rt.interface("IBase").abstract_method("m", 1).define()?;
     /// let derived = rt.interface("IDerived").base(&base).define()?;
     /// let m = derived.method("m")?;
     /// assert_eq!((m.interface(), m.arity()), (&base, 1));
@@ -894,8 +894,9 @@ impl<H: Host> InterfaceBuilder<H> {
         self
     }
 
-    /// Declares an abstract virtual method slot.
-    pub fn method(self, name: &str, arity: usize) -> Self {
+    /// Declares an abstract virtual method slot (classes implement it; see
+    /// [`default_method`](Self::default_method) for a slot with a body).
+    pub fn abstract_method(self, name: &str, arity: usize) -> Self {
         self.member(name, arity, MemberKind::Virtual(None))
     }
 
@@ -1053,7 +1054,7 @@ impl<H: Host> InterfaceBuilder<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let greet = rt.interface("IGreet").method("hello", 0).define()?;
+    /// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
     /// let greet_impl = rt
     ///     .interface("IGreetImpl")
     ///     .base(&greet)
@@ -1193,7 +1194,7 @@ impl<H: Host> GenericInterface<H> {
     /// let cat = rt.class("Cat").base(&animal).define()?;
     /// let producer = rt
     ///     .generic_interface("IProducer", &[Variance::Covariant])
-    ///     .method("get", 0)
+    ///     .abstract_method("get", 0)
     ///     .define_generic()?;
     /// let of_cat = producer.instantiate(&[cat.as_type()])?;
     /// let of_animal = producer.instantiate(&[animal.as_type()])?;

@@ -22,7 +22,7 @@
 //! use dynacast::{body, DynHost, DynamicCastable, DynError, InterfaceRef, Object, Runtime, TypeRef, Value};
 //!
 //! let rt = Runtime::<DynHost>::new();
-//! let greet = rt.interface("IGreet").method("hello", 0).method("goodbye", 0).define()?;
+//! let greet = rt.interface("IGreet").abstract_method("hello", 0).abstract_method("goodbye", 0).define()?;
 //! let greet_impl = rt
 //!     .interface("IGreetImpl")
 //!     .base(&greet)
@@ -49,6 +49,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod by_name;
 mod call;
 pub mod call_site;
 pub mod cast;
@@ -72,6 +73,7 @@ pub use sync::broken as loom_broken;
 pub mod types;
 pub mod value;
 
+pub use by_name::NamedMethod;
 pub use call::Call;
 pub use call_site::{CallSite, CallSiteState, CALL_SITE_ENTRIES};
 pub use class::{ClassBuilder, ClassMethodRef, ClassRef};

@@ -46,7 +46,7 @@ struct RuntimeInner<H: Host> {
 /// ```
 /// use dynacast::{DynHost, Runtime};
 /// let rt = Runtime::<DynHost>::new();
-/// let iface = rt.interface("IShape").method("area", 0).define()?;
+/// let iface = rt.interface("IShape").abstract_method("area", 0).define()?;
 /// assert_eq!(rt.lookup("IShape"), Some(iface.as_type()));
 /// assert_eq!(rt.lookup("object"), Some(rt.object_class().as_type()));
 /// # Ok::<(), dynacast::DynError>(())

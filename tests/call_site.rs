@@ -57,8 +57,8 @@ fn fixture() -> Fixture {
     let rt = Rt::new();
     let shape = rt
         .interface("IShape")
-        .method("name", 0)
-        .method("scale", 1)
+        .abstract_method("name", 0)
+        .abstract_method("scale", 1)
         .helper("helper", 0, |_| Ok(Value::from("helper")))
         .static_method("create", 0, static_body(|_, _| Ok(Value::Int(3))))
         .define()
@@ -107,8 +107,8 @@ impl Fixture {
         self.rt
             .class(name)
             .implement(&self.shape)
-            .method("name", 0, move |_| Ok(Value::from(answer.as_str())))
-            .method("scale", 1, |_| Ok(Value::Nil))
+            .virtual_method("name", 0, move |_| Ok(Value::from(answer.as_str())))
+            .virtual_method("scale", 1, |_| Ok(Value::Nil))
             .define()
             .unwrap()
     }
@@ -311,8 +311,8 @@ fn classes_added_after_the_site_is_full_still_dispatch_correctly() {
     let reloaded =
         f.rt.class("Early0")
             .implement(&f.shape)
-            .method("name", 0, |_| Ok(Value::from("reloaded")))
-            .method("scale", 1, |_| Ok(Value::Nil))
+            .virtual_method("name", 0, |_| Ok(Value::from("reloaded")))
+            .virtual_method("scale", 1, |_| Ok(Value::Nil))
             .redefine()
             .define()
             .unwrap();
@@ -349,8 +349,8 @@ fn a_reloaded_class_gets_its_own_entry_while_old_objects_keep_theirs() {
     let new =
         f.rt.class("Shape")
             .implement(&f.shape)
-            .method("name", 0, |_| Ok(Value::from("v2")))
-            .method("scale", 1, |_| Ok(Value::Nil))
+            .virtual_method("name", 0, |_| Ok(Value::from("v2")))
+            .virtual_method("scale", 1, |_| Ok(Value::Nil))
             .redefine()
             .define()
             .unwrap();

@@ -107,15 +107,15 @@ fn fixtures() -> Fixtures {
     let rt = Rt::new();
     let itest = rt
         .interface("ITest")
-        .method("get_my_type", 0)
-        .method("return_this", 0)
-        .method("get_number", 0)
-        .method("call_implemented", 1)
+        .abstract_method("get_my_type", 0)
+        .abstract_method("return_this", 0)
+        .abstract_method("get_number", 0)
+        .abstract_method("call_implemented", 1)
         .define()
         .unwrap();
     let idirect = rt
         .interface("IDirectlyImplemented")
-        .method("implemented_method", 0)
+        .abstract_method("implemented_method", 0)
         .define()
         .unwrap();
 
@@ -177,11 +177,11 @@ fn fixtures() -> Fixtures {
     let base_class = rt
         .class("DynamicInterfaceCastable")
         .implement(&idirect)
-        .method("implemented_method", 0, |_| Ok(Value::Int(-1)))
+        .virtual_method("implemented_method", 0, |_| Ok(Value::Int(-1)))
         .define()
         .unwrap();
     class_method
-        .set(base_class.method("implemented_method").unwrap())
+        .set(base_class.virtual_method("implemented_method").unwrap())
         .unwrap();
     Fixtures {
         rt,
@@ -313,8 +313,8 @@ fn scenario_2_generic_and_variance() {
             "ITestGeneric",
             &[Variance::Contravariant, Variance::Covariant],
         )
-        .method("return_arg", 1)
-        .method("double_generic_arg", 1)
+        .abstract_method("return_arg", 1)
+        .abstract_method("double_generic_arg", 1)
         .define_generic()
         .unwrap();
     let double = body(|call| {
@@ -642,7 +642,7 @@ fn scenario_6_error_handling() {
         .unwrap();
     let iother = rt
         .interface("IOther")
-        .method("other_method", 0)
+        .abstract_method("other_method", 0)
         .define()
         .unwrap();
     let iother_for_body = iother.clone();
@@ -838,8 +838,8 @@ fn scenario_7_greeter() {
     let rt = Rt::new();
     let greet = rt
         .interface("IGreet")
-        .method("hello", 0)
-        .method("goodbye", 0)
+        .abstract_method("hello", 0)
+        .abstract_method("goodbye", 0)
         .define()
         .unwrap();
     let printed: Arc<Mutex<Vec<String>>> = Arc::default();

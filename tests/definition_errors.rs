@@ -123,7 +123,11 @@ fn self_inheritance_is_a_cycle() {
 #[test]
 fn redefinition_may_derive_from_old_definition_by_handle() {
     let rt = Rt::new();
-    let old = rt.class("D").method_body("m", 0, int(1)).define().unwrap();
+    let old = rt
+        .class("D")
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap();
     let new = rt
         .class("D")
         .base(&old)
@@ -171,7 +175,7 @@ fn duplicate_methods() {
     let rt = Rt::new();
     assert_type_load(
         rt.interface("I")
-            .method("m", 0)
+            .abstract_method("m", 0)
             .default_method_body("m", 1, int(1))
             .define(),
         "I",
@@ -179,7 +183,7 @@ fn duplicate_methods() {
     );
     assert_type_load(
         rt.interface("I")
-            .method("m", 0)
+            .abstract_method("m", 0)
             .static_method("m", 0, dynacast::static_body(|_, _| Ok(Value::Nil)))
             .define(),
         "I",
@@ -188,21 +192,21 @@ fn duplicate_methods() {
     let dup = "method 'm' is declared twice (an inherited method is replaced with override_method)";
     assert_type_load(
         rt.class("C")
-            .method_body("m", 0, int(1))
-            .method_body("m", 0, int(2))
+            .virtual_method_body("m", 0, int(1))
+            .virtual_method_body("m", 0, int(2))
             .define(),
         "C",
         dup,
     );
     let base = rt
         .class("Base")
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     assert_type_load(
         rt.class("C")
             .base(&base)
-            .method_body("m", 0, int(2))
+            .virtual_method_body("m", 0, int(2))
             .define(),
         "C",
         dup,
@@ -230,7 +234,7 @@ fn override_of_missing_method() {
     // A method of the class itself is not inherited.
     assert_type_load(
         rt.class("C")
-            .method_body("m", 0, int(1))
+            .virtual_method_body("m", 0, int(1))
             .override_method_body("m", int(2))
             .define(),
         "C",
@@ -270,7 +274,11 @@ fn concrete_class_with_abstract_method() {
 #[test]
 fn concrete_class_with_unimplemented_interface_method() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let derived = rt.interface("IDerived").base(&base).define().unwrap();
     assert_type_load(
         rt.class("C").implement(&derived).define(),
@@ -281,7 +289,7 @@ fn concrete_class_with_unimplemented_interface_method() {
     assert_type_load(
         rt.class("C")
             .implement(&base)
-            .method_body("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .define(),
         "C",
         "the class is not abstract but does not implement interface method 'IBase.m'",
@@ -301,7 +309,7 @@ fn concrete_class_with_unimplemented_interface_method() {
     rt.class("Sub")
         .base(&abs)
         .implement(&base)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
 }
@@ -422,7 +430,11 @@ fn generic_definition_bases_are_checked() {
         "IP<K>",
         "'K' in the base list of interface 'IP<K>' is not an interface",
     );
-    let iface = rt.interface("IBase").method("m", 0).define().unwrap();
+    let iface = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     // Overrides that do not depend on a parameter are checked at definition too.
     assert_type_load(
         rt.generic_interface("IG", &[Variance::Invariant])
@@ -445,11 +457,15 @@ fn override_of_non_base_interface_method() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .method("m", 0)
+        .abstract_method("m", 0)
         .helper_body("h", 0, int(0))
         .define()
         .unwrap();
-    let other = rt.interface("IOther").method("m", 0).define().unwrap();
+    let other = rt
+        .interface("IOther")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let class = rt.class("K").define().unwrap();
     assert_type_load(
         rt.interface("I")
@@ -503,7 +519,7 @@ fn override_of_non_base_interface_method() {
     // An interface cannot override its own method either: it is not its own base.
     assert_type_load(
         rt.interface("I")
-            .method("m", 0)
+            .abstract_method("m", 0)
             .override_base_body("I", "m", int(1))
             .define(),
         "I",
@@ -517,14 +533,18 @@ fn bad_interface_maps() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("m", 1)
+        .abstract_method("m", 1)
         .helper_body("h", 0, int(0))
         .define()
         .unwrap();
-    let other = rt.interface("IOther").method("m", 0).define().unwrap();
+    let other = rt
+        .interface("IOther")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     assert_type_load(
         rt.class("C")
-            .method_body("x", 1, int(1))
+            .virtual_method_body("x", 1, int(1))
             .map(&other, "m", "x")
             .define(),
         "C",
@@ -533,7 +553,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method_body("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .map(&iface, "nope", "m")
             .define(),
         "C",
@@ -542,7 +562,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method_body("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .map(&iface, "h", "m")
             .define(),
         "C",
@@ -551,7 +571,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method_body("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .map(&iface, "m", "nope")
             .define(),
         "C",
@@ -560,7 +580,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method_body("x", 0, int(1))
+            .virtual_method_body("x", 0, int(1))
             .map(&iface, "m", "x")
             .define(),
         "C",
@@ -569,7 +589,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method_body("x", 1, int(1))
+            .virtual_method_body("x", 1, int(1))
             .map(&iface, "m", "x")
             .map(&iface, "m", "x")
             .define(),
@@ -582,8 +602,12 @@ fn bad_interface_maps() {
 #[test]
 fn missing_members() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
-    let class = rt.class("C").method_body("v", 0, int(1)).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
+    let class = rt
+        .class("C")
+        .virtual_method_body("v", 0, int(1))
+        .define()
+        .unwrap();
     let err = iface.method("nope").unwrap_err();
     assert_eq!(err.kind(), "MissingMember");
     assert_eq!(
@@ -594,7 +618,7 @@ fn missing_members() {
         }
     );
     assert_eq!(err.to_string(), "Member 'nope' not found on type 'I'.");
-    let err = class.method("nope").unwrap_err();
+    let err = class.virtual_method("nope").unwrap_err();
     assert_eq!(err.to_string(), "Member 'nope' not found on type 'C'.");
 }
 
@@ -603,7 +627,11 @@ fn missing_members() {
 fn foreign_runtime_types() {
     let rt = Rt::new();
     let other = Rt::new();
-    let foreign_iface = other.interface("IForeign").method("m", 0).define().unwrap();
+    let foreign_iface = other
+        .interface("IForeign")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let foreign_class = other.class("Foreign").define().unwrap();
     assert_type_load(
         rt.class("C").base(&foreign_class).define(),
@@ -670,18 +698,18 @@ fn foreign_runtime_types() {
 #[test]
 fn redefine_takes_over_name_and_old_objects_keep_working() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let old = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let old_obj = rt.new_object(&old, Value::Nil).unwrap();
     let new = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(2))
+        .virtual_method_body("m", 0, int(2))
         .redefine()
         .define()
         .unwrap();
@@ -703,8 +731,8 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
     // Redefining an interface: classes defined against the old one keep implementing it.
     let new_iface = rt
         .interface("I")
-        .method("m", 0)
-        .method("n", 0)
+        .abstract_method("m", 0)
+        .abstract_method("n", 0)
         .redefine()
         .define()
         .unwrap();
@@ -715,7 +743,7 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
     assert_type_load(
         rt.class("D")
             .implement("I")
-            .method_body("m", 0, int(3))
+            .virtual_method_body("m", 0, int(3))
             .define(),
         "D",
         "the class is not abstract but does not implement interface method 'I.n'",
@@ -738,13 +766,13 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
 #[test]
 fn failed_definition_registers_nothing() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     assert!(rt.class("C").implement(&iface).define().is_err());
     assert_eq!(rt.lookup("C"), None);
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     assert_eq!(rt.lookup("C"), Some(class.as_type()));

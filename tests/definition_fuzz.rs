@@ -317,7 +317,7 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
                 let m = METHOD_NAMES[*m];
                 let body = body(|_| Ok(Value::Nil));
                 b = match sort {
-                    Sort::Abstract => b.method(m, *arity),
+                    Sort::Abstract => b.abstract_method(m, *arity),
                     Sort::Default => b.default_method_body(m, *arity, body),
                     Sort::Helper => b.helper_body(m, *arity, body),
                     Sort::Static => b.static_method(m, *arity, static_body(|_, _| Ok(Value::Nil))),
@@ -396,7 +396,7 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
                 b = if *abstract_method {
                     b.abstract_method(m, *arity)
                 } else {
-                    b.method(m, *arity, |_| Ok(Value::Nil))
+                    b.virtual_method(m, *arity, |_| Ok(Value::Nil))
                 };
             }
             for m in overrides {

@@ -71,7 +71,7 @@ impl DynamicCastable<DynHost> for ServeAll {
 fn many(rt: &Runtime<DynHost>, n: usize) -> (Iface, Iface) {
     let mut b = rt.interface("IMany");
     for i in 0..n {
-        b = b.method(&format!("m{i}"), 0);
+        b = b.abstract_method(&format!("m{i}"), 0);
     }
     let many = b.define().unwrap();
     let mut b = rt
@@ -137,7 +137,11 @@ fn racing_first_resolutions_publish_one_answer() {
     const THREADS: usize = 4;
     for _round in 0..20 {
         let rt = Runtime::<DynHost>::new();
-        let iface = rt.interface("IWho").method("who", 0).define().unwrap();
+        let iface = rt
+            .interface("IWho")
+            .abstract_method("who", 0)
+            .define()
+            .unwrap();
         // Implementation k answers k; the hook names a different one per instance, which
         // breaks the hook contract on purpose: the first published answer must serve all.
         let impls: Vec<Iface> = (0..THREADS)

@@ -95,8 +95,16 @@ fn implementation(
 
 fn fixture() -> Fixture {
     let rt = Runtime::<DynHost>::new();
-    let itest = rt.interface("ITest").method("hello", 0).define().unwrap();
-    let iother = rt.interface("IOther").method("other", 0).define().unwrap();
+    let itest = rt
+        .interface("ITest")
+        .abstract_method("hello", 0)
+        .define()
+        .unwrap();
+    let iother = rt
+        .interface("IOther")
+        .abstract_method("other", 0)
+        .define()
+        .unwrap();
     let imp = implementation(&rt, "ITestImpl", &itest, "hello", "hello");
     let other_imp = implementation(&rt, "IOtherImpl", &iother, "other", "other");
     Fixture {
@@ -407,7 +415,7 @@ fn a_type_from_another_runtime_is_rejected_and_not_cached() {
         let other_rt = Runtime::<DynHost>::new();
         let foreign_test = other_rt
             .interface("ITest")
-            .method("hello", 0)
+            .abstract_method("hello", 0)
             .define()
             .unwrap();
         let foreign = implementation(&other_rt, "ITestImpl", &foreign_test, "hello", "foreign");

@@ -68,15 +68,15 @@ fn implicit_mapping_by_name_and_arity() {
     let rt = Rt::new();
     let shape = rt
         .interface("IShape")
-        .method("area", 0)
-        .method("scale", 1)
+        .abstract_method("area", 0)
+        .abstract_method("scale", 1)
         .define()
         .unwrap();
     let square = rt
         .class("Square")
         .implement(&shape)
-        .method_body("area", 0, int(4))
-        .method("scale", 1, |call| {
+        .virtual_method_body("area", 0, int(4))
+        .virtual_method("scale", 1, |call| {
             let (_, args, _): (_, &[Value], _) = call.into_parts();
             Ok(Value::Int(4 * args[0].as_int().unwrap()))
         })
@@ -104,14 +104,14 @@ fn implicit_mapping_requires_same_arity() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
     let m = iface.method("m").unwrap();
     assert_eq!(obj.call(&m, &[Value::Nil], &mut ()).unwrap(), Value::Int(7));
     assert_eq!(
-        obj.call_virtual(&class.method("m").unwrap(), &[], &mut ())
+        obj.call_virtual(&class.virtual_method("m").unwrap(), &[], &mut ())
             .unwrap(),
         Value::Int(1)
     );
@@ -121,12 +121,12 @@ fn implicit_mapping_requires_same_arity() {
 #[test]
 fn explicit_map_wins_over_name() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(1))
-        .method_body("explicit_m", 0, int(2))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("explicit_m", 0, int(2))
         .map(&iface, "m", "explicit_m")
         .define()
         .unwrap();
@@ -137,12 +137,16 @@ fn explicit_map_wins_over_name() {
 #[test]
 fn explicit_map_of_base_method_through_derived_interface() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let derived = rt.interface("IDerived").base(&base).define().unwrap();
     let class = rt
         .class("C")
         .implement(&derived)
-        .method_body("other", 0, int(5))
+        .virtual_method_body("other", 0, int(5))
         .map(&derived, "m", "other")
         .define()
         .unwrap();
@@ -156,18 +160,22 @@ fn explicit_map_of_base_method_through_derived_interface() {
 #[test]
 fn base_interface_methods_dispatch_through_derived() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let derived = rt
         .interface("IDerived")
         .base(&base)
-        .method("n", 0)
+        .abstract_method("n", 0)
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&derived)
-        .method_body("m", 0, int(1))
-        .method_body("n", 0, int(2))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("n", 0, int(2))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -181,11 +189,11 @@ fn base_interface_methods_dispatch_through_derived() {
 #[test]
 fn subclass_inherits_interface_map() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let derived = rt.class("Derived").base(&base).define().unwrap();
@@ -207,15 +215,15 @@ fn override_serves_interface_calls() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("m", 0)
-        .method("n", 0)
+        .abstract_method("m", 0)
+        .abstract_method("n", 0)
         .define()
         .unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method_body("m", 0, int(1))
-        .method_body("impl_n", 0, int(10))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("impl_n", 0, int(10))
         .map(&iface, "n", "impl_n")
         .define()
         .unwrap();
@@ -239,7 +247,7 @@ fn override_serves_interface_calls() {
 #[test]
 fn abstract_base_mapping_served_by_subclass_override() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
         .abstract_class()
@@ -264,25 +272,25 @@ fn abstract_base_mapping_served_by_subclass_override() {
 #[test]
 fn relisted_interface_is_remapped() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let remapped = rt
         .class("Remapped")
         .base(&base)
         .implement(&iface)
-        .method_body("other", 0, int(9))
+        .virtual_method_body("other", 0, int(9))
         .map(&iface, "m", "other")
         .define()
         .unwrap();
     let kept = rt
         .class("Kept")
         .base(&base)
-        .method_body("other", 0, int(9))
+        .virtual_method_body("other", 0, int(9))
         .define()
         .unwrap();
     assert_eq!(
@@ -296,12 +304,12 @@ fn relisted_interface_is_remapped() {
 #[test]
 fn metadata_implementation_never_asks_hook() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let hook = Arc::new(HookCounts::default());
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .hook(CountingHook(hook.clone()))
         .define()
         .unwrap();
@@ -322,7 +330,7 @@ fn metadata_implementation_never_asks_hook() {
 #[test]
 fn call_through_unimplemented_interface_is_invalid_cast() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let class = rt.class("C").define().unwrap();
     let err = call(&new(&rt, &class), &iface, "m").unwrap_err();
     assert_eq!(err.kind(), "InvalidCast");
@@ -338,8 +346,8 @@ fn call_virtual_runs_most_derived_override() {
     let rt = Rt::new();
     let base = rt
         .class("Base")
-        .method_body("who", 0, int(1))
-        .method("me", 0, |call| {
+        .virtual_method_body("who", 0, int(1))
+        .virtual_method("me", 0, |call| {
             let (this, _, _) = call.into_parts();
             Ok(Value::Object(this.clone()))
         })
@@ -352,8 +360,8 @@ fn call_virtual_runs_most_derived_override() {
         .define()
         .unwrap();
     let leaf = rt.class("Leaf").base(&mid).define().unwrap();
-    let who = base.method("who").unwrap();
-    let me = base.method("me").unwrap();
+    let who = base.virtual_method("who").unwrap();
+    let me = base.virtual_method("me").unwrap();
     assert_eq!(
         new(&rt, &base).call_virtual(&who, &[], &mut ()).unwrap(),
         Value::Int(1)
@@ -370,10 +378,10 @@ fn call_virtual_runs_most_derived_override() {
     let returned = leaf_obj.call_virtual(&me, &[], &mut ()).unwrap();
     assert!(Object::ptr_eq(returned.as_object().unwrap(), &leaf_obj));
     // The same slot looked up on the subclass is the same method.
-    assert_eq!(leaf.method("who").unwrap().name(), "who");
+    assert_eq!(leaf.virtual_method("who").unwrap().name(), "who");
     assert_eq!(
         leaf_obj
-            .call_virtual(&leaf.method("who").unwrap(), &[], &mut ())
+            .call_virtual(&leaf.virtual_method("who").unwrap(), &[], &mut ())
             .unwrap(),
         Value::Int(2)
     );
@@ -383,10 +391,18 @@ fn call_virtual_runs_most_derived_override() {
 #[test]
 fn call_virtual_on_unrelated_object_is_invalid_cast() {
     let rt = Rt::new();
-    let a = rt.class("A").method_body("m", 0, int(1)).define().unwrap();
-    let b = rt.class("B").method_body("m", 0, int(2)).define().unwrap();
+    let a = rt
+        .class("A")
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap();
+    let b = rt
+        .class("B")
+        .virtual_method_body("m", 0, int(2))
+        .define()
+        .unwrap();
     let err = new(&rt, &b)
-        .call_virtual(&a.method("m").unwrap(), &[], &mut ())
+        .call_virtual(&a.virtual_method("m").unwrap(), &[], &mut ())
         .unwrap_err();
     assert_eq!(err.kind(), "InvalidCast");
     assert_eq!(
@@ -399,11 +415,11 @@ fn call_virtual_on_unrelated_object_is_invalid_cast() {
 #[test]
 fn wrong_argument_count() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 1).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 1).define().unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 1, int(1))
+        .virtual_method_body("m", 1, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -417,7 +433,7 @@ fn wrong_argument_count() {
     );
     let err = obj
         .call_virtual(
-            &class.method("m").unwrap(),
+            &class.virtual_method("m").unwrap(),
             &[Value::Nil, Value::Nil],
             &mut (),
         )
@@ -460,7 +476,7 @@ fn class_method_beats_default() {
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(2))
+        .virtual_method_body("m", 0, int(2))
         .define()
         .unwrap();
     assert_eq!(call(&new(&rt, &class), &iface, "m").unwrap(), Value::Int(2));
@@ -601,7 +617,11 @@ fn diamond_is_ambiguous_at_call() {
 #[test]
 fn diamond_resolved_by_more_specific_or_class() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let left = rt
         .interface("ILeft")
         .base(&base)
@@ -626,7 +646,7 @@ fn diamond_resolved_by_more_specific_or_class() {
         .class("Own")
         .implement(&left)
         .implement(&right)
-        .method_body("m", 0, int(4))
+        .virtual_method_body("m", 0, int(4))
         .define()
         .unwrap();
     assert_eq!(
@@ -673,7 +693,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let fixed = rt
         .class("Fixed")
         .implement(&re)
-        .method_body("m", 0, int(5))
+        .virtual_method_body("m", 0, int(5))
         .define()
         .unwrap();
     assert_eq!(call(&new(&rt, &fixed), &base, "m").unwrap(), Value::Int(5));
@@ -748,14 +768,14 @@ fn resolve_returns_the_static_body() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("m", 0)
+        .abstract_method("m", 0)
         .static_method("s", 0, static_body(|_, _| Ok(Value::Nil)))
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(8))
+        .virtual_method_body("m", 0, int(8))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -772,11 +792,11 @@ fn resolve_returns_the_static_body() {
 #[test]
 fn body_errors_pass_through_unchanged() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, |_| Err(dynacast::HostError::new("boom").into()))
+        .virtual_method("m", 0, |_| Err(dynacast::HostError::new("boom").into()))
         .define()
         .unwrap();
     let err = call(&new(&rt, &class), &iface, "m").unwrap_err();
@@ -798,13 +818,13 @@ fn static_calls_allocate_nothing() {
     let iface = rt
         .interface("I")
         .base(&base)
-        .method("m", 0)
+        .abstract_method("m", 0)
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method_body("m", 0, int(2))
+        .virtual_method_body("m", 0, int(2))
         .define()
         .unwrap();
     let sub = rt
@@ -816,7 +836,7 @@ fn static_calls_allocate_nothing() {
     let obj = new(&rt, &sub);
     let m = iface.method("m").unwrap();
     let d = iface.method("d").unwrap();
-    let virt = class.method("m").unwrap();
+    let virt = class.virtual_method("m").unwrap();
     let mut sum = 0;
     let before = allocations();
     for _ in 0..1000 {
@@ -868,7 +888,7 @@ fn call_through_variant_instantiation() {
     let string = rt.class("Str").define().unwrap();
     let generic = rt
         .generic_interface("IG", &[Variance::Covariant])
-        .method("m", 0)
+        .abstract_method("m", 0)
         .define_generic()
         .unwrap();
     let ig_str = generic.instantiate(&[string.as_type()]).unwrap();
@@ -876,7 +896,7 @@ fn call_through_variant_instantiation() {
     let class = rt
         .class("C")
         .implement(&ig_str)
-        .method_body("m", 0, int(11))
+        .virtual_method_body("m", 0, int(11))
         .define()
         .unwrap();
     assert_eq!(
@@ -890,10 +910,10 @@ fn call_through_variant_instantiation() {
 #[test]
 fn implicit_mapping_finds_inherited_method() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
-        .method_body("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let derived = rt
@@ -923,7 +943,7 @@ fn default_body_calls_back_through_this() {
     let rt = Rt::new();
     let iface = rt
         .interface("ITemplate")
-        .method("step", 0)
+        .abstract_method("step", 0)
         .define()
         .unwrap();
     let step = iface.method("step").unwrap();
@@ -941,7 +961,7 @@ fn default_body_calls_back_through_this() {
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method_body("step", 0, int(1))
+        .virtual_method_body("step", 0, int(1))
         .define()
         .unwrap();
     let derived = rt

@@ -61,7 +61,11 @@ fn add_one(this: &DynObject, args: &[Value]) -> Result<Value, DynError> {
 #[test]
 fn hot_paths_allocate_nothing() {
     let rt = Runtime::<DynHost>::new();
-    let iwork = rt.interface("IWork").method("work", 1).define().unwrap();
+    let iwork = rt
+        .interface("IWork")
+        .abstract_method("work", 1)
+        .define()
+        .unwrap();
     let iwork_impl = rt
         .interface("IWorkImpl")
         .base(&iwork)
@@ -75,7 +79,7 @@ fn hot_paths_allocate_nothing() {
     let static_class = rt
         .class("Static")
         .implement(&iwork)
-        .method("work", 1, |call| {
+        .virtual_method("work", 1, |call| {
             let (this, args, _) = call.into_parts();
             add_one(this, args)
         })
@@ -100,7 +104,7 @@ fn hot_paths_allocate_nothing() {
         })
         .collect();
     let work = iwork.method("work").unwrap();
-    let virtual_work = static_class.method("work").unwrap();
+    let virtual_work = static_class.virtual_method("work").unwrap();
     let args = [Value::Int(2)];
     let object_class = rt.object_class().clone();
 

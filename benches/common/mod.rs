@@ -155,7 +155,11 @@ pub struct Fixture {
 impl Fixture {
     pub fn new() -> Self {
         let rt = Runtime::<Bench>::new();
-        let iwork = rt.interface("IWork").method("work", 1).define().unwrap();
+        let iwork = rt
+            .interface("IWork")
+            .abstract_method("work", 1)
+            .define()
+            .unwrap();
         let iwork_impl = rt
             .interface("IWorkImpl")
             .base(&iwork)
@@ -192,13 +196,13 @@ impl Fixture {
         let static_class = rt
             .class("Static")
             .implement(&iwork)
-            .method("work", 1, |call| {
+            .virtual_method("work", 1, |call| {
                 let (this, args, _) = call.into_parts();
                 work(this, args)
             })
             .define()
             .unwrap();
-        let virtual_work = static_class.method("work").unwrap();
+        let virtual_work = static_class.virtual_method("work").unwrap();
         let mut fixture = Fixture {
             work: iwork.method("work").unwrap(),
             wide: iwide.methods(),

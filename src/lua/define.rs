@@ -315,7 +315,7 @@ pub(crate) fn interface(
     }
     for (member, value) in members(name, &spec, "methods")? {
         b = match value {
-            Value::Integer(n) => b.method(&member, abstract_arity(name, &member, n)?),
+            Value::Integer(n) => b.abstract_method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
                 let n = arity(name, &member, &f, true)?;
                 b.default_method_body(&member, n, known_lua_body(lua, f)?)
@@ -400,11 +400,14 @@ pub(crate) fn class(
             Value::Function(f) => {
                 // A name the base class already has overrides its slot; a new name is a
                 // new virtual method.
-                if base.as_ref().is_some_and(|c| c.method(&member).is_ok()) {
+                if base
+                    .as_ref()
+                    .is_some_and(|c| c.virtual_method(&member).is_ok())
+                {
                     b.override_method_body(&member, known_lua_body(lua, f)?)
                 } else {
                     let n = arity(name, &member, &f, true)?;
-                    b.method_body(&member, n, known_lua_body(lua, f)?)
+                    b.virtual_method_body(&member, n, known_lua_body(lua, f)?)
                 }
             }
             other => {

@@ -153,7 +153,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
         let mut b = rt.generic_interface(&g.name, &vars);
         for m in &g.methods {
             b = match m.kind {
-                Kind::Abstract => b.method(&m.name, m.arity),
+                Kind::Abstract => b.abstract_method(&m.name, m.arity),
                 Kind::Default(t) => b.default_method_body(&m.name, m.arity, tag_body(t)),
                 Kind::Helper(t) => b.helper_body(&m.name, m.arity, tag_body(t)),
                 Kind::Static(t) => {
@@ -192,7 +192,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
                     }
                     for m in &i.methods {
                         b = match m.kind {
-                            Kind::Abstract => b.method(&m.name, m.arity),
+                            Kind::Abstract => b.abstract_method(&m.name, m.arity),
                             Kind::Default(t) => {
                                 b.default_method_body(&m.name, m.arity, tag_body(t))
                             }
@@ -234,7 +234,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
                     }
                     for m in &c.methods {
                         b = match m.body {
-                            Some(t) => b.method_body(&m.name, m.arity, tag_body(t)),
+                            Some(t) => b.virtual_method_body(&m.name, m.arity, tag_body(t)),
                             None => b.abstract_method(&m.name, m.arity),
                         };
                     }
