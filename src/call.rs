@@ -3,22 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::class::ClassMethodRef;
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::{InterfaceRef, MethodRef};
 use crate::object::Object;
 use crate::runtime::Runtime;
-
-/// What a call was made through, as the engine knew it when it ran the body.
-pub(crate) enum Callee<'a, H: Host> {
-    /// An interface method ([`Object::call`], a [`CallSite`](crate::CallSite)).
-    Interface(&'a MethodRef<H>),
-    /// A class's virtual method ([`Object::call_virtual`]).
-    Class(&'a ClassMethodRef<H>),
-    /// A body run directly ([`Call::new`]).
-    Unknown,
-}
 
 /// One call of a method body: the object it runs on, its arguments, the caller's context
 /// and the method that was called.
@@ -50,7 +39,7 @@ pub struct Call<'a, H: Host> {
     this: &'a Object<H>,
     args: &'a [H::Value],
     cx: &'a mut H::Context,
-    callee: Callee<'a, H>,
+    method: Option<&'a MethodRef<H>>,
 }
 
 impl<'a, H: Host> Call<'a, H> {
@@ -59,21 +48,21 @@ impl<'a, H: Host> Call<'a, H> {
     ///
     /// [`Body`]: crate::Body
     pub fn new(this: &'a Object<H>, args: &'a [H::Value], cx: &'a mut H::Context) -> Self {
-        Self::with_callee(this, args, cx, Callee::Unknown)
+        Self::with_method(this, args, cx, None)
     }
 
     #[inline(always)]
-    pub(crate) fn with_callee(
+    pub(crate) fn with_method(
         this: &'a Object<H>,
         args: &'a [H::Value],
         cx: &'a mut H::Context,
-        callee: Callee<'a, H>,
+        method: Option<&'a MethodRef<H>>,
     ) -> Self {
         Call {
             this,
             args,
             cx,
-            callee,
+            method,
         }
     }
 
@@ -111,22 +100,12 @@ impl<'a, H: Host> Call<'a, H> {
 
     /// The interface method the caller called, when the call went through one
     /// ([`Object::call`], a call site, [`Object::call_by_name`] resolving to an interface
-    /// method). For a default body reached through a hook this is the *requested* method;
-    /// the body itself belongs to the implementation interface the hook returned.
+    /// method); `None` for [`Object::call_virtual`] (a class method body knows its class
+    /// method already) and a [`Body`](crate::Body) run directly. For a default body reached
+    /// through a hook this is the *requested* method; the body itself belongs to the
+    /// implementation interface the hook returned.
     pub fn method(&self) -> Option<&'a MethodRef<H>> {
-        match self.callee {
-            Callee::Interface(m) => Some(m),
-            _ => None,
-        }
-    }
-
-    /// The class virtual method the caller called, when the call went through
-    /// [`Object::call_virtual`].
-    pub fn class_method(&self) -> Option<&'a ClassMethodRef<H>> {
-        match self.callee {
-            Callee::Class(m) => Some(m),
-            _ => None,
-        }
+        self.method
     }
 
     /// The interface of [`method`](Self::method).
@@ -152,10 +131,9 @@ impl<'a, H: Host> Call<'a, H> {
     }
 
     fn method_name(&self) -> Arc<str> {
-        match self.callee {
-            Callee::Interface(m) => m.qualified_name(),
-            Callee::Class(m) => Arc::from(format!("{}.{}", m.class().name(), m.name())),
-            Callee::Unknown => Arc::from("a method body"),
+        match self.method {
+            Some(m) => m.qualified_name(),
+            None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
         }
     }
 }

@@ -39,7 +39,6 @@
 
 use std::sync::{Arc, Weak};
 
-use crate::call::Callee;
 use crate::class::ClassData;
 use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
@@ -144,7 +143,7 @@ impl<H: Host> CallSite<H> {
                 if entry.serves(obj) {
                     return entry
                         .body
-                        .invoke_for(obj, args, cx, Callee::Interface(&self.method));
+                        .invoke_for(obj, args, cx, Some(&self.method));
                 }
             }
         }
@@ -170,7 +169,7 @@ impl<H: Host> CallSite<H> {
                 Some(entry) if entry.class_addr == class => {
                     return entry
                         .body
-                        .invoke_for(obj, args, cx, Callee::Interface(&self.method))
+                        .invoke_for(obj, args, cx, Some(&self.method))
                 }
                 Some(_) => {}
                 None => break,
@@ -192,7 +191,7 @@ impl<H: Host> CallSite<H> {
                 self.remember(obj, body);
             }
         }
-        target.invoke_for(obj, args, cx, Callee::Interface(&self.method))
+        target.invoke_for(obj, args, cx, Some(&self.method))
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this

@@ -12,7 +12,6 @@
 
 use std::ops::Deref;
 
-use crate::call::Callee;
 use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
 use crate::default_methods::{
@@ -70,7 +69,7 @@ impl<H: Host> Object<H> {
         if method.virtual_arity == args.len() {
             let class = self.class_data();
             if let Some(body) = class.static_body(method.key) {
-                return body.invoke_for(self, args, cx, Callee::Interface(method));
+                return body.invoke_for(self, args, cx, Some(method));
             }
             // A hooked class's usual case: the resolution in its home slot of the per-type
             // cache (D1). A hit implies the metadata does not implement the interface
@@ -80,7 +79,7 @@ impl<H: Host> Object<H> {
                 if let Some(hit) = cache.get_at_home(method.key) {
                     return hit
                         .body
-                        .invoke_for(self, args, cx, Callee::Interface(method));
+                        .invoke_for(self, args, cx, Some(method));
                 }
             }
             return self.call_beyond_static(method, args, cx);
@@ -109,11 +108,11 @@ impl<H: Host> Object<H> {
             if let Some(hit) = cache.get(method.key) {
                 return hit
                     .body
-                    .invoke_for(self, args, cx, Callee::Interface(method));
+                    .invoke_for(self, args, cx, Some(method));
             }
         }
         let target = self.resolve_target(method, cx)?;
-        target.invoke_for(self, args, cx, Callee::Interface(method))
+        target.invoke_for(self, args, cx, Some(method))
     }
 
     /// Non-virtual members and argument-count errors.
@@ -129,9 +128,9 @@ impl<H: Host> Object<H> {
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
-                target.invoke_for(self, args, cx, Callee::Interface(method))
+                target.invoke_for(self, args, cx, Some(method))
             }
-            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Callee::Interface(method)),
+            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Some(method)),
             MemberKind::Static(body) => body(args, cx),
         }
     }
@@ -171,7 +170,7 @@ impl<H: Host> Object<H> {
         if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
-                    return body.invoke_for(self, args, cx, Callee::Class(method));
+                    return body.invoke_for(self, args, cx, None);
                 }
             }
         }
@@ -206,7 +205,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body.invoke_for(self, args, cx, Callee::Class(method)),
+            Some(body) => body.invoke_for(self, args, cx, None),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

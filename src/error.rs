@@ -140,7 +140,7 @@ pub enum InvalidOperation {
     },
     /// A body asked for an argument past the end ([`Call::arg`](crate::Call::arg)).
     MissingArgument {
-        /// `Type.method` of the running method (or `"a method body"` when unknown).
+        /// `Type.method` of the running method (or "a method body of 'Class'" when unknown).
         method: Arc<str>,
         /// The index asked for.
         index: usize,
