@@ -132,7 +132,7 @@ impl<'a, H: Host> Call<'a, H> {
 
     fn method_name(&self) -> Arc<str> {
         match self.method {
-            Some(m) => m.qualified_name(),
+            Some(m) => Arc::from(format!("{}.{}", m.interface().name(), m.name())),
             None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
         }
     }

@@ -141,9 +141,7 @@ impl<H: Host> CallSite<H> {
         if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
                 if entry.serves(obj) {
-                    return entry
-                        .body
-                        .invoke_for(obj, args, cx, Some(&self.method));
+                    return entry.body.invoke_for(obj, args, cx, Some(&self.method));
                 }
             }
         }
@@ -167,9 +165,7 @@ impl<H: Host> CallSite<H> {
         for cell in &self.entries {
             match cell.get() {
                 Some(entry) if entry.class_addr == class => {
-                    return entry
-                        .body
-                        .invoke_for(obj, args, cx, Some(&self.method))
+                    return entry.body.invoke_for(obj, args, cx, Some(&self.method))
                 }
                 Some(_) => {}
                 None => break,

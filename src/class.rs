@@ -103,8 +103,6 @@ pub(crate) struct ImplementedInterface<H: Host> {
 pub(crate) struct ClassData<H: Host> {
     pub(crate) uid: u64,
     pub(crate) runtime: u64,
-    /// Weak: a class's bodies run under it, and a strong handle would be a cycle.
-    pub(crate) weak_runtime: WeakRuntime<H>,
     pub(crate) name: Arc<str>,
     base: Option<ClassRef<H>>,
     /// The number of classes above this one (0 for the root class `object`).
@@ -132,6 +130,9 @@ pub(crate) struct ClassData<H: Host> {
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
+    /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
+    /// away from the fields the call paths read.
+    pub(crate) weak_runtime: WeakRuntime<H>,
 }
 
 /// How many ancestors a class records inline for its O(1) subclass test.

@@ -77,9 +77,7 @@ impl<H: Host> Object<H> {
             // and a class's metadata never changes.
             if let Some(cache) = &class.dispatch_cache {
                 if let Some(hit) = cache.get_at_home(method.key) {
-                    return hit
-                        .body
-                        .invoke_for(self, args, cx, Some(method));
+                    return hit.body.invoke_for(self, args, cx, Some(method));
                 }
             }
             return self.call_beyond_static(method, args, cx);
@@ -106,9 +104,7 @@ impl<H: Host> Object<H> {
         // a hit implies the metadata does not implement the interface (see above).
         if let Some(cache) = &self.class_data().dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
-                return hit
-                    .body
-                    .invoke_for(self, args, cx, Some(method));
+                return hit.body.invoke_for(self, args, cx, Some(method));
             }
         }
         let target = self.resolve_target(method, cx)?;
