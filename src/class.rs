@@ -482,7 +482,7 @@ impl<H: Host> ClassBuilder<H> {
     }
 
     /// Declares a new virtual method (a new vtable slot) with its body (a closure taking a
-    /// [`Call`](crate::Call)).
+    /// [`Call`]).
     pub fn virtual_method<F>(self, name: &str, arity: usize, body: F) -> Self
     where
         F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,

@@ -901,7 +901,7 @@ impl<H: Host> InterfaceBuilder<H> {
     }
 
     /// Declares a virtual method slot with a default body (a closure taking a
-    /// [`Call`](crate::Call)).
+    /// [`Call`]).
     pub fn default_method<F>(self, name: &str, arity: usize, body: F) -> Self
     where
         F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
