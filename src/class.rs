@@ -834,6 +834,25 @@ impl<H: Host> ClassBuilder<H> {
                         .copied()
                         .filter(|v| vtable.get(*v).is_some_and(|v| v.arity == decl.arity))
                 };
+                // A class method of the interface method's name but another arity is a
+                // mistake, default body or not (rule C1's name-and-arity match).
+                if is_relisted && !explicit.contains_key(&key) {
+                    if let Some(v) = slot_of.get(&decl.name).and_then(|v| vtable.get(*v)) {
+                        if v.arity != decl.arity {
+                            return Err(Error::type_load(
+                                name,
+                                format!(
+                                    "'{name}.{}' takes {} argument(s) but interface method '{}.{}' takes {}",
+                                    v.name,
+                                    v.arity,
+                                    iface.name(),
+                                    decl.name,
+                                    decl.arity
+                                ),
+                            ));
+                        }
+                    }
+                }
                 let mapped = explicit
                     .get(&key)
                     .copied()

@@ -285,14 +285,15 @@ fn concrete_class_with_unimplemented_interface_method() {
         "C",
         "the class is not abstract but does not implement interface method 'IBase.m'",
     );
-    // A method of the same name but another arity does not implement it.
+    // A method of the same name but another arity does not implement it: the error
+    // names both arities.
     assert_type_load(
         rt.class("C")
             .implement(&base)
             .virtual_method_body("m", 1, int(1))
             .define(),
         "C",
-        "the class is not abstract but does not implement interface method 'IBase.m'",
+        "'C.m' takes 1 argument(s) but interface method 'IBase.m' takes 0",
     );
     let abs = rt
         .class("Abs")
@@ -795,4 +796,45 @@ fn redefinition_by_name_builds_a_chain_not_a_cycle() {
     let j = rt.interface("J").base("I").define().unwrap();
     let new_i = rt.interface("I").base("J").redefine().define().unwrap();
     assert_eq!(new_i.all_bases(), &[j, old_i]);
+}
+
+#[test]
+fn a_class_method_with_the_interface_methods_name_but_another_arity() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = rt
+        .interface("IShape")
+        .abstract_method("area", 0)
+        .define()
+        .unwrap();
+    assert_type_load(
+        rt.class("Square")
+            .implement(&shape)
+            .virtual_method("area", 1, |_| Ok(Value::Int(1)))
+            .define(),
+        "Square",
+        "'Square.area' takes 1 argument(s) but interface method 'IShape.area' takes 0",
+    );
+    // A default body does not hide the mistake.
+    let with_default = rt
+        .interface("IDefault")
+        .default_method("area", 0, |_| Ok(Value::Int(0)))
+        .define()
+        .unwrap();
+    assert_type_load(
+        rt.class("Circle")
+            .implement(&with_default)
+            .virtual_method("area", 2, |_| Ok(Value::Int(1)))
+            .define(),
+        "Circle",
+        "'Circle.area' takes 2 argument(s) but interface method 'IDefault.area' takes 0",
+    );
+    // An explicit map to a method of the right arity is fine.
+    let mapped = rt
+        .class("Mapped")
+        .implement(&with_default)
+        .virtual_method("area", 2, |_| Ok(Value::Int(1)))
+        .virtual_method("area0", 0, |_| Ok(Value::Int(7)))
+        .map(&with_default, "area", "area0")
+        .define();
+    assert!(mapped.is_ok(), "{mapped:?}");
 }
