@@ -380,7 +380,8 @@ impl<H: Host> ClassRef<H> {
 
 /// A virtual method of a class: a vtable slot, called with
 /// [`Object::call_virtual`](crate::Object::call_virtual) on instances of the class or its
-/// subclasses.
+/// subclasses. Get it with [`ClassRef::virtual_method`]; an interface's method is a
+/// [`MethodRef`] for [`Object::call`](crate::Object::call) instead.
 pub struct ClassMethodRef<H: Host> {
     pub(crate) class: ClassRef<H>,
     pub(crate) slot: usize,

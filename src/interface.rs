@@ -298,7 +298,12 @@ pub(crate) struct MethodKey {
 /// `MethodRef::virtual_arity` of a helper or a static member.
 const NOT_VIRTUAL: usize = usize::MAX;
 
-/// A reference to a method of an interface: its declaring interface and slot.
+/// A reference to a method of an interface: its declaring interface and slot. Get it with
+/// [`InterfaceRef::method`] and call it with [`Object::call`](crate::Object::call) (a
+/// class's own virtual method is a [`ClassMethodRef`](crate::ClassMethodRef), from
+/// [`ClassRef::virtual_method`](crate::ClassRef::virtual_method), for
+/// [`Object::call_virtual`](crate::Object::call_virtual); either, by name:
+/// [`Object::call_by_name`](crate::Object::call_by_name)).
 pub struct MethodRef<H: Host> {
     pub(crate) iface: InterfaceRef<H>,
     pub(crate) key: MethodKey,
