@@ -14,8 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dynacast::{
-    body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
-    Variance,
+    DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value, Variance,
 };
 
 type Rt = Runtime<DynHost>;
@@ -103,7 +102,7 @@ fn interface_chain(depth: usize) -> Result<(), DynError> {
     let before = rss_mb();
     let start = Instant::now();
     let rt = Rt::new();
-    let mut leaf = rt.interface("I").method("m", 0).define()?;
+    let mut leaf = rt.interface("I").abstract_method("m", 0).define()?;
     for _ in 1..depth {
         leaf = rt.interface("I").redefine().base(&leaf).define()?;
     }
@@ -111,7 +110,7 @@ fn interface_chain(depth: usize) -> Result<(), DynError> {
     let class_start = Instant::now();
     rt.class("C")
         .implement(&leaf)
-        .method("m", 0, body(|_, _, _| Ok(Value::Nil)))
+        .virtual_method("m", 0, |_| Ok(Value::Nil))
         .define()?;
     println!(
         "interface_chain depth {depth}: chain {:.1} ms, class on its leaf {:.1} ms, +{:.1} MB RSS",
@@ -129,7 +128,7 @@ fn many_methods(n: usize) -> Result<(), DynError> {
     let start = Instant::now();
     let mut big = rt.interface("IBig");
     for i in 0..n {
-        big = big.method(&format!("m{i}"), 0);
+        big = big.abstract_method(&format!("m{i}"), 0);
     }
     let big = big.define()?;
     let defined = start.elapsed();
@@ -139,7 +138,7 @@ fn many_methods(n: usize) -> Result<(), DynError> {
         .base(&big)
         .dynamic_castable_implementation();
     for i in 0..n {
-        imp = imp.override_base(&big, &format!("m{i}"), body(|_, _, _| Ok(Value::Nil)));
+        imp = imp.override_base(&big, &format!("m{i}"), |_| Ok(Value::Nil));
     }
     let imp = imp.define()?;
     let implemented = impl_start.elapsed();
@@ -184,7 +183,7 @@ fn many_bases(n: usize) -> Result<(), DynError> {
     for i in 0..n {
         let base = rt
             .interface(&format!("IB{i}"))
-            .default_method("b", 0, body(|_, _, _| Ok(Value::Nil)))
+            .default_method("b", 0, |_| Ok(Value::Nil))
             .define()?;
         bases.push(base);
     }
@@ -235,8 +234,8 @@ fn lookup_latency(n: usize) -> Result<(), DynError> {
     let mut class = rt.class("Huge").implement("IHuge");
     for i in 0..n {
         let name = format!("m{i}");
-        iface = iface.method(&name, 0);
-        class = class.method(&name, 0, body(|_, _, _| Ok(Value::Nil)));
+        iface = iface.abstract_method(&name, 0);
+        class = class.virtual_method(&name, 0, |_| Ok(Value::Nil));
     }
     iface.define()?;
     class.define()?;
@@ -269,7 +268,7 @@ fn reloads(n: usize) -> Result<(), DynError> {
     let rt = Rt::new();
     let factory = rt
         .generic_interface("IFactory", &[Variance::Covariant])
-        .method("make", 0)
+        .abstract_method("make", 0)
         .define_generic()?;
     let before = rss_mb();
     let mut after_first_tenth = 0.0;
@@ -278,13 +277,13 @@ fn reloads(n: usize) -> Result<(), DynError> {
             .class("P")
             .redefine()
             .hook(Serve(factory.instantiate(&[rt.object_class().as_type()])?))
-            .method("m", 0, body(|_, _, _| Ok(Value::Nil)))
+            .virtual_method("m", 0, |_| Ok(Value::Nil))
             .define()?;
         let of_p = factory.instantiate(&[p.as_type()])?;
         rt.class("Q")
             .redefine()
             .implement(&of_p)
-            .method("make", 0, body(|_, _, _| Ok(Value::Nil)))
+            .virtual_method("make", 0, |_| Ok(Value::Nil))
             .define()?;
         if i == n / 10 {
             after_first_tenth = rss_mb();
@@ -306,7 +305,7 @@ fn runtimes(n: usize) -> Result<(), DynError> {
         let rt = Rt::new();
         let g = rt
             .generic_interface("IG", &[Variance::Invariant])
-            .default_method("m", 0, body(|_, _, _| Ok(Value::Nil)))
+            .default_method("m", 0, |_| Ok(Value::Nil))
             .define_generic()?;
         let c = rt.class("C").define()?;
         g.instantiate(&[c.as_type()])?;

@@ -11,9 +11,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use dynacast::{
-    body, DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value,
-};
+use dynacast::{DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
 
 /// Counts both hook calls so the program can show what the engine caches and what not.
 #[derive(Default)]
@@ -59,20 +57,17 @@ fn run() -> Result<bool, DynError> {
     let rt = Runtime::<DynHost>::new();
     let greet = rt
         .interface("IGreet")
-        .method("hello", 0)
-        .method("goodbye", 0)
+        .abstract_method("hello", 0)
+        .abstract_method("goodbye", 0)
         .define()?;
     let greet_impl = rt
         .interface("IGreetImpl")
         .base(&greet)
-        .override_base(
-            &greet,
-            "hello",
-            body(|this, _args, _cx| {
-                println!("Hello World from {}", this.class().name());
-                Ok(Value::Nil)
-            }),
-        )
+        .override_base(&greet, "hello", |call| {
+            let (this, _args, _cx) = call.into_parts();
+            println!("Hello World from {}", this.class().name());
+            Ok(Value::Nil)
+        })
         .dynamic_castable_implementation()
         .define()?;
 

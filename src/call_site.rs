@@ -94,11 +94,11 @@ fn class_addr<H: Host>(obj: &Object<H>) -> usize {
 /// ```
 /// use dynacast::{body, CallSite, CallSiteState, DynHost, Runtime, Value};
 /// let rt = Runtime::<DynHost>::new();
-/// let shape = rt.interface("IShape").method("area", 0).define()?;
+/// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
 /// let square = rt
 ///     .class("Square")
 ///     .implement(&shape)
-///     .method("area", 0, body(|_, _, _| Ok(Value::Int(4))))
+///     .virtual_method("area", 0, |_| Ok(Value::Int(4)))
 ///     .define()?;
 /// let site = CallSite::new(shape.method("area")?);
 /// let obj = rt.new_object(&square, Value::Nil)?;
@@ -141,7 +141,7 @@ impl<H: Host> CallSite<H> {
         if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
                 if entry.serves(obj) {
-                    return entry.body.invoke(obj, args, cx);
+                    return entry.body.invoke_for(obj, args, cx, Some(&self.method));
                 }
             }
         }
@@ -165,7 +165,7 @@ impl<H: Host> CallSite<H> {
         for cell in &self.entries {
             match cell.get() {
                 Some(entry) if entry.class_addr == class => {
-                    return entry.body.invoke(obj, args, cx)
+                    return entry.body.invoke_for(obj, args, cx, Some(&self.method))
                 }
                 Some(_) => {}
                 None => break,
@@ -187,7 +187,7 @@ impl<H: Host> CallSite<H> {
                 self.remember(obj, body);
             }
         }
-        target.invoke(obj, args, cx)
+        target.invoke_for(obj, args, cx, Some(&self.method))
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this

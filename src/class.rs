@@ -11,13 +11,14 @@ use std::sync::Arc;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
+use crate::call::Call;
 use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
-use crate::host::{Body, Host};
+use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
-use crate::runtime::{NamedType, Runtime};
+use crate::runtime::{NamedType, Runtime, WeakRuntime};
 use crate::types::{has_variance, next_uid, variant_compatible, TypeRef};
 
 /// A vtable slot.
@@ -129,6 +130,9 @@ pub(crate) struct ClassData<H: Host> {
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
+    /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
+    /// away from the fields the call paths read.
+    pub(crate) weak_runtime: WeakRuntime<H>,
 }
 
 /// How many ancestors a class records inline for its O(1) subclass test.
@@ -331,17 +335,17 @@ impl<H: Host> ClassRef<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let base = rt.class("Base").method("who", 0, body(|_, _, _| Ok(Value::from("base")))).define()?;
+    /// let base = rt.class("Base").virtual_method("who", 0, |_| Ok(Value::from("base"))).define()?;
     /// let derived = rt
     ///     .class("Derived")
     ///     .base(&base)
-    ///     .override_method("who", body(|_, _, _| Ok(Value::from("derived"))))
+    ///     .override_method("who", |_| Ok(Value::from("derived")))
     ///     .define()?;
     /// let obj = rt.new_object(&derived, Value::Nil)?;
-    /// assert_eq!(obj.call_virtual(&base.method("who")?, &[], &mut ())?, Value::from("derived"));
+    /// assert_eq!(obj.call_virtual(&base.virtual_method("who")?, &[], &mut ())?, Value::from("derived"));
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
-    pub fn method(&self, name: &str) -> Result<ClassMethodRef<H>, Error<H::Error>> {
+    pub fn virtual_method(&self, name: &str) -> Result<ClassMethodRef<H>, Error<H::Error>> {
         self.0
             .vtable
             .iter()
@@ -376,7 +380,8 @@ impl<H: Host> ClassRef<H> {
 
 /// A virtual method of a class: a vtable slot, called with
 /// [`Object::call_virtual`](crate::Object::call_virtual) on instances of the class or its
-/// subclasses.
+/// subclasses. Get it with [`ClassRef::virtual_method`]; an interface's method is a
+/// [`MethodRef`] for [`Object::call`](crate::Object::call) instead.
 pub struct ClassMethodRef<H: Host> {
     pub(crate) class: ClassRef<H>,
     pub(crate) slot: usize,
@@ -477,8 +482,17 @@ impl<H: Host> ClassBuilder<H> {
         self
     }
 
-    /// Declares a new virtual method (a new vtable slot).
-    pub fn method(mut self, name: &str, arity: usize, body: Body<H>) -> Self {
+    /// Declares a new virtual method (a new vtable slot) with its body (a closure taking a
+    /// [`Call`]).
+    pub fn virtual_method<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.virtual_method_body(name, arity, crate::host::body(body))
+    }
+
+    /// [`virtual_method`](Self::virtual_method) with a prebuilt, shared [`Body`].
+    pub fn virtual_method_body(mut self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.methods.push(VirtualMethod {
             name: Arc::from(name),
             arity,
@@ -498,7 +512,15 @@ impl<H: Host> ClassBuilder<H> {
     }
 
     /// Overrides an inherited virtual method.
-    pub fn override_method(mut self, name: &str, body: Body<H>) -> Self {
+    pub fn override_method<F>(self, name: &str, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.override_method_body(name, crate::host::body(body))
+    }
+
+    /// [`override_method`](Self::override_method) with a prebuilt, shared [`Body`].
+    pub fn override_method_body(mut self, name: &str, body: Body<H>) -> Self {
         self.overrides.push((Arc::from(name), body));
         self
     }
@@ -517,11 +539,11 @@ impl<H: Host> ClassBuilder<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let shape = rt.interface("IShape").method("area", 0).define()?;
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
     /// let square = rt
     ///     .class("Square")
     ///     .implement(&shape)
-    ///     .method("surface", 0, body(|_, _, _| Ok(Value::Int(4))))
+    ///     .virtual_method("surface", 0, |_| Ok(Value::Int(4)))
     ///     .map(&shape, "area", "surface")
     ///     .define()?;
     /// let obj = rt.new_object(&square, Value::Nil)?;
@@ -566,11 +588,11 @@ impl<H: Host> ClassBuilder<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let shape = rt.interface("IShape").method("area", 0).define()?;
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
     /// let square = rt
     ///     .class("Square")
     ///     .implement(&shape)
-    ///     .method("area", 0, body(|_, _, _| Ok(Value::Int(4))))
+    ///     .virtual_method("area", 0, |_| Ok(Value::Int(4)))
     ///     .define()?;
     /// let obj = rt.new_object(&square, Value::Nil)?;
     /// assert_eq!(obj.call(&shape.method("area")?, &[], &mut ())?, Value::Int(4));
@@ -637,8 +659,15 @@ impl<H: Host> ClassBuilder<H> {
                 }
             }
         }
+        let weak_runtime = rt.downgrade();
         rt.register(&name, redefine, |runtime| {
-            let class = ClassRef(Arc::new(self.build(runtime, &base, &interfaces, &maps)?));
+            let class = ClassRef(Arc::new(self.build(
+                runtime,
+                weak_runtime,
+                &base,
+                &interfaces,
+                &maps,
+            )?));
             Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
         })
     }
@@ -646,6 +675,7 @@ impl<H: Host> ClassBuilder<H> {
     fn build(
         self,
         runtime: u64,
+        weak_runtime: WeakRuntime<H>,
         base: &ClassRef<H>,
         listed: &[InterfaceRef<H>],
         maps: &[(InterfaceRef<H>, Arc<str>, Arc<str>)],
@@ -805,6 +835,25 @@ impl<H: Host> ClassBuilder<H> {
                         .copied()
                         .filter(|v| vtable.get(*v).is_some_and(|v| v.arity == decl.arity))
                 };
+                // A class method of the interface method's name but another arity is a
+                // mistake, default body or not (rule C1's name-and-arity match).
+                if is_relisted && !explicit.contains_key(&key) {
+                    if let Some(v) = slot_of.get(&decl.name).and_then(|v| vtable.get(*v)) {
+                        if v.arity != decl.arity {
+                            return Err(Error::type_load(
+                                name,
+                                format!(
+                                    "'{name}.{}' takes {} argument(s) but interface method '{}.{}' takes {}",
+                                    v.name,
+                                    v.arity,
+                                    iface.name(),
+                                    decl.name,
+                                    decl.arity
+                                ),
+                            ));
+                        }
+                    }
+                }
                 let mapped = explicit
                     .get(&key)
                     .copied()
@@ -877,6 +926,7 @@ impl<H: Host> ClassBuilder<H> {
         Ok(ClassData {
             uid,
             runtime,
+            weak_runtime,
             name: self.name.clone(),
             base: Some(base.clone()),
             depth,
@@ -912,11 +962,12 @@ fn primary_interface<H: Host>(
 }
 
 /// The runtime's root class `object`, base of every class.
-pub(crate) fn root_class<H: Host>(runtime: u64) -> ClassRef<H> {
+pub(crate) fn root_class<H: Host>(runtime: u64, weak_runtime: WeakRuntime<H>) -> ClassRef<H> {
     let uid = next_uid();
     ClassRef(Arc::new(ClassData {
         uid,
         runtime,
+        weak_runtime,
         name: Arc::from("object"),
         base: None,
         depth: 0,

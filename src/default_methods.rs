@@ -191,7 +191,7 @@ fn pick_most_specific<'a, H: Host>(
 
 #[cfg(test)]
 mod tests {
-    use crate::{body, DynHost, Runtime, Value};
+    use crate::{DynHost, Runtime, Value};
 
     use super::{most_specific_default, DefaultResolution};
 
@@ -203,8 +203,8 @@ mod tests {
         let bases: Vec<_> = (0..40)
             .map(|i| {
                 rt.interface(&format!("IBase{i}"))
-                    .method("a", 0)
-                    .method("b", 0)
+                    .abstract_method("a", 0)
+                    .abstract_method("b", 0)
                     .define()
                     .unwrap()
             })
@@ -215,13 +215,9 @@ mod tests {
         }
         for (i, base) in bases.iter().enumerate().rev() {
             let value = i64::try_from(i).unwrap();
-            builder = builder.override_base(base, "a", body(move |_, _, _| Ok(Value::Int(value))));
+            builder = builder.override_base(base, "a", move |_| Ok(Value::Int(value)));
             if i != 7 {
-                builder = builder.override_base(
-                    base,
-                    "b",
-                    body(move |_, _, _| Ok(Value::Int(1000 + value))),
-                );
+                builder = builder.override_base(base, "b", move |_| Ok(Value::Int(1000 + value)));
             }
         }
         let implementation = builder.reabstract(&bases[7], "b").define().unwrap();
@@ -234,7 +230,10 @@ mod tests {
                 let method = base.method(name).unwrap();
                 match most_specific_default(set(), &method) {
                     DefaultResolution::Body(found) => {
-                        assert_eq!(found(&obj, &[], &mut ()).unwrap(), Value::Int(expected));
+                        assert_eq!(
+                            found.call(&obj, &[], &mut ()).unwrap(),
+                            Value::Int(expected)
+                        );
                     }
                     DefaultResolution::Reabstracted(r) if (i, name) == (7, "b") => {
                         assert_eq!(&*r, "IImpl");

@@ -49,7 +49,7 @@ impl<H: Host> Object<H> {
     /// let rt = Runtime::<DynHost>::new();
     /// let greet = rt
     ///     .interface("IGreet")
-    ///     .default_method("hello", 0, body(|_, _, _| Ok(Value::from("hello"))))
+    ///     .default_method("hello", 0, |_| Ok(Value::from("hello")))
     ///     .define()?;
     /// let class = rt.class("Greeter").implement(&greet).define()?;
     /// let obj = rt.new_object(&class, Value::Nil)?;
@@ -69,7 +69,7 @@ impl<H: Host> Object<H> {
         if method.virtual_arity == args.len() {
             let class = self.class_data();
             if let Some(body) = class.static_body(method.key) {
-                return body.invoke(self, args, cx);
+                return body.invoke_for(self, args, cx, Some(method));
             }
             // A hooked class's usual case: the resolution in its home slot of the per-type
             // cache (D1). A hit implies the metadata does not implement the interface
@@ -77,7 +77,7 @@ impl<H: Host> Object<H> {
             // and a class's metadata never changes.
             if let Some(cache) = &class.dispatch_cache {
                 if let Some(hit) = cache.get_at_home(method.key) {
-                    return hit.body.invoke(self, args, cx);
+                    return hit.body.invoke_for(self, args, cx, Some(method));
                 }
             }
             return self.call_beyond_static(method, args, cx);
@@ -104,11 +104,11 @@ impl<H: Host> Object<H> {
         // a hit implies the metadata does not implement the interface (see above).
         if let Some(cache) = &self.class_data().dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
-                return hit.body.invoke(self, args, cx);
+                return hit.body.invoke_for(self, args, cx, Some(method));
             }
         }
         let target = self.resolve_target(method, cx)?;
-        target.invoke(self, args, cx)
+        target.invoke_for(self, args, cx, Some(method))
     }
 
     /// Non-virtual members and argument-count errors.
@@ -124,9 +124,9 @@ impl<H: Host> Object<H> {
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
-                target.invoke(self, args, cx)
+                target.invoke_for(self, args, cx, Some(method))
             }
-            MemberKind::Helper(body) => body.invoke(self, args, cx),
+            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Some(method)),
             MemberKind::Static(body) => body(args, cx),
         }
     }
@@ -166,7 +166,7 @@ impl<H: Host> Object<H> {
         if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
-                    return body.invoke(self, args, cx);
+                    return body.invoke_for(self, args, cx, None);
                 }
             }
         }
@@ -201,7 +201,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body.invoke(self, args, cx),
+            Some(body) => body.invoke_for(self, args, cx, None),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

@@ -61,6 +61,18 @@ pub enum Error<E> {
         /// The member asked for.
         member: Arc<str>,
     },
+    /// A call by name ([`Object::call_by_name`](crate::Object::call_by_name)) matches
+    /// methods of two interfaces the class implements.
+    AmbiguousName {
+        /// The class.
+        type_name: Arc<str>,
+        /// The name asked for.
+        member: Arc<str>,
+        /// One interface with a method of that name.
+        first: Arc<str>,
+        /// Another one.
+        second: Arc<str>,
+    },
     /// A method was called with the wrong number of arguments.
     ArgumentCount {
         /// `Type.method` of the called method.
@@ -120,12 +132,28 @@ pub enum InvalidOperation {
         /// The class.
         class: Arc<str>,
     },
+    /// A body asked for its runtime ([`Call::runtime`](crate::Call::runtime)) after
+    /// every handle to the runtime was dropped.
+    RuntimeDropped {
+        /// The class of the object the body runs on.
+        class: Arc<str>,
+    },
+    /// A body asked for an argument past the end ([`Call::arg`](crate::Call::arg)).
+    MissingArgument {
+        /// `Type.method` of the running method (or "a method body of 'Class'" when unknown).
+        method: Arc<str>,
+        /// The index asked for.
+        index: usize,
+        /// The number of arguments the call has.
+        count: usize,
+    },
 }
 
 impl<E> Error<E> {
     /// A stable, short name of the error's kind, for hosts that map errors to their own
     /// exception types: `"InvalidCast"`, `"InvalidOperation"`, `"EntryPointNotFound"`,
-    /// `"AmbiguousImplementation"`, `"TypeLoad"`, `"MissingMember"`, `"ArgumentCount"` or
+    /// `"AmbiguousImplementation"`, `"TypeLoad"`, `"MissingMember"`, `"AmbiguousName"`,
+    /// `"ArgumentCount"` or
     /// `"Host"`.
     ///
     /// ```
@@ -143,6 +171,7 @@ impl<E> Error<E> {
             Error::AmbiguousImplementation { .. } => "AmbiguousImplementation",
             Error::TypeLoad { .. } => "TypeLoad",
             Error::MissingMember { .. } => "MissingMember",
+            Error::AmbiguousName { .. } => "AmbiguousName",
             Error::ArgumentCount { .. } => "ArgumentCount",
             Error::Host(_) => "Host",
         }
@@ -208,11 +237,11 @@ impl InvalidOperation {
 /// }
 ///
 /// let rt = Runtime::<Game>::new();
-/// let engine = rt.interface("IEngine").method("burn", 0).define()?;
+/// let engine = rt.interface("IEngine").abstract_method("burn", 0).define()?;
 /// let car = rt
 ///     .class("Car")
 ///     .implement(&engine)
-///     .method("burn", 0, body(|this: &dynacast::Object<Game>, _: &[i64], _: &mut ()| Ok(burn(*this.payload())?)))
+///     .virtual_method("burn", 0, |call| { let (this, _, _): (&dynacast::Object<Game>, &[i64], &mut ()) = call.into_parts(); Ok(burn(*this.payload())?) })
 ///     .define()?;
 /// let burn_it = engine.method("burn")?;
 /// assert_eq!(rt.new_object(&car, 2)?.call(&burn_it, &[], &mut ())?, 1);
@@ -260,6 +289,18 @@ impl fmt::Display for InvalidOperation {
             InvalidOperation::AbstractClass { class } => {
                 write!(f, "Cannot create an instance of the abstract class '{class}'.")
             }
+            InvalidOperation::RuntimeDropped { class } => write!(
+                f,
+                "The Runtime of type '{class}' was dropped: keep a Runtime handle alive while its objects are called."
+            ),
+            InvalidOperation::MissingArgument {
+                method,
+                index,
+                count,
+            } => write!(
+                f,
+                "'{method}' asked for argument {index} but was called with {count} argument(s): declare the arity the body reads."
+            ),
         }
     }
 }
@@ -325,6 +366,15 @@ impl<E: fmt::Display> fmt::Display for Error<E> {
             Error::MissingMember { type_name, member } => {
                 write!(f, "Member '{member}' not found on type '{type_name}'.")
             }
+            Error::AmbiguousName {
+                type_name,
+                member,
+                first,
+                second,
+            } => write!(
+                f,
+                "Class '{type_name}' implements '{member}' of both '{first}' and '{second}': call it through one of them."
+            ),
             Error::ArgumentCount {
                 method,
                 expected,

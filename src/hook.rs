@@ -53,11 +53,11 @@ use crate::types::TypeRef;
 /// use dynacast::{body, DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
 ///
 /// let rt = Runtime::<DynHost>::new();
-/// let greet = rt.interface("IGreet").method("hello", 0).define()?;
+/// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
 /// let greet_impl = rt
 ///     .interface("IGreetImpl")
 ///     .base(&greet)
-///     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
 ///     .dynamic_castable_implementation()
 ///     .define()?;
 ///

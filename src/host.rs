@@ -9,7 +9,9 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use crate::call::Call;
 use crate::error::Error;
+use crate::interface::MethodRef;
 use crate::object::Object;
 
 /// The types an embedder plugs into the engine.
@@ -35,21 +37,18 @@ pub trait Host: Sized + 'static {
 pub type CallResult<H> = Result<<H as Host>::Value, Error<<H as Host>::Error>>;
 
 /// The function behind a [`Body`].
-pub type BodyFn<H> = dyn Fn(&Object<H>, &[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H>
-    + Send
-    + Sync;
+pub type BodyFn<H> = dyn for<'a> Fn(Call<'a, H>) -> CallResult<H> + Send + Sync;
 
 /// The function behind a [`StaticBody`].
 pub type StaticBodyFn<H> =
     dyn Fn(&[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H> + Send + Sync;
 
-/// A virtual or non-virtual instance method body: `(this, args, cx)`. Cheap to clone
-/// (shared); call it like a function.
+/// A virtual or non-virtual instance method body: a closure taking one [`Call`]. Cheap
+/// to clone (shared).
 ///
-/// `this` is always the original object the call was made on: no wrapper, no proxy.
-///
-/// A type of its own rather than an alias of `Arc<dyn Fn …>`, so that where a body goes
-/// names its host: a closure that does not look into its arguments needs no annotation.
+/// Builders take the closure directly (`default_method(name, arity, |call| …)`); a
+/// `Body` is for a body built once and shared, or built by a binding (the Lua binding
+/// makes one per Lua function), and goes to the builders' `…_body` variants.
 ///
 /// Besides the shared closure it keeps a *thin* entry point: a plain function pointer
 /// (monomorphized for the closure's type) and the closure's address. A call through the
@@ -66,11 +65,16 @@ pub struct Body<H: Host> {
 }
 
 /// A body's monomorphized entry point: `data` is the closure's address.
-type ThinCall<H> = unsafe fn(
+///
+/// The call's parts travel as separate arguments (all in registers), not as one [`Call`]:
+/// a `Call` built by the caller goes through memory, which cost 30–45 % on the static,
+/// virtual and call-site paths. `call_thin` assembles it, where the closure is inlined.
+type ThinCall<H> = for<'a> unsafe fn(
     *const (),
-    &Object<H>,
-    &[<H as Host>::Value],
-    &mut <H as Host>::Context,
+    &'a Object<H>,
+    &'a [<H as Host>::Value],
+    &'a mut <H as Host>::Context,
+    Option<&'a MethodRef<H>>,
 ) -> CallResult<H>;
 
 /// The entry point of a body whose closure has type `F`.
@@ -78,21 +82,22 @@ type ThinCall<H> = unsafe fn(
 /// # Safety
 ///
 /// `data` must point to a live `F` (the closure a [`Body`] owns through its `Arc`).
-unsafe fn call_thin<H, F>(
+unsafe fn call_thin<'a, H, F>(
     data: *const (),
-    this: &Object<H>,
-    args: &[H::Value],
-    cx: &mut H::Context,
+    this: &'a Object<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+    method: Option<&'a MethodRef<H>>,
 ) -> CallResult<H>
 where
     H: Host,
-    F: Fn(&Object<H>, &[H::Value], &mut H::Context) -> CallResult<H>,
+    F: Fn(Call<'_, H>) -> CallResult<H>,
 {
     // SAFETY: the caller guarantees `data` is the address of a live `F` (invariant
     // "thin body pointer": `Body::data` always points into `Body::owner`'s allocation,
     // which the `Body` keeps alive while it is borrowed for the call).
     let f = unsafe { &*data.cast::<F>() };
-    f(this, args, cx)
+    f(Call::with_method(this, args, cx, method))
 }
 
 // SAFETY: `data` only ever points at the closure `owner` holds, which is `Send + Sync`
@@ -103,20 +108,35 @@ unsafe impl<H: Host> Send for Body<H> {}
 unsafe impl<H: Host> Sync for Body<H> {}
 
 impl<H: Host> Body<H> {
-    /// Calls the body: the engine's hot paths use this (one indirect call through the thin
+    /// Calls the body on `this` (for a body obtained from
+    /// [`Object::resolve`](crate::Object::resolve)): [`Call::method`] is `None` in it.
+    pub fn call(&self, this: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
+        self.invoke_for(this, args, cx, None)
+    }
+
+    /// Runs the body with a prepared [`Call`] (a binding passing a call on to a shared
+    /// body): the body sees the same method.
+    pub fn invoke(&self, call: Call<'_, H>) -> CallResult<H> {
+        let method = call.method();
+        let (this, args, cx) = call.into_parts();
+        self.invoke_for(this, args, cx, method)
+    }
+
+    /// Runs the body: the engine's hot paths use this (one indirect call through the thin
     /// entry point) rather than the `dyn Fn` that `Deref` gives.
     #[inline(always)]
-    pub fn invoke(
+    pub(crate) fn invoke_for(
         &self,
         this: &Object<H>,
         args: &[H::Value],
         cx: &mut H::Context,
+        method: Option<&MethodRef<H>>,
     ) -> CallResult<H> {
         // SAFETY: invariant "thin body pointer": `self.data` points at the closure that
         // `self.owner` keeps alive for as long as `self` is borrowed, and `self.call` was
         // instantiated for that closure's type (both are set together, only in `body`, and
         // copied together, only in `clone`).
-        unsafe { (self.call)(self.data, this, args, cx) }
+        unsafe { (self.call)(self.data, this, args, cx, method) }
     }
 }
 
@@ -170,26 +190,23 @@ impl<H: Host> fmt::Debug for StaticBody<H> {
     }
 }
 
-/// Wraps a closure as a [`Body`].
-///
-/// Rust infers the host from where the body goes, but not soon enough for a closure that
-/// indexes `args` or reads `this.payload()`: such a closure names its argument type (or
-/// the host, `body::<DynHost, _>(…)`).
+/// Wraps a closure as a shared [`Body`] (builders take closures directly; this is for a
+/// body defined once and used in several places).
 ///
 /// ```
 /// use dynacast::{body, DynHost, Runtime, Value};
 /// let rt = Runtime::<DynHost>::new();
-/// let echo = rt
-///     .interface("IEcho")
-///     .default_method("name", 0, body(|_this, _args, _cx| Ok(Value::from("echo"))))
-///     .default_method("echo", 1, body(|_this, args: &[Value], _cx| Ok(args[0].clone())))
-///     .define()?;
+/// let name = body::<DynHost, _>(|_| Ok(Value::from("shared")));
+/// let a = rt.interface("IA").default_method_body("name", 0, name.clone()).define()?;
+/// let b = rt.interface("IB").default_method_body("name", 0, name).define()?;
+/// let obj = rt.new_object(&rt.class("AB").implement(&a).implement(&b).define()?, Value::Nil)?;
+/// assert_eq!(obj.call(&b.method("name")?, &[], &mut ())?, Value::from("shared"));
 /// # Ok::<(), dynacast::DynError>(())
 /// ```
 pub fn body<H, F>(f: F) -> Body<H>
 where
     H: Host,
-    F: Fn(&Object<H>, &[H::Value], &mut H::Context) -> CallResult<H> + Send + Sync + 'static,
+    F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
 {
     let owner = Arc::new(f);
     Body {
@@ -199,8 +216,7 @@ where
     }
 }
 
-/// Wraps a closure as a [`StaticBody`] (see [`body`] on when the closure's argument type
-/// must be written out).
+/// Wraps a closure as a [`StaticBody`].
 pub fn static_body<H, F>(f: F) -> StaticBody<H>
 where
     H: Host,

@@ -10,6 +10,7 @@ use crate::sync::{lock, Mutex};
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
+use crate::call::Call;
 use crate::class::ClassRef;
 use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::Error;
@@ -249,7 +250,7 @@ impl<H: Host> InterfaceRef<H> {
     /// ```
     /// use dynacast::{DynHost, Runtime};
     /// let rt = Runtime::<DynHost>::new();
-    /// let base = rt.interface("IBase").method("m", 1).define()?;
+    /// let base = rt.interface("IBase").abstract_method("m", 1).define()?;
     /// let derived = rt.interface("IDerived").base(&base).define()?;
     /// let m = derived.method("m")?;
     /// assert_eq!((m.interface(), m.arity()), (&base, 1));
@@ -297,7 +298,12 @@ pub(crate) struct MethodKey {
 /// `MethodRef::virtual_arity` of a helper or a static member.
 const NOT_VIRTUAL: usize = usize::MAX;
 
-/// A reference to a method of an interface: its declaring interface and slot.
+/// A reference to a method of an interface: its declaring interface and slot. Get it with
+/// [`InterfaceRef::method`] and call it with [`Object::call`](crate::Object::call) (a
+/// class's own virtual method is a [`ClassMethodRef`](crate::ClassMethodRef), from
+/// [`ClassRef::virtual_method`](crate::ClassRef::virtual_method), for
+/// [`Object::call_virtual`](crate::Object::call_virtual); either, by name:
+/// [`Object::call_by_name`](crate::Object::call_by_name)).
 pub struct MethodRef<H: Host> {
     pub(crate) iface: InterfaceRef<H>,
     pub(crate) key: MethodKey,
@@ -893,19 +899,37 @@ impl<H: Host> InterfaceBuilder<H> {
         self
     }
 
-    /// Declares an abstract virtual method slot.
-    pub fn method(self, name: &str, arity: usize) -> Self {
+    /// Declares an abstract virtual method slot (classes implement it; see
+    /// [`default_method`](Self::default_method) for a slot with a body).
+    pub fn abstract_method(self, name: &str, arity: usize) -> Self {
         self.member(name, arity, MemberKind::Virtual(None))
     }
 
-    /// Declares a virtual method slot with a default body.
-    pub fn default_method(self, name: &str, arity: usize, body: Body<H>) -> Self {
+    /// Declares a virtual method slot with a default body (a closure taking a
+    /// [`Call`]).
+    pub fn default_method<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.default_method_body(name, arity, crate::host::body(body))
+    }
+
+    /// [`default_method`](Self::default_method) with a prebuilt, shared [`Body`].
+    pub fn default_method_body(self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.member(name, arity, MemberKind::Virtual(Some(body)))
     }
 
     /// Declares a non-virtual instance helper: calls go straight to `body` with `this`
     /// (C#'s private or sealed interface members).
-    pub fn helper(self, name: &str, arity: usize, body: Body<H>) -> Self {
+    pub fn helper<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.helper_body(name, arity, crate::host::body(body))
+    }
+
+    /// [`helper`](Self::helper) with a prebuilt, shared [`Body`].
+    pub fn helper_body(self, name: &str, arity: usize, body: Body<H>) -> Self {
         self.member(name, arity, MemberKind::Helper(body))
     }
 
@@ -916,7 +940,15 @@ impl<H: Host> InterfaceBuilder<H> {
 
     /// Gives a default body for method `method` of base interface `base` (an explicit
     /// override: `IGreetImpl` implements `IGreet.hello`).
-    pub fn override_base(
+    pub fn override_base<F>(self, base: impl Into<TypeExpr<H>>, method: &str, body: F) -> Self
+    where
+        F: Fn(Call<'_, H>) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.override_base_body(base, method, crate::host::body(body))
+    }
+
+    /// [`override_base`](Self::override_base) with a prebuilt, shared [`Body`].
+    pub fn override_base_body(
         mut self,
         base: impl Into<TypeExpr<H>>,
         method: &str,
@@ -939,7 +971,7 @@ impl<H: Host> InterfaceBuilder<H> {
     /// let rt = Runtime::<DynHost>::new();
     /// let base = rt
     ///     .interface("IBase")
-    ///     .default_method("m", 0, body(|_, _, _| Ok(Value::Int(1))))
+    ///     .default_method("m", 0, |_| Ok(Value::Int(1)))
     ///     .define()?;
     /// let re = rt.interface("IRe").base(&base).reabstract(&base, "m").define()?;
     /// let class = rt.class("C").implement(&re).define()?;
@@ -1027,11 +1059,11 @@ impl<H: Host> InterfaceBuilder<H> {
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
-    /// let greet = rt.interface("IGreet").method("hello", 0).define()?;
+    /// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
     /// let greet_impl = rt
     ///     .interface("IGreetImpl")
     ///     .base(&greet)
-    ///     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+    ///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
     ///     .dynamic_castable_implementation()
     ///     .define()?;
     /// assert!(greet_impl.as_type().is_assignable_to(&greet.as_type()));
@@ -1167,7 +1199,7 @@ impl<H: Host> GenericInterface<H> {
     /// let cat = rt.class("Cat").base(&animal).define()?;
     /// let producer = rt
     ///     .generic_interface("IProducer", &[Variance::Covariant])
-    ///     .method("get", 0)
+    ///     .abstract_method("get", 0)
     ///     .define_generic()?;
     /// let of_cat = producer.instantiate(&[cat.as_type()])?;
     /// let of_animal = producer.instantiate(&[animal.as_type()])?;

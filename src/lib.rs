@@ -18,37 +18,45 @@
 //! - `dispatch_cache`: the lock-free per-type cache of dynamic resolutions;
 //! - [`interface`], [`class`], [`runtime`], [`types`]: definitions and the type system.
 //!
-//! ```
-//! use dynacast::{body, DynHost, DynamicCastable, DynError, InterfaceRef, Object, Runtime, TypeRef, Value};
+//! A body is a closure taking one [`Call`]: it reaches the object, the arguments, the
+//! caller's context, the method called, its interface and the runtime through it, with no
+//! annotation and nothing captured. A host whose context is `()` writes `let cx = &mut ();`
+//! once and passes `cx` to every call and cast.
 //!
+//! ```
+//! use dynacast::{DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
+//!
+//! let cx = &mut ();
 //! let rt = Runtime::<DynHost>::new();
-//! let greet = rt.interface("IGreet").method("hello", 0).method("goodbye", 0).define()?;
+//! let greet = rt.interface("IGreet").abstract_method("hello", 0).abstract_method("goodbye", 0).define()?;
 //! let greet_impl = rt
 //!     .interface("IGreetImpl")
 //!     .base(&greet)
-//!     .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("Hello World"))))
+//!     .override_base(&greet, "hello", |call| {
+//!         Ok(Value::from(format!("Hello World from {}", call.this().class().name())))
+//!     })
 //!     .dynamic_castable_implementation()
 //!     .define()?;
 //!
+//! // The common hook: implemented exactly when it has an implementation to give.
 //! struct Hook(InterfaceRef<DynHost>, InterfaceRef<DynHost>);
 //! impl DynamicCastable<DynHost> for Hook {
-//!     fn is_interface_implemented(&self, _: &Object<DynHost>, iface: &InterfaceRef<DynHost>, _: bool, _: &mut ()) -> Result<bool, DynError> {
-//!         Ok(*iface == self.0)
-//!     }
 //!     fn get_interface_implementation(&self, _: &Object<DynHost>, iface: &InterfaceRef<DynHost>, _: &mut ()) -> Result<Option<TypeRef<DynHost>>, DynError> {
 //!         Ok((*iface == self.0).then(|| self.1.as_type()))
 //!     }
 //! }
 //!
-//! let class = rt.class("DynamicCastable").hook(Hook(greet.clone(), greet_impl)).define()?;
+//! let class = rt.class("Proxy").hook(Hook(greet.clone(), greet_impl)).define()?;
 //! let obj = rt.new_object(&class, Value::Nil)?;
-//! obj.cast(&greet, &mut ())?;
-//! assert_eq!(obj.call(&greet.method("hello")?, &[], &mut ())?, Value::from("Hello World"));
-//! assert_eq!(obj.call(&greet.method("goodbye")?, &[], &mut ()).unwrap_err().kind(), "EntryPointNotFound");
+//! obj.cast(&greet, cx)?;
+//! assert_eq!(obj.call(&greet.method("hello")?, &[], cx)?, Value::from("Hello World from Proxy"));
+//! assert_eq!(obj.call(&greet.method("goodbye")?, &[], cx).unwrap_err().kind(), "EntryPointNotFound");
 //! # Ok::<(), DynError>(())
 //! ```
 #![warn(missing_docs)]
 
+mod by_name;
+mod call;
 pub mod call_site;
 pub mod cast;
 pub mod class;
@@ -71,6 +79,8 @@ pub use sync::broken as loom_broken;
 pub mod types;
 pub mod value;
 
+pub use by_name::NamedMethod;
+pub use call::Call;
 pub use call_site::{CallSite, CallSiteState, CALL_SITE_ENTRIES};
 pub use class::{ClassBuilder, ClassMethodRef, ClassRef};
 pub use error::{Error, InvalidOperation};

@@ -27,7 +27,9 @@
 //! - **M4 Classes** have at most one base class (every class derives from the root class
 //!   `object`), virtual methods in vtable slots that subclasses override, an interface map
 //!   (interface method → class method; by default, the virtual method of the same name and
-//!   arity, as C#'s implicit implementation), and may be abstract. A class may carry a
+//!   arity, as C#'s implicit implementation; a class method of the same name but another
+//!   arity, with no explicit map of the interface method, is a definition error naming
+//!   both arities, default body or not), and may be abstract. A class may carry a
 //!   dynamic-castable hook ([`DynamicCastable`](crate::DynamicCastable)); subclasses
 //!   inherit the hook and everything else.
 //! - **M5 Objects** carry their class and the host's payload. Inside any method, `this` is

@@ -46,7 +46,7 @@ struct RuntimeInner<H: Host> {
 /// ```
 /// use dynacast::{DynHost, Runtime};
 /// let rt = Runtime::<DynHost>::new();
-/// let iface = rt.interface("IShape").method("area", 0).define()?;
+/// let iface = rt.interface("IShape").abstract_method("area", 0).define()?;
 /// assert_eq!(rt.lookup("IShape"), Some(iface.as_type()));
 /// assert_eq!(rt.lookup("object"), Some(rt.object_class().as_type()));
 /// # Ok::<(), dynacast::DynError>(())
@@ -79,16 +79,17 @@ impl<H: Host> Runtime<H> {
     /// A new runtime holding only the root class `object`.
     pub fn new() -> Self {
         let id = next_uid();
-        let object = root_class(id);
-        let mut names = HashMap::default();
-        names.insert(Arc::from("object"), NamedType::Type(object.as_type()));
-        Runtime {
-            inner: Arc::new(RuntimeInner {
+        let inner = Arc::new_cyclic(|weak| {
+            let object = root_class(id, WeakRuntime(weak.clone()));
+            let mut names = HashMap::default();
+            names.insert(Arc::from("object"), NamedType::Type(object.as_type()));
+            RuntimeInner {
                 id,
                 object,
                 names: Mutex::new(names),
-            }),
-        }
+            }
+        });
+        Runtime { inner }
     }
 
     /// The runtime's unique id.

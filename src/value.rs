@@ -16,6 +16,21 @@ use crate::runtime::Runtime;
 use crate::types::TypeRef;
 
 /// The ready-made [`Host`]: dynamic [`Value`]s, [`HostError`]s, no context.
+///
+/// Its context is `()`: write `let cx = &mut ();` once and pass `cx` to every call and
+/// cast (a `&mut` passed on is reborrowed, so the one binding serves them all).
+///
+/// ```
+/// use dynacast::{DynHost, Runtime, Value};
+/// let cx = &mut ();
+/// let rt = Runtime::<DynHost>::new();
+/// let i = rt.interface("I").default_method("one", 0, |_| Ok(Value::Int(1))).define()?;
+/// let obj = rt.new_object(&rt.class("C").implement(&i).define()?, Value::Nil)?;
+/// obj.cast(&i, cx)?;
+/// assert_eq!(obj.call(&i.method("one")?, &[], cx)?, Value::Int(1));
+/// assert_eq!(obj.call_by_name("one", &[], cx)?, Value::Int(1));
+/// # Ok::<(), dynacast::DynError>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DynHost;
 

@@ -149,7 +149,7 @@ impl DynamicCastable<DynHost> for TestHook {
 
 /// A body that carries a probe and returns `value`.
 fn probed_body(probe: Probe, value: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| {
+    body(move |_| {
         let _ = &probe;
         Ok(Value::Int(value))
     })
@@ -182,7 +182,7 @@ fn redefine_drops_the_old_class_outside_the_registry_lock() {
         let method = probed_body(reentrant_probe(&live, rt.downgrade(), "P", &seen), 1);
         rt.class("P")
             .hook(hook)
-            .method("m", 0, method)
+            .virtual_method_body("m", 0, method)
             .define()
             .unwrap();
         assert_eq!(live.count(), 2);
@@ -202,7 +202,11 @@ fn redefine_drops_the_old_class_outside_the_registry_lock() {
 fn rejected_definition_drops_its_parts_outside_the_registry_lock() {
     watchdog(|| {
         let rt = Rt::new();
-        let iface = rt.interface("IShape").method("area", 0).define().unwrap();
+        let iface = rt
+            .interface("IShape")
+            .abstract_method("area", 0)
+            .define()
+            .unwrap();
         let (live, seen) = (Live::default(), Seen::default());
         let from_other_thread = |rt: &Rt| {
             let (rt, seen) = (rt.clone(), seen.clone());
@@ -217,7 +221,7 @@ fn rejected_definition_drops_its_parts_outside_the_registry_lock() {
             .class("Blob")
             .implement(&iface)
             .hook(TestHook::probed(live.probe_with(from_other_thread(&rt))))
-            .method(
+            .virtual_method_body(
                 "other",
                 0,
                 probed_body(live.probe_with(from_other_thread(&rt)), 0),
@@ -242,7 +246,7 @@ fn generic_instantiation_from_a_drop_does_not_deadlock() {
         let rt = Rt::new();
         let factory = rt
             .generic_interface("IFactory", &[Variance::Invariant])
-            .method("make", 0)
+            .abstract_method("make", 0)
             .define_generic()
             .unwrap();
         let p = rt.class("P").define().unwrap();
@@ -257,7 +261,7 @@ fn generic_instantiation_from_a_drop_does_not_deadlock() {
                 let again = generic.instantiate(&[p.as_type()]).unwrap();
                 rt.class("DefinedInDrop")
                     .implement(&again)
-                    .method("make", 0, body(|_, _, _| Ok(Value::Nil)))
+                    .virtual_method("make", 0, |_| Ok(Value::Nil))
                     .define()
                     .unwrap();
                 done.fetch_add(1, Ordering::SeqCst);
@@ -265,7 +269,7 @@ fn generic_instantiation_from_a_drop_does_not_deadlock() {
         };
         rt.class("Q")
             .implement(&of_p)
-            .method("make", 0, probed_body(live.probe_with(on_drop), 7))
+            .virtual_method_body("make", 0, probed_body(live.probe_with(on_drop), 7))
             .define()
             .unwrap();
         rt.class("Q").redefine().define().unwrap();
@@ -294,7 +298,7 @@ fn dropping_the_runtime_runs_drops_outside_any_lock() {
             other_seen.lock().unwrap().push(Some("defined".to_owned()));
         });
         rt.interface("I")
-            .default_method("m", 0, probed_body(probe, 0))
+            .default_method_body("m", 0, probed_body(probe, 0))
             .define()
             .unwrap();
         assert_eq!(live.count(), 2);
@@ -318,7 +322,7 @@ fn reloads_with_generics_leave_nothing_alive() {
         let live = Live::default();
         let factory = rt
             .generic_interface("IFactory", &[Variance::Covariant])
-            .method("make", 0)
+            .abstract_method("make", 0)
             .define_generic()
             .unwrap();
         let mut max_instantiations = 0;
@@ -327,14 +331,14 @@ fn reloads_with_generics_leave_nothing_alive() {
                 .class("P")
                 .redefine()
                 .hook(TestHook::probed(live.probe()))
-                .method("m", 0, probed_body(live.probe(), i))
+                .virtual_method_body("m", 0, probed_body(live.probe(), i))
                 .define()
                 .unwrap();
             let of_p = factory.instantiate(&[p.as_type()]).unwrap();
             rt.class("Q")
                 .redefine()
                 .implement(&of_p)
-                .method("make", 0, probed_body(live.probe(), i))
+                .virtual_method_body("make", 0, probed_body(live.probe(), i))
                 .define()
                 .unwrap();
             max_instantiations = max_instantiations.max(factory.live_instantiations());
@@ -357,7 +361,7 @@ fn runtimes_with_instantiations_are_freed() {
             let rt = Rt::new();
             let g = rt
                 .generic_interface("IG", &[Variance::Invariant])
-                .default_method("m", 0, probed_body(live.probe(), 1))
+                .default_method_body("m", 0, probed_body(live.probe(), 1))
                 .define_generic()
                 .unwrap();
             let c = rt.class("C").define().unwrap();
@@ -500,7 +504,7 @@ fn subclass_tests_along_a_chain_are_exact() {
 fn interface_chain_stops_at_the_depth_limit() {
     run_on(SMALL_STACK, || {
         let rt = Rt::new();
-        let root = rt.interface("I").method("m", 0).define().unwrap();
+        let root = rt.interface("I").abstract_method("m", 0).define().unwrap();
         let mut leaf = root.clone();
         let mut refused = None;
         for level in 1..=DEEP {
@@ -525,7 +529,7 @@ fn interface_chain_stops_at_the_depth_limit() {
         let class = rt
             .class("C")
             .implement(&leaf)
-            .method("m", 0, body(|_, _, _| Ok(Value::Int(5))))
+            .virtual_method("m", 0, |_| Ok(Value::Int(5)))
             .define()
             .unwrap();
         assert_eq!(class.interfaces().len(), MAX_INTERFACE_DEPTH + 1);
@@ -582,9 +586,9 @@ fn huge_interfaces_are_defined_and_resolved() {
         let mut class = rt.class("Big").implement("IBig");
         for i in 0..n {
             let name = format!("m{i}");
-            big = big.method(&name, 0);
+            big = big.abstract_method(&name, 0);
             let value = i64::try_from(i).unwrap();
-            class = class.method(&name, 0, body(move |_, _, _| Ok(Value::Int(value))));
+            class = class.virtual_method(&name, 0, move |_| Ok(Value::Int(value)));
         }
         let big = big.define().unwrap();
         let class = class.define().unwrap();
@@ -598,7 +602,9 @@ fn huge_interfaces_are_defined_and_resolved() {
         let mut wide = rt.interface("IWide");
         let mut bases = Vec::with_capacity(n);
         for i in 0..n {
-            let base = rt.interface(&format!("IB{i}")).method(&format!("b{i}"), 0);
+            let base = rt
+                .interface(&format!("IB{i}"))
+                .abstract_method(&format!("b{i}"), 0);
             let base = base.define().unwrap();
             wide = wide.base(&base);
             bases.push(base);
@@ -665,7 +671,7 @@ fn cast_to_a_foreign_interface_never_asks_the_hook() {
         let obj = rt.new_object(&class, Value::Nil).unwrap();
         let foreign = other
             .interface("IGreet")
-            .method("hello", 0)
+            .abstract_method("hello", 0)
             .define()
             .unwrap();
         let err = obj.cast(&foreign, &mut ()).unwrap_err();
@@ -693,23 +699,22 @@ fn cast_to_a_foreign_interface_never_asks_the_hook() {
 fn foreign_method_refs_are_refused() {
     watchdog(|| {
         let (rt, other) = (Rt::new(), Rt::new());
-        let greet = rt.interface("IGreet").method("hello", 0).helper(
-            "help",
-            0,
-            body(|_, _, _| Ok(Value::Int(1))),
-        );
+        let greet = rt
+            .interface("IGreet")
+            .abstract_method("hello", 0)
+            .helper("help", 0, |_| Ok(Value::Int(1)));
         let greet = greet.define().unwrap();
         let class = rt
             .class("Greeter")
             .implement(&greet)
-            .method("hello", 0, body(|_, _, _| Ok(Value::Int(0))))
+            .virtual_method("hello", 0, |_| Ok(Value::Int(0)))
             .define()
             .unwrap();
         let obj = rt.new_object(&class, Value::Nil).unwrap();
         let foreign = other
             .interface("IGreet")
-            .method("hello", 0)
-            .helper("help", 0, body(|_, _, _| Ok(Value::Int(2))))
+            .abstract_method("hello", 0)
+            .helper("help", 0, |_| Ok(Value::Int(2)))
             .define()
             .unwrap();
         let expected = "Type 'IGreet' belongs to another Runtime.";
@@ -726,11 +731,15 @@ fn foreign_method_refs_are_refused() {
         }
         let foreign_class = other
             .class("Greeter")
-            .method("hello", 0, body(|_, _, _| Ok(Value::Int(3))))
+            .virtual_method("hello", 0, |_| Ok(Value::Int(3)))
             .define()
             .unwrap();
         let err = obj
-            .call_virtual(&foreign_class.method("hello").unwrap(), &[], &mut ())
+            .call_virtual(
+                &foreign_class.virtual_method("hello").unwrap(),
+                &[],
+                &mut (),
+            )
             .unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -770,37 +779,37 @@ fn assignability_across_runtimes_is_false() {
 fn wide_implementation_interfaces_resolve_like_short_ones() {
     watchdog(|| {
         let rt = Rt::new();
-        let text = |s: &'static str| body(move |_, _, _| Ok(Value::from(s)));
+        let text = |s: &'static str| body(move |_| Ok(Value::from(s)));
         let padding: Vec<_> = (0..10)
             .map(|i| {
                 rt.interface(&format!("IA{i}"))
-                    .default_method(&format!("a{i}"), 0, body(move |_, _, _| Ok(Value::Int(i))))
+                    .default_method(&format!("a{i}"), 0, move |_| Ok(Value::Int(i)))
                     .define()
                     .unwrap()
             })
             .collect();
         let base = rt
             .interface("IBase")
-            .method("m", 0)
-            .default_method("r", 0, text("r"))
-            .method("o", 0)
+            .abstract_method("m", 0)
+            .default_method_body("r", 0, text("r"))
+            .abstract_method("o", 0)
             .define()
             .unwrap();
         let x = rt
             .interface("IX")
             .base(&base)
-            .override_base(&base, "m", text("X"));
+            .override_base_body(&base, "m", text("X"));
         let x = x.define().unwrap();
         let y = rt
             .interface("IY")
             .base(&base)
-            .override_base(&base, "m", text("Y"));
+            .override_base_body(&base, "m", text("Y"));
         let y = y.define().unwrap();
         let animal = rt.class("Animal").define().unwrap();
         let cat = rt.class("Cat").base(&animal).define().unwrap();
         let producer = rt
             .generic_interface("IProducer", &[Variance::Covariant])
-            .default_method("get", 0, text("produced"))
+            .default_method_body("get", 0, text("produced"))
             .define_generic()
             .unwrap();
         let of_cat = producer.instantiate(&[cat.as_type()]).unwrap();
@@ -810,7 +819,7 @@ fn wide_implementation_interfaces_resolve_like_short_ones() {
             implementation = implementation.base(b);
         }
         let implementation = implementation
-            .override_base(&base, "o", text("o"))
+            .override_base_body(&base, "o", text("o"))
             .reabstract(&base, "r")
             .define()
             .unwrap();
@@ -915,8 +924,8 @@ impl DynamicCastable<DynHost> for BuildsImplementations {
         let implementation = rt
             .interface(&name)
             .base(&self.iface)
-            .override_base(&self.iface, "first", probed_body(probe, n as i64))
-            .override_base(&self.iface, "second", body(|_, _, _| Ok(Value::Int(-2))))
+            .override_base_body(&self.iface, "first", probed_body(probe, n as i64))
+            .override_base(&self.iface, "second", |_| Ok(Value::Int(-2)))
             .dynamic_castable_implementation()
             .define()?;
         // The registry lets go of it: the answer is its only holder.
@@ -931,8 +940,8 @@ fn a_lost_publish_race_drops_its_resolution_outside_the_cache_lock() {
         let rt = Rt::new();
         let iface = rt
             .interface("IRace")
-            .method("first", 0)
-            .method("second", 0)
+            .abstract_method("first", 0)
+            .abstract_method("second", 0)
             .define()
             .unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynacast::{
-    body, static_body, CallSite, CallSiteState, ClassRef, DynError, DynHost, DynObject,
-    DynamicCastable, InterfaceRef, Runtime, TypeRef, Value, CALL_SITE_ENTRIES,
+    static_body, CallSite, CallSiteState, ClassRef, DynError, DynHost, DynObject, DynamicCastable,
+    InterfaceRef, Runtime, TypeRef, Value, CALL_SITE_ENTRIES,
 };
 
 type Rt = Runtime<DynHost>;
@@ -57,25 +57,23 @@ fn fixture() -> Fixture {
     let rt = Rt::new();
     let shape = rt
         .interface("IShape")
-        .method("name", 0)
-        .method("scale", 1)
-        .helper("helper", 0, body(|_, _, _| Ok(Value::from("helper"))))
+        .abstract_method("name", 0)
+        .abstract_method("scale", 1)
+        .helper("helper", 0, |_| Ok(Value::from("helper")))
         .static_method("create", 0, static_body(|_, _| Ok(Value::Int(3))))
         .define()
         .unwrap();
     let shape_impl = rt
         .interface("IShapeImpl")
         .base(&shape)
-        .override_base(
-            &shape,
-            "name",
-            body(|this, _, _| Ok(Value::from(format!("dyn:{}", this.class().name())))),
-        )
-        .override_base(
-            &shape,
-            "scale",
-            body(|_, args: &[Value], _| Ok(args[0].clone())),
-        )
+        .override_base(&shape, "name", |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::from(format!("dyn:{}", this.class().name())))
+        })
+        .override_base(&shape, "scale", |call| {
+            let (_, args, _): (_, &[Value], _) = call.into_parts();
+            Ok(args[0].clone())
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();
@@ -109,12 +107,8 @@ impl Fixture {
         self.rt
             .class(name)
             .implement(&self.shape)
-            .method(
-                "name",
-                0,
-                body(move |_, _, _| Ok(Value::from(answer.as_str()))),
-            )
-            .method("scale", 1, body(|_, _, _| Ok(Value::Nil)))
+            .virtual_method("name", 0, move |_| Ok(Value::from(answer.as_str())))
+            .virtual_method("scale", 1, |_| Ok(Value::Nil))
             .define()
             .unwrap()
     }
@@ -317,8 +311,8 @@ fn classes_added_after_the_site_is_full_still_dispatch_correctly() {
     let reloaded =
         f.rt.class("Early0")
             .implement(&f.shape)
-            .method("name", 0, body(|_, _, _| Ok(Value::from("reloaded"))))
-            .method("scale", 1, body(|_, _, _| Ok(Value::Nil)))
+            .virtual_method("name", 0, |_| Ok(Value::from("reloaded")))
+            .virtual_method("scale", 1, |_| Ok(Value::Nil))
             .redefine()
             .define()
             .unwrap();
@@ -355,8 +349,8 @@ fn a_reloaded_class_gets_its_own_entry_while_old_objects_keep_theirs() {
     let new =
         f.rt.class("Shape")
             .implement(&f.shape)
-            .method("name", 0, body(|_, _, _| Ok(Value::from("v2"))))
-            .method("scale", 1, body(|_, _, _| Ok(Value::Nil)))
+            .virtual_method("name", 0, |_| Ok(Value::from("v2")))
+            .virtual_method("scale", 1, |_| Ok(Value::Nil))
             .redefine()
             .define()
             .unwrap();
@@ -457,7 +451,7 @@ fn non_virtual_members_called_with_usize_max_arguments_get_the_arity_error() {
     let rt = Runtime::<UnitHost>::new();
     let iface = rt
         .interface("IUnit")
-        .helper("help", 0, body::<UnitHost, _>(|_, _, _| Ok(())))
+        .helper("help", 0, |_| Ok(()))
         .static_method("make", 0, static_body::<UnitHost, _>(|_, _| Ok(())))
         .define()
         .unwrap();

@@ -107,15 +107,15 @@ fn fixtures() -> Fixtures {
     let rt = Rt::new();
     let itest = rt
         .interface("ITest")
-        .method("get_my_type", 0)
-        .method("return_this", 0)
-        .method("get_number", 0)
-        .method("call_implemented", 1)
+        .abstract_method("get_my_type", 0)
+        .abstract_method("return_this", 0)
+        .abstract_method("get_number", 0)
+        .abstract_method("call_implemented", 1)
         .define()
         .unwrap();
     let idirect = rt
         .interface("IDirectlyImplemented")
-        .method("implemented_method", 0)
+        .abstract_method("implemented_method", 0)
         .define()
         .unwrap();
 
@@ -125,7 +125,8 @@ fn fixtures() -> Fixtures {
     let impl_iface: Arc<OnceLock<Iface>> = Arc::default();
     let itest_for_body = itest.clone();
     let (cm, ii) = (class_method.clone(), impl_iface.clone());
-    let call_implemented = body(move |this: &DynObject, args, cx| {
+    let call_implemented = body(move |call| {
+        let (this, args, cx): (&DynObject, _, _) = call.into_parts();
         let imp = ii.get().expect("ITestImpl defined");
         match args[0].as_str() {
             Some("class") => {
@@ -143,31 +144,25 @@ fn fixtures() -> Fixtures {
     let itest_impl = rt
         .interface("ITestImpl")
         .base(&itest)
-        .override_base(
-            &itest,
-            "return_this",
-            body(|this, _, _| Ok(Value::Object(this.clone()))),
-        )
-        .override_base(
-            &itest,
-            "get_my_type",
-            body(|this, _, _| Ok(Value::from(this.class().clone()))),
-        )
-        .override_base(&itest, "get_number", body(|_, _, _| Ok(Value::Int(1))))
-        .override_base(&itest, "call_implemented", call_implemented)
-        .helper("get_number_private", 0, body(|_, _, _| Ok(Value::Int(2))))
+        .override_base(&itest, "return_this", |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
+        .override_base(&itest, "get_my_type", |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::from(this.class().clone()))
+        })
+        .override_base(&itest, "get_number", |_| Ok(Value::Int(1)))
+        .override_base_body(&itest, "call_implemented", call_implemented)
+        .helper("get_number_private", 0, |_| Ok(Value::Int(2)))
         .static_method(
             "get_number_static",
             0,
             static_body(|_, _| Ok(Value::Int(3))),
         )
-        .default_method(
-            "get_number_helper",
-            0,
-            body(|_, _, _| {
-                Err(HostError::new("a public virtual helper must go through the hook").into())
-            }),
-        )
+        .default_method("get_number_helper", 0, |_| {
+            Err(HostError::new("a public virtual helper must go through the hook").into())
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();
@@ -175,22 +170,18 @@ fn fixtures() -> Fixtures {
     let idirect_impl = rt
         .interface("IDirectlyImplementedImpl")
         .base(&idirect)
-        .override_base(
-            &idirect,
-            "implemented_method",
-            body(|_, _, _| Ok(Value::Int(0))),
-        )
+        .override_base(&idirect, "implemented_method", |_| Ok(Value::Int(0)))
         .dynamic_castable_implementation()
         .define()
         .unwrap();
     let base_class = rt
         .class("DynamicInterfaceCastable")
         .implement(&idirect)
-        .method("implemented_method", 0, body(|_, _, _| Ok(Value::Int(-1))))
+        .virtual_method("implemented_method", 0, |_| Ok(Value::Int(-1)))
         .define()
         .unwrap();
     class_method
-        .set(base_class.method("implemented_method").unwrap())
+        .set(base_class.virtual_method("implemented_method").unwrap())
         .unwrap();
     Fixtures {
         rt,
@@ -322,14 +313,17 @@ fn scenario_2_generic_and_variance() {
             "ITestGeneric",
             &[Variance::Contravariant, Variance::Covariant],
         )
-        .method("return_arg", 1)
-        .method("double_generic_arg", 1)
+        .abstract_method("return_arg", 1)
+        .abstract_method("double_generic_arg", 1)
         .define_generic()
         .unwrap();
-    let double = body(|_, args: &[Value], _| match &args[0] {
-        Value::Int(i) => Ok(Value::Int(i * 2)),
-        Value::Str(s) => Ok(Value::from(format!("{s}{s}"))),
-        _ => Err(HostError::new("Unable to double").into()),
+    let double = body(|call| {
+        let (_, args, _): (_, &[Value], _) = call.into_parts();
+        match &args[0] {
+            Value::Int(i) => Ok(Value::Int(i * 2)),
+            Value::Str(s) => Ok(Value::from(format!("{s}{s}"))),
+            _ => Err(HostError::new("Unable to double").into()),
+        }
     });
     let base_expr = || TypeExpr::generic(&generic, [TypeExpr::Param(0), TypeExpr::Param(1)]);
     let generic_impl = rt
@@ -338,12 +332,11 @@ fn scenario_2_generic_and_variance() {
             &[Variance::Invariant, Variance::Invariant],
         )
         .base(base_expr())
-        .override_base(
-            base_expr(),
-            "return_arg",
-            body(|_, args: &[Value], _| Ok(args[0].clone())),
-        )
-        .override_base(base_expr(), "double_generic_arg", double.clone())
+        .override_base(base_expr(), "return_arg", |call| {
+            let (_, args, _): (_, &[Value], _) = call.into_parts();
+            Ok(args[0].clone())
+        })
+        .override_base_body(base_expr(), "double_generic_arg", double.clone())
         .dynamic_castable_implementation()
         .define_generic()
         .unwrap();
@@ -351,12 +344,11 @@ fn scenario_2_generic_and_variance() {
     let int_impl = rt
         .interface("ITestGenericIntImpl")
         .base(&int_int)
-        .override_base(
-            &int_int,
-            "return_arg",
-            body(|_, args: &[Value], _| Ok(args[0].clone())),
-        )
-        .override_base(&int_int, "double_generic_arg", double)
+        .override_base(&int_int, "return_arg", |call| {
+            let (_, args, _): (_, &[Value], _) = call.into_parts();
+            Ok(args[0].clone())
+        })
+        .override_base_body(&int_int, "double_generic_arg", double)
         .dynamic_castable_implementation()
         .define()
         .unwrap();
@@ -450,12 +442,10 @@ fn scenario_3_overridden_implementation() {
     let ioverride_impl = rt
         .interface("IOverrideTestImpl")
         .base(&ioverride)
-        .override_base(&f.itest, "get_number", body(|_, _, _| Ok(Value::Int(10))))
-        .override_base(
-            &f.itest,
-            "get_my_type",
-            body(move |_, _, _| Ok(Value::from(int_for_body.clone()))),
-        )
+        .override_base(&f.itest, "get_number", |_| Ok(Value::Int(10)))
+        .override_base(&f.itest, "get_my_type", move |_| {
+            Ok(Value::from(int_for_body.clone()))
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();
@@ -637,36 +627,36 @@ fn scenario_6_error_handling() {
     let itest_for_partial = itest.clone();
     rt.interface("ITestPartialImpl")
         .base(itest)
-        .override_base(
-            itest,
-            "return_this",
-            body(move |this, _, cx| {
-                // Calls a method this implementation has no default for.
-                this.call(
-                    &itest_for_partial.method("call_implemented")?,
-                    &[Value::from("class")],
-                    cx,
-                )?;
-                Ok(Value::Object(this.clone()))
-            }),
-        )
+        .override_base(itest, "return_this", move |call| {
+            let (this, _, cx) = call.into_parts();
+            // Calls a method this implementation has no default for.
+            this.call(
+                &itest_for_partial.method("call_implemented")?,
+                &[Value::from("class")],
+                cx,
+            )?;
+            Ok(Value::Object(this.clone()))
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();
     let iother = rt
         .interface("IOther")
-        .method("other_method", 0)
+        .abstract_method("other_method", 0)
         .define()
         .unwrap();
     let iother_for_body = iother.clone();
     rt.interface("ITestOtherImpl")
         .base(&f.itest_impl)
         .base(&iother)
-        .override_base(
+        .override_base_body(
             itest,
             "get_number",
             // Passes `this` on as IOther, which the hook does not serve.
-            body(move |this, _, cx| this.call(&iother_for_body.method("other_method")?, &[], cx)),
+            body(move |call| {
+                let (this, _, cx) = call.into_parts();
+                this.call(&iother_for_body.method("other_method")?, &[], cx)
+            }),
         )
         .dynamic_castable_implementation()
         .define()
@@ -848,8 +838,8 @@ fn scenario_7_greeter() {
     let rt = Rt::new();
     let greet = rt
         .interface("IGreet")
-        .method("hello", 0)
-        .method("goodbye", 0)
+        .abstract_method("hello", 0)
+        .abstract_method("goodbye", 0)
         .define()
         .unwrap();
     let printed: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -857,16 +847,13 @@ fn scenario_7_greeter() {
     let greet_impl = rt
         .interface("IGreetImpl")
         .base(&greet)
-        .override_base(
-            &greet,
-            "hello",
-            body(move |this, _, _| {
-                out.lock()
-                    .unwrap()
-                    .push(format!("Hello World from {}", this.class().name()));
-                Ok(Value::Nil)
-            }),
-        )
+        .override_base(&greet, "hello", move |call| {
+            let (this, _, _) = call.into_parts();
+            out.lock()
+                .unwrap()
+                .push(format!("Hello World from {}", this.class().name()));
+            Ok(Value::Nil)
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();

@@ -11,7 +11,7 @@ use dynacast::{
 type Rt = Runtime<DynHost>;
 
 fn int(i: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(i)))
+    body(move |_| Ok(Value::Int(i)))
 }
 
 /// Asserts `result` is `TypeLoad` for `type_name` with exactly `message`, and checks the
@@ -123,11 +123,15 @@ fn self_inheritance_is_a_cycle() {
 #[test]
 fn redefinition_may_derive_from_old_definition_by_handle() {
     let rt = Rt::new();
-    let old = rt.class("D").method("m", 0, int(1)).define().unwrap();
+    let old = rt
+        .class("D")
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap();
     let new = rt
         .class("D")
         .base(&old)
-        .override_method("m", int(2))
+        .override_method_body("m", int(2))
         .redefine()
         .define()
         .unwrap();
@@ -171,15 +175,15 @@ fn duplicate_methods() {
     let rt = Rt::new();
     assert_type_load(
         rt.interface("I")
-            .method("m", 0)
-            .default_method("m", 1, int(1))
+            .abstract_method("m", 0)
+            .default_method_body("m", 1, int(1))
             .define(),
         "I",
         "method 'm' is declared twice",
     );
     assert_type_load(
         rt.interface("I")
-            .method("m", 0)
+            .abstract_method("m", 0)
             .static_method("m", 0, dynacast::static_body(|_, _| Ok(Value::Nil)))
             .define(),
         "I",
@@ -188,23 +192,30 @@ fn duplicate_methods() {
     let dup = "method 'm' is declared twice (an inherited method is replaced with override_method)";
     assert_type_load(
         rt.class("C")
-            .method("m", 0, int(1))
-            .method("m", 0, int(2))
+            .virtual_method_body("m", 0, int(1))
+            .virtual_method_body("m", 0, int(2))
             .define(),
         "C",
         dup,
     );
-    let base = rt.class("Base").method("m", 0, int(1)).define().unwrap();
+    let base = rt
+        .class("Base")
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap();
     assert_type_load(
-        rt.class("C").base(&base).method("m", 0, int(2)).define(),
+        rt.class("C")
+            .base(&base)
+            .virtual_method_body("m", 0, int(2))
+            .define(),
         "C",
         dup,
     );
     assert_type_load(
         rt.class("C")
             .base(&base)
-            .override_method("m", int(2))
-            .override_method("m", int(3))
+            .override_method_body("m", int(2))
+            .override_method_body("m", int(3))
             .define(),
         "C",
         "method 'm' is overridden twice",
@@ -216,15 +227,15 @@ fn duplicate_methods() {
 fn override_of_missing_method() {
     let rt = Rt::new();
     assert_type_load(
-        rt.class("C").override_method("m", int(1)).define(),
+        rt.class("C").override_method_body("m", int(1)).define(),
         "C",
         "there is no inherited virtual method 'm' to override",
     );
     // A method of the class itself is not inherited.
     assert_type_load(
         rt.class("C")
-            .method("m", 0, int(1))
-            .override_method("m", int(2))
+            .virtual_method_body("m", 0, int(1))
+            .override_method_body("m", int(2))
             .define(),
         "C",
         "there is no inherited virtual method 'm' to override",
@@ -253,7 +264,7 @@ fn concrete_class_with_abstract_method() {
     );
     rt.class("C")
         .base(&base)
-        .override_method("m", int(1))
+        .override_method_body("m", int(1))
         .define()
         .unwrap();
 }
@@ -263,21 +274,26 @@ fn concrete_class_with_abstract_method() {
 #[test]
 fn concrete_class_with_unimplemented_interface_method() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let derived = rt.interface("IDerived").base(&base).define().unwrap();
     assert_type_load(
         rt.class("C").implement(&derived).define(),
         "C",
         "the class is not abstract but does not implement interface method 'IBase.m'",
     );
-    // A method of the same name but another arity does not implement it.
+    // A method of the same name but another arity does not implement it: the error
+    // names both arities.
     assert_type_load(
         rt.class("C")
             .implement(&base)
-            .method("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .define(),
         "C",
-        "the class is not abstract but does not implement interface method 'IBase.m'",
+        "'C.m' takes 1 argument(s) but interface method 'IBase.m' takes 0",
     );
     let abs = rt
         .class("Abs")
@@ -294,7 +310,7 @@ fn concrete_class_with_unimplemented_interface_method() {
     rt.class("Sub")
         .base(&abs)
         .implement(&base)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
 }
@@ -415,12 +431,16 @@ fn generic_definition_bases_are_checked() {
         "IP<K>",
         "'K' in the base list of interface 'IP<K>' is not an interface",
     );
-    let iface = rt.interface("IBase").method("m", 0).define().unwrap();
+    let iface = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     // Overrides that do not depend on a parameter are checked at definition too.
     assert_type_load(
         rt.generic_interface("IG", &[Variance::Invariant])
             .base(&iface)
-            .override_base(&iface, "nope", int(1))
+            .override_base_body(&iface, "nope", int(1))
             .define_generic(),
         "IG",
         "base interface 'IBase' has no virtual method 'nope'",
@@ -438,16 +458,20 @@ fn override_of_non_base_interface_method() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .method("m", 0)
-        .helper("h", 0, int(0))
+        .abstract_method("m", 0)
+        .helper_body("h", 0, int(0))
         .define()
         .unwrap();
-    let other = rt.interface("IOther").method("m", 0).define().unwrap();
+    let other = rt
+        .interface("IOther")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let class = rt.class("K").define().unwrap();
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&other, "m", int(1))
+            .override_base_body(&other, "m", int(1))
             .define(),
         "I",
         "'IOther' is not a base interface of 'I', so 'I' cannot give a body for its method 'm'",
@@ -463,7 +487,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&class, "m", int(1))
+            .override_base_body(&class, "m", int(1))
             .define(),
         "I",
         "'K' is not a base interface of 'I', so 'I' cannot give a body for its method 'm'",
@@ -471,7 +495,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&base, "nope", int(1))
+            .override_base_body(&base, "nope", int(1))
             .define(),
         "I",
         "base interface 'IBase' has no virtual method 'nope'",
@@ -479,7 +503,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&base, "h", int(1))
+            .override_base_body(&base, "h", int(1))
             .define(),
         "I",
         "base interface 'IBase' has no virtual method 'h'",
@@ -487,7 +511,7 @@ fn override_of_non_base_interface_method() {
     assert_type_load(
         rt.interface("I")
             .base(&base)
-            .override_base(&base, "m", int(1))
+            .override_base_body(&base, "m", int(1))
             .reabstract(&base, "m")
             .define(),
         "I",
@@ -496,8 +520,8 @@ fn override_of_non_base_interface_method() {
     // An interface cannot override its own method either: it is not its own base.
     assert_type_load(
         rt.interface("I")
-            .method("m", 0)
-            .override_base("I", "m", int(1))
+            .abstract_method("m", 0)
+            .override_base_body("I", "m", int(1))
             .define(),
         "I",
         "inheritance cycle: 'I' cannot derive from itself",
@@ -510,14 +534,18 @@ fn bad_interface_maps() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("m", 1)
-        .helper("h", 0, int(0))
+        .abstract_method("m", 1)
+        .helper_body("h", 0, int(0))
         .define()
         .unwrap();
-    let other = rt.interface("IOther").method("m", 0).define().unwrap();
+    let other = rt
+        .interface("IOther")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     assert_type_load(
         rt.class("C")
-            .method("x", 1, int(1))
+            .virtual_method_body("x", 1, int(1))
             .map(&other, "m", "x")
             .define(),
         "C",
@@ -526,7 +554,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .map(&iface, "nope", "m")
             .define(),
         "C",
@@ -535,7 +563,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .map(&iface, "h", "m")
             .define(),
         "C",
@@ -544,7 +572,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("m", 1, int(1))
+            .virtual_method_body("m", 1, int(1))
             .map(&iface, "m", "nope")
             .define(),
         "C",
@@ -553,7 +581,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("x", 0, int(1))
+            .virtual_method_body("x", 0, int(1))
             .map(&iface, "m", "x")
             .define(),
         "C",
@@ -562,7 +590,7 @@ fn bad_interface_maps() {
     assert_type_load(
         rt.class("C")
             .implement(&iface)
-            .method("x", 1, int(1))
+            .virtual_method_body("x", 1, int(1))
             .map(&iface, "m", "x")
             .map(&iface, "m", "x")
             .define(),
@@ -575,8 +603,12 @@ fn bad_interface_maps() {
 #[test]
 fn missing_members() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
-    let class = rt.class("C").method("v", 0, int(1)).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
+    let class = rt
+        .class("C")
+        .virtual_method_body("v", 0, int(1))
+        .define()
+        .unwrap();
     let err = iface.method("nope").unwrap_err();
     assert_eq!(err.kind(), "MissingMember");
     assert_eq!(
@@ -587,7 +619,7 @@ fn missing_members() {
         }
     );
     assert_eq!(err.to_string(), "Member 'nope' not found on type 'I'.");
-    let err = class.method("nope").unwrap_err();
+    let err = class.virtual_method("nope").unwrap_err();
     assert_eq!(err.to_string(), "Member 'nope' not found on type 'C'.");
 }
 
@@ -596,7 +628,11 @@ fn missing_members() {
 fn foreign_runtime_types() {
     let rt = Rt::new();
     let other = Rt::new();
-    let foreign_iface = other.interface("IForeign").method("m", 0).define().unwrap();
+    let foreign_iface = other
+        .interface("IForeign")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let foreign_class = other.class("Foreign").define().unwrap();
     assert_type_load(
         rt.class("C").base(&foreign_class).define(),
@@ -663,18 +699,18 @@ fn foreign_runtime_types() {
 #[test]
 fn redefine_takes_over_name_and_old_objects_keep_working() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let old = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let old_obj = rt.new_object(&old, Value::Nil).unwrap();
     let new = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(2))
+        .virtual_method_body("m", 0, int(2))
         .redefine()
         .define()
         .unwrap();
@@ -696,8 +732,8 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
     // Redefining an interface: classes defined against the old one keep implementing it.
     let new_iface = rt
         .interface("I")
-        .method("m", 0)
-        .method("n", 0)
+        .abstract_method("m", 0)
+        .abstract_method("n", 0)
         .redefine()
         .define()
         .unwrap();
@@ -706,7 +742,10 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
     assert!(!old_obj.is_instance_of(&new_iface, &mut ()).unwrap());
     // A name-based definition now binds to the new interface.
     assert_type_load(
-        rt.class("D").implement("I").method("m", 0, int(3)).define(),
+        rt.class("D")
+            .implement("I")
+            .virtual_method_body("m", 0, int(3))
+            .define(),
         "D",
         "the class is not abstract but does not implement interface method 'I.n'",
     );
@@ -728,13 +767,13 @@ fn redefine_takes_over_name_and_old_objects_keep_working() {
 #[test]
 fn failed_definition_registers_nothing() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     assert!(rt.class("C").implement(&iface).define().is_err());
     assert_eq!(rt.lookup("C"), None);
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     assert_eq!(rt.lookup("C"), Some(class.as_type()));
@@ -757,4 +796,45 @@ fn redefinition_by_name_builds_a_chain_not_a_cycle() {
     let j = rt.interface("J").base("I").define().unwrap();
     let new_i = rt.interface("I").base("J").redefine().define().unwrap();
     assert_eq!(new_i.all_bases(), &[j, old_i]);
+}
+
+#[test]
+fn a_class_method_with_the_interface_methods_name_but_another_arity() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = rt
+        .interface("IShape")
+        .abstract_method("area", 0)
+        .define()
+        .unwrap();
+    assert_type_load(
+        rt.class("Square")
+            .implement(&shape)
+            .virtual_method("area", 1, |_| Ok(Value::Int(1)))
+            .define(),
+        "Square",
+        "'Square.area' takes 1 argument(s) but interface method 'IShape.area' takes 0",
+    );
+    // A default body does not hide the mistake.
+    let with_default = rt
+        .interface("IDefault")
+        .default_method("area", 0, |_| Ok(Value::Int(0)))
+        .define()
+        .unwrap();
+    assert_type_load(
+        rt.class("Circle")
+            .implement(&with_default)
+            .virtual_method("area", 2, |_| Ok(Value::Int(1)))
+            .define(),
+        "Circle",
+        "'Circle.area' takes 2 argument(s) but interface method 'IDefault.area' takes 0",
+    );
+    // An explicit map to a method of the right arity is fine.
+    let mapped = rt
+        .class("Mapped")
+        .implement(&with_default)
+        .virtual_method("area", 2, |_| Ok(Value::Int(1)))
+        .virtual_method("area0", 0, |_| Ok(Value::Int(7)))
+        .map(&with_default, "area", "area0")
+        .define();
+    assert!(mapped.is_ok(), "{mapped:?}");
 }

@@ -315,11 +315,11 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
             }
             for (m, arity, sort) in methods {
                 let m = METHOD_NAMES[*m];
-                let body = body(|_, _, _| Ok(Value::Nil));
+                let body = body(|_| Ok(Value::Nil));
                 b = match sort {
-                    Sort::Abstract => b.method(m, *arity),
-                    Sort::Default => b.default_method(m, *arity, body),
-                    Sort::Helper => b.helper(m, *arity, body),
+                    Sort::Abstract => b.abstract_method(m, *arity),
+                    Sort::Default => b.default_method_body(m, *arity, body),
+                    Sort::Helper => b.helper_body(m, *arity, body),
                     Sort::Static => b.static_method(m, *arity, static_body(|_, _| Ok(Value::Nil))),
                 };
             }
@@ -328,7 +328,7 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
                 b = if *reabstract {
                     b.reabstract(s.expr(base), m)
                 } else {
-                    b.override_base(s.expr(base), m, body(|_, _, _| Ok(Value::Nil)))
+                    b.override_base(s.expr(base), m, |_| Ok(Value::Nil))
                 };
             }
             if *marked {
@@ -396,11 +396,11 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
                 b = if *abstract_method {
                     b.abstract_method(m, *arity)
                 } else {
-                    b.method(m, *arity, body(|_, _, _| Ok(Value::Nil)))
+                    b.virtual_method(m, *arity, |_| Ok(Value::Nil))
                 };
             }
             for m in overrides {
-                b = b.override_method(METHOD_NAMES[*m], body(|_, _, _| Ok(Value::Nil)));
+                b = b.override_method(METHOD_NAMES[*m], |_| Ok(Value::Nil));
             }
             for i in implements {
                 b = b.implement(s.expr(i));

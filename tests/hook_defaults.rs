@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynacast::{
-    body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+    DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
 };
 
 type Iface = InterfaceRef<DynHost>;
@@ -34,11 +34,15 @@ struct Nothing;
 impl DynamicCastable<DynHost> for Nothing {}
 
 fn greet(rt: &Runtime<DynHost>) -> (Iface, Iface) {
-    let greet = rt.interface("IGreet").method("hello", 0).define().unwrap();
+    let greet = rt
+        .interface("IGreet")
+        .abstract_method("hello", 0)
+        .define()
+        .unwrap();
     let greet_impl = rt
         .interface("IGreetImpl")
         .base(&greet)
-        .override_base(&greet, "hello", body(|_, _, _| Ok(Value::from("hi"))))
+        .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
         .dynamic_castable_implementation()
         .define()
         .unwrap();
@@ -49,7 +53,11 @@ fn greet(rt: &Runtime<DynHost>) -> (Iface, Iface) {
 fn casts_ask_get_interface_implementation_every_time_and_calls_once() {
     let rt = Runtime::<DynHost>::new();
     let (greet, greet_impl) = greet(&rt);
-    let other = rt.interface("IOther").method("x", 0).define().unwrap();
+    let other = rt
+        .interface("IOther")
+        .abstract_method("x", 0)
+        .define()
+        .unwrap();
     let asked = Arc::new(AtomicUsize::new(0));
     let hook = Serves {
         served: greet.clone(),

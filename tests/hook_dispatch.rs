@@ -8,7 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use dynacast::{
-    body, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+    DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
 };
 
 type Iface = InterfaceRef<DynHost>;
@@ -71,7 +71,7 @@ impl DynamicCastable<DynHost> for ServeAll {
 fn many(rt: &Runtime<DynHost>, n: usize) -> (Iface, Iface) {
     let mut b = rt.interface("IMany");
     for i in 0..n {
-        b = b.method(&format!("m{i}"), 0);
+        b = b.abstract_method(&format!("m{i}"), 0);
     }
     let many = b.define().unwrap();
     let mut b = rt
@@ -79,11 +79,7 @@ fn many(rt: &Runtime<DynHost>, n: usize) -> (Iface, Iface) {
         .base(&many)
         .dynamic_castable_implementation();
     for i in 0..n {
-        b = b.override_base(
-            &many,
-            &format!("m{i}"),
-            body(move |_, _, _| Ok(Value::Int(i as i64))),
-        );
+        b = b.override_base(&many, &format!("m{i}"), move |_| Ok(Value::Int(i as i64)));
     }
     (many, b.define().unwrap())
 }
@@ -141,14 +137,18 @@ fn racing_first_resolutions_publish_one_answer() {
     const THREADS: usize = 4;
     for _round in 0..20 {
         let rt = Runtime::<DynHost>::new();
-        let iface = rt.interface("IWho").method("who", 0).define().unwrap();
+        let iface = rt
+            .interface("IWho")
+            .abstract_method("who", 0)
+            .define()
+            .unwrap();
         // Implementation k answers k; the hook names a different one per instance, which
         // breaks the hook contract on purpose: the first published answer must serve all.
         let impls: Vec<Iface> = (0..THREADS)
             .map(|k| {
                 rt.interface(&format!("IWhoImpl{k}"))
                     .base(&iface)
-                    .override_base(&iface, "who", body(move |_, _, _| Ok(Value::Int(k as i64))))
+                    .override_base(&iface, "who", move |_| Ok(Value::Int(k as i64)))
                     .dynamic_castable_implementation()
                     .define()
                     .unwrap()

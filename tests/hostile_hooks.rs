@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use dynacast::{
-    body, ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef,
-    Runtime, TypeRef, Value,
+    ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef, Runtime,
+    TypeRef, Value,
 };
 use model::within;
 
@@ -87,7 +87,7 @@ fn implementation(
 ) -> InterfaceRef<DynHost> {
     rt.interface(name)
         .base(base)
-        .override_base(base, method, body(move |_, _, _| Ok(Value::from(answer))))
+        .override_base(base, method, move |_| Ok(Value::from(answer)))
         .dynamic_castable_implementation()
         .define()
         .unwrap()
@@ -95,8 +95,16 @@ fn implementation(
 
 fn fixture() -> Fixture {
     let rt = Runtime::<DynHost>::new();
-    let itest = rt.interface("ITest").method("hello", 0).define().unwrap();
-    let iother = rt.interface("IOther").method("other", 0).define().unwrap();
+    let itest = rt
+        .interface("ITest")
+        .abstract_method("hello", 0)
+        .define()
+        .unwrap();
+    let iother = rt
+        .interface("IOther")
+        .abstract_method("other", 0)
+        .define()
+        .unwrap();
     let imp = implementation(&rt, "ITestImpl", &itest, "hello", "hello");
     let other_imp = implementation(&rt, "IOtherImpl", &iother, "other", "other");
     Fixture {
@@ -343,7 +351,7 @@ fn a_hook_may_define_new_types_through_the_runtime() {
                 let generated = rt
                     .interface(&name)
                     .base(iface)
-                    .override_base(iface, "hello", body(|_, _, _| Ok(Value::from("generated"))))
+                    .override_base(iface, "hello", |_| Ok(Value::from("generated")))
                     .dynamic_castable_implementation()
                     .define()?;
                 Ok(Some(generated.as_type()))
@@ -407,7 +415,7 @@ fn a_type_from_another_runtime_is_rejected_and_not_cached() {
         let other_rt = Runtime::<DynHost>::new();
         let foreign_test = other_rt
             .interface("ITest")
-            .method("hello", 0)
+            .abstract_method("hello", 0)
             .define()
             .unwrap();
         let foreign = implementation(&other_rt, "ITestImpl", &foreign_test, "hello", "foreign");
@@ -441,16 +449,12 @@ fn a_panicking_body_reaches_the_caller_and_the_next_call_works() {
         let imp =
             f.rt.interface("PanickyImpl")
                 .base(&f.itest)
-                .override_base(
-                    &f.itest,
-                    "hello",
-                    body(move |_, _, _| {
-                        if !p.swap(true, Ordering::SeqCst) {
-                            panic!("body panicked");
-                        }
-                        Ok(Value::from("recovered"))
-                    }),
-                )
+                .override_base(&f.itest, "hello", move |_| {
+                    if !p.swap(true, Ordering::SeqCst) {
+                        panic!("body panicked");
+                    }
+                    Ok(Value::from("recovered"))
+                })
                 .dynamic_castable_implementation()
                 .define()
                 .unwrap();

@@ -20,7 +20,7 @@ mod counting_alloc;
 use counting_alloc::allocations;
 
 fn int(i: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(i)))
+    body(move |_| Ok(Value::Int(i)))
 }
 
 fn new(rt: &Rt, class: &ClassRef<DynHost>) -> Object<DynHost> {
@@ -68,19 +68,18 @@ fn implicit_mapping_by_name_and_arity() {
     let rt = Rt::new();
     let shape = rt
         .interface("IShape")
-        .method("area", 0)
-        .method("scale", 1)
+        .abstract_method("area", 0)
+        .abstract_method("scale", 1)
         .define()
         .unwrap();
     let square = rt
         .class("Square")
         .implement(&shape)
-        .method("area", 0, int(4))
-        .method(
-            "scale",
-            1,
-            body(|_, args: &[Value], _| Ok(Value::Int(4 * args[0].as_int().unwrap()))),
-        )
+        .virtual_method_body("area", 0, int(4))
+        .virtual_method("scale", 1, |call| {
+            let (_, args, _): (_, &[Value], _) = call.into_parts();
+            Ok(Value::Int(4 * args[0].as_int().unwrap()))
+        })
         .define()
         .unwrap();
     let obj = new(&rt, &square);
@@ -92,27 +91,40 @@ fn implicit_mapping_by_name_and_arity() {
     );
 }
 
-// Issue 2 §5: a class method of the same name but another arity does not implement the slot;
-// the interface's default serves it.
+// Issue 2 §5, as issue 13 §9 changed it: a class method of the same name but another arity
+// does not implement the slot, and is a definition error even when the interface has a
+// default (it was silently ignored); an explicit map of the slot lets both coexist.
 #[test]
 fn implicit_mapping_requires_same_arity() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .default_method("m", 1, int(7))
+        .default_method_body("m", 1, int(7))
         .define()
         .unwrap();
+    let err = rt
+        .class("C")
+        .implement(&iface)
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Could not load type 'C': 'C.m' takes 0 argument(s) but interface method 'I.m' takes 1"
+    );
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("m1", 1, int(2))
+        .map(&iface, "m", "m1")
         .define()
         .unwrap();
     let obj = new(&rt, &class);
     let m = iface.method("m").unwrap();
-    assert_eq!(obj.call(&m, &[Value::Nil], &mut ()).unwrap(), Value::Int(7));
+    assert_eq!(obj.call(&m, &[Value::Nil], &mut ()).unwrap(), Value::Int(2));
     assert_eq!(
-        obj.call_virtual(&class.method("m").unwrap(), &[], &mut ())
+        obj.call_virtual(&class.virtual_method("m").unwrap(), &[], &mut ())
             .unwrap(),
         Value::Int(1)
     );
@@ -122,12 +134,12 @@ fn implicit_mapping_requires_same_arity() {
 #[test]
 fn explicit_map_wins_over_name() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
-        .method("explicit_m", 0, int(2))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("explicit_m", 0, int(2))
         .map(&iface, "m", "explicit_m")
         .define()
         .unwrap();
@@ -138,12 +150,16 @@ fn explicit_map_wins_over_name() {
 #[test]
 fn explicit_map_of_base_method_through_derived_interface() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let derived = rt.interface("IDerived").base(&base).define().unwrap();
     let class = rt
         .class("C")
         .implement(&derived)
-        .method("other", 0, int(5))
+        .virtual_method_body("other", 0, int(5))
         .map(&derived, "m", "other")
         .define()
         .unwrap();
@@ -157,18 +173,22 @@ fn explicit_map_of_base_method_through_derived_interface() {
 #[test]
 fn base_interface_methods_dispatch_through_derived() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let derived = rt
         .interface("IDerived")
         .base(&base)
-        .method("n", 0)
+        .abstract_method("n", 0)
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&derived)
-        .method("m", 0, int(1))
-        .method("n", 0, int(2))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("n", 0, int(2))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -182,11 +202,11 @@ fn base_interface_methods_dispatch_through_derived() {
 #[test]
 fn subclass_inherits_interface_map() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let derived = rt.class("Derived").base(&base).define().unwrap();
@@ -208,23 +228,23 @@ fn override_serves_interface_calls() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("m", 0)
-        .method("n", 0)
+        .abstract_method("m", 0)
+        .abstract_method("n", 0)
         .define()
         .unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("m", 0, int(1))
-        .method("impl_n", 0, int(10))
+        .virtual_method_body("m", 0, int(1))
+        .virtual_method_body("impl_n", 0, int(10))
         .map(&iface, "n", "impl_n")
         .define()
         .unwrap();
     let derived = rt
         .class("Derived")
         .base(&base)
-        .override_method("m", int(2))
-        .override_method("impl_n", int(20))
+        .override_method_body("m", int(2))
+        .override_method_body("impl_n", int(20))
         .define()
         .unwrap();
     let base_obj = new(&rt, &base);
@@ -240,7 +260,7 @@ fn override_serves_interface_calls() {
 #[test]
 fn abstract_base_mapping_served_by_subclass_override() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
         .abstract_class()
@@ -251,7 +271,7 @@ fn abstract_base_mapping_served_by_subclass_override() {
     let derived = rt
         .class("Derived")
         .base(&base)
-        .override_method("m", int(3))
+        .override_method_body("m", int(3))
         .define()
         .unwrap();
     assert_eq!(
@@ -265,25 +285,25 @@ fn abstract_base_mapping_served_by_subclass_override() {
 #[test]
 fn relisted_interface_is_remapped() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let remapped = rt
         .class("Remapped")
         .base(&base)
         .implement(&iface)
-        .method("other", 0, int(9))
+        .virtual_method_body("other", 0, int(9))
         .map(&iface, "m", "other")
         .define()
         .unwrap();
     let kept = rt
         .class("Kept")
         .base(&base)
-        .method("other", 0, int(9))
+        .virtual_method_body("other", 0, int(9))
         .define()
         .unwrap();
     assert_eq!(
@@ -297,12 +317,12 @@ fn relisted_interface_is_remapped() {
 #[test]
 fn metadata_implementation_never_asks_hook() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let hook = Arc::new(HookCounts::default());
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .hook(CountingHook(hook.clone()))
         .define()
         .unwrap();
@@ -323,7 +343,7 @@ fn metadata_implementation_never_asks_hook() {
 #[test]
 fn call_through_unimplemented_interface_is_invalid_cast() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let class = rt.class("C").define().unwrap();
     let err = call(&new(&rt, &class), &iface, "m").unwrap_err();
     assert_eq!(err.kind(), "InvalidCast");
@@ -339,19 +359,22 @@ fn call_virtual_runs_most_derived_override() {
     let rt = Rt::new();
     let base = rt
         .class("Base")
-        .method("who", 0, int(1))
-        .method("me", 0, body(|this, _, _| Ok(Value::Object(this.clone()))))
+        .virtual_method_body("who", 0, int(1))
+        .virtual_method("me", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
         .define()
         .unwrap();
     let mid = rt
         .class("Mid")
         .base(&base)
-        .override_method("who", int(2))
+        .override_method_body("who", int(2))
         .define()
         .unwrap();
     let leaf = rt.class("Leaf").base(&mid).define().unwrap();
-    let who = base.method("who").unwrap();
-    let me = base.method("me").unwrap();
+    let who = base.virtual_method("who").unwrap();
+    let me = base.virtual_method("me").unwrap();
     assert_eq!(
         new(&rt, &base).call_virtual(&who, &[], &mut ()).unwrap(),
         Value::Int(1)
@@ -368,10 +391,10 @@ fn call_virtual_runs_most_derived_override() {
     let returned = leaf_obj.call_virtual(&me, &[], &mut ()).unwrap();
     assert!(Object::ptr_eq(returned.as_object().unwrap(), &leaf_obj));
     // The same slot looked up on the subclass is the same method.
-    assert_eq!(leaf.method("who").unwrap().name(), "who");
+    assert_eq!(leaf.virtual_method("who").unwrap().name(), "who");
     assert_eq!(
         leaf_obj
-            .call_virtual(&leaf.method("who").unwrap(), &[], &mut ())
+            .call_virtual(&leaf.virtual_method("who").unwrap(), &[], &mut ())
             .unwrap(),
         Value::Int(2)
     );
@@ -381,10 +404,18 @@ fn call_virtual_runs_most_derived_override() {
 #[test]
 fn call_virtual_on_unrelated_object_is_invalid_cast() {
     let rt = Rt::new();
-    let a = rt.class("A").method("m", 0, int(1)).define().unwrap();
-    let b = rt.class("B").method("m", 0, int(2)).define().unwrap();
+    let a = rt
+        .class("A")
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap();
+    let b = rt
+        .class("B")
+        .virtual_method_body("m", 0, int(2))
+        .define()
+        .unwrap();
     let err = new(&rt, &b)
-        .call_virtual(&a.method("m").unwrap(), &[], &mut ())
+        .call_virtual(&a.virtual_method("m").unwrap(), &[], &mut ())
         .unwrap_err();
     assert_eq!(err.kind(), "InvalidCast");
     assert_eq!(
@@ -397,11 +428,11 @@ fn call_virtual_on_unrelated_object_is_invalid_cast() {
 #[test]
 fn wrong_argument_count() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 1).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 1).define().unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 1, int(1))
+        .virtual_method_body("m", 1, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -415,7 +446,7 @@ fn wrong_argument_count() {
     );
     let err = obj
         .call_virtual(
-            &class.method("m").unwrap(),
+            &class.virtual_method("m").unwrap(),
             &[Value::Nil, Value::Nil],
             &mut (),
         )
@@ -434,7 +465,10 @@ fn default_method_serves_unimplemented_slot() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .default_method("me", 0, body(|this, _, _| Ok(Value::Object(this.clone()))))
+        .default_method("me", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
         .define()
         .unwrap();
     let class = rt.class("C").implement(&iface).define().unwrap();
@@ -449,13 +483,13 @@ fn class_method_beats_default() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(2))
+        .virtual_method_body("m", 0, int(2))
         .define()
         .unwrap();
     assert_eq!(call(&new(&rt, &class), &iface, "m").unwrap(), Value::Int(2));
@@ -468,19 +502,19 @@ fn most_specific_default_wins() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let mid = rt
         .interface("IMid")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let leaf = rt
         .interface("ILeaf")
         .base(&mid)
-        .override_base(&base, "m", int(3))
+        .override_base_body(&base, "m", int(3))
         .define()
         .unwrap();
     let only_base = rt.class("OnlyBase").implement(&base).define().unwrap();
@@ -518,14 +552,14 @@ fn default_from_base_and_subclass_adds_more_specific() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let derived = rt.interface("IDerived").base(&base).define().unwrap();
     let better = rt
         .interface("IBetter")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let class = rt.class("C").implement(&derived).define().unwrap();
@@ -549,19 +583,19 @@ fn diamond_is_ambiguous_at_call() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(0))
+        .default_method_body("m", 0, int(0))
         .define()
         .unwrap();
     let left = rt
         .interface("ILeft")
         .base(&base)
-        .override_base(&base, "m", int(1))
+        .override_base_body(&base, "m", int(1))
         .define()
         .unwrap();
     let right = rt
         .interface("IRight")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let class = rt
@@ -596,24 +630,28 @@ fn diamond_is_ambiguous_at_call() {
 #[test]
 fn diamond_resolved_by_more_specific_or_class() {
     let rt = Rt::new();
-    let base = rt.interface("IBase").method("m", 0).define().unwrap();
+    let base = rt
+        .interface("IBase")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     let left = rt
         .interface("ILeft")
         .base(&base)
-        .override_base(&base, "m", int(1))
+        .override_base_body(&base, "m", int(1))
         .define()
         .unwrap();
     let right = rt
         .interface("IRight")
         .base(&base)
-        .override_base(&base, "m", int(2))
+        .override_base_body(&base, "m", int(2))
         .define()
         .unwrap();
     let both = rt
         .interface("IBoth")
         .base(&left)
         .base(&right)
-        .override_base(&base, "m", int(3))
+        .override_base_body(&base, "m", int(3))
         .define()
         .unwrap();
     let via_both = rt.class("ViaBoth").implement(&both).define().unwrap();
@@ -621,7 +659,7 @@ fn diamond_resolved_by_more_specific_or_class() {
         .class("Own")
         .implement(&left)
         .implement(&right)
-        .method("m", 0, int(4))
+        .virtual_method_body("m", 0, int(4))
         .define()
         .unwrap();
     assert_eq!(
@@ -638,7 +676,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let re = rt
@@ -668,7 +706,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let fixed = rt
         .class("Fixed")
         .implement(&re)
-        .method("m", 0, int(5))
+        .virtual_method_body("m", 0, int(5))
         .define()
         .unwrap();
     assert_eq!(call(&new(&rt, &fixed), &base, "m").unwrap(), Value::Int(5));
@@ -676,7 +714,7 @@ fn reabstracted_default_is_entry_point_not_found_at_call() {
     let restored = rt
         .interface("IRestored")
         .base(&re)
-        .override_base(&base, "m", int(6))
+        .override_base_body(&base, "m", int(6))
         .define()
         .unwrap();
     let class2 = rt.class("C2").implement(&restored).define().unwrap();
@@ -689,15 +727,12 @@ fn helpers_and_statics_are_called_directly() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .helper(
-            "helper",
-            1,
-            body(|this, args, _| {
-                Ok(Value::List(
-                    vec![Value::Object(this.clone()), args[0].clone()].into(),
-                ))
-            }),
-        )
+        .helper("helper", 1, |call| {
+            let (this, args, _) = call.into_parts();
+            Ok(Value::List(
+                vec![Value::Object(this.clone()), args[0].clone()].into(),
+            ))
+        })
         .static_method(
             "make",
             1,
@@ -746,19 +781,19 @@ fn resolve_returns_the_static_body() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("m", 0)
+        .abstract_method("m", 0)
         .static_method("s", 0, static_body(|_, _| Ok(Value::Nil)))
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(8))
+        .virtual_method_body("m", 0, int(8))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
     let resolved = obj.resolve(&iface.method("m").unwrap(), &mut ()).unwrap();
-    assert_eq!(resolved(&obj, &[], &mut ()).unwrap(), Value::Int(8));
+    assert_eq!(resolved.call(&obj, &[], &mut ()).unwrap(), Value::Int(8));
     let err = obj
         .resolve(&iface.method("s").unwrap(), &mut ())
         .err()
@@ -770,15 +805,11 @@ fn resolve_returns_the_static_body() {
 #[test]
 fn body_errors_pass_through_unchanged() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method(
-            "m",
-            0,
-            body(|_, _, _| Err(dynacast::HostError::new("boom").into())),
-        )
+        .virtual_method("m", 0, |_| Err(dynacast::HostError::new("boom").into()))
         .define()
         .unwrap();
     let err = call(&new(&rt, &class), &iface, "m").unwrap_err();
@@ -794,31 +825,31 @@ fn static_calls_allocate_nothing() {
     let rt = Rt::new();
     let base = rt
         .interface("IBase")
-        .default_method("d", 0, int(1))
+        .default_method_body("d", 0, int(1))
         .define()
         .unwrap();
     let iface = rt
         .interface("I")
         .base(&base)
-        .method("m", 0)
+        .abstract_method("m", 0)
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(2))
+        .virtual_method_body("m", 0, int(2))
         .define()
         .unwrap();
     let sub = rt
         .class("Sub")
         .base(&class)
-        .override_method("m", int(3))
+        .override_method_body("m", int(3))
         .define()
         .unwrap();
     let obj = new(&rt, &sub);
     let m = iface.method("m").unwrap();
     let d = iface.method("d").unwrap();
-    let virt = class.method("m").unwrap();
+    let virt = class.virtual_method("m").unwrap();
     let mut sum = 0;
     let before = allocations();
     for _ in 0..1000 {
@@ -845,7 +876,7 @@ fn variant_instantiations_each_use_their_own_default() {
     let object = rt.object_class().as_type();
     let generic = rt
         .generic_interface("IG", &[Variance::Covariant])
-        .default_method("m", 0, int(1))
+        .default_method_body("m", 0, int(1))
         .define_generic()
         .unwrap();
     let ig_str = generic.instantiate(&[string.as_type()]).unwrap();
@@ -870,7 +901,7 @@ fn call_through_variant_instantiation() {
     let string = rt.class("Str").define().unwrap();
     let generic = rt
         .generic_interface("IG", &[Variance::Covariant])
-        .method("m", 0)
+        .abstract_method("m", 0)
         .define_generic()
         .unwrap();
     let ig_str = generic.instantiate(&[string.as_type()]).unwrap();
@@ -878,7 +909,7 @@ fn call_through_variant_instantiation() {
     let class = rt
         .class("C")
         .implement(&ig_str)
-        .method("m", 0, int(11))
+        .virtual_method_body("m", 0, int(11))
         .define()
         .unwrap();
     assert_eq!(
@@ -892,8 +923,12 @@ fn call_through_variant_instantiation() {
 #[test]
 fn implicit_mapping_finds_inherited_method() {
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
-    let base = rt.class("Base").method("m", 0, int(1)).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
+    let base = rt
+        .class("Base")
+        .virtual_method_body("m", 0, int(1))
+        .define()
+        .unwrap();
     let derived = rt
         .class("Derived")
         .base(&base)
@@ -903,7 +938,7 @@ fn implicit_mapping_finds_inherited_method() {
     let over = rt
         .class("Over")
         .base(&derived)
-        .override_method("m", int(2))
+        .override_method_body("m", int(2))
         .define()
         .unwrap();
     assert_eq!(
@@ -921,7 +956,7 @@ fn default_body_calls_back_through_this() {
     let rt = Rt::new();
     let iface = rt
         .interface("ITemplate")
-        .method("step", 0)
+        .abstract_method("step", 0)
         .define()
         .unwrap();
     let step = iface.method("step").unwrap();
@@ -929,26 +964,23 @@ fn default_body_calls_back_through_this() {
     let iface = rt
         .interface("ITemplateRun")
         .base(&iface)
-        .default_method(
-            "run",
-            0,
-            body(move |this, _, cx| {
-                let n = this.call(&step_in_body, &[], cx)?.as_int().unwrap_or(0);
-                Ok(Value::Int(n * 10))
-            }),
-        )
+        .default_method("run", 0, move |call| {
+            let (this, _, cx) = call.into_parts();
+            let n = this.call(&step_in_body, &[], cx)?.as_int().unwrap_or(0);
+            Ok(Value::Int(n * 10))
+        })
         .define()
         .unwrap();
     let base = rt
         .class("Base")
         .implement(&iface)
-        .method("step", 0, int(1))
+        .virtual_method_body("step", 0, int(1))
         .define()
         .unwrap();
     let derived = rt
         .class("Derived")
         .base(&base)
-        .override_method("step", int(2))
+        .override_method_body("step", int(2))
         .define()
         .unwrap();
     assert_eq!(

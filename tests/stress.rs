@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use dynacast::{
-    body, ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef,
-    Runtime, TypeRef, Value,
+    ClassRef, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, MethodRef, Runtime,
+    TypeRef, Value,
 };
 use model::build::{matches, observed};
 use model::{
@@ -214,12 +214,16 @@ fn run() -> String {
     let mut engine_types: HashMap<TypeId, TypeRef<DynHost>> = HashMap::new();
     let mut methods: HashMap<TypeId, MethodRef<DynHost>> = HashMap::new();
     for &i in &u.itest {
-        let itest = rt.interface(m.name(i)).method("m", 0).define().unwrap();
+        let itest = rt
+            .interface(m.name(i))
+            .abstract_method("m", 0)
+            .define()
+            .unwrap();
         let tag = u.itest.iter().position(|x| *x == i).unwrap() as i64;
         let imp = rt
             .interface(m.name(i + 1))
             .base(&itest)
-            .override_base(&itest, "m", body(move |_, _, _| Ok(Value::Int(tag))))
+            .override_base(&itest, "m", move |_| Ok(Value::Int(tag)))
             .dynamic_castable_implementation()
             .define()
             .unwrap();
@@ -227,10 +231,18 @@ fn run() -> String {
         engine_types.insert(i, itest.as_type());
         engine_types.insert(i + 1, imp.as_type());
     }
-    let ifail = rt.interface("IFail").method("m", 0).define().unwrap();
+    let ifail = rt
+        .interface("IFail")
+        .abstract_method("m", 0)
+        .define()
+        .unwrap();
     methods.insert(u.ifail, ifail.method("m").unwrap());
     engine_types.insert(u.ifail, ifail.as_type());
-    let istatic = rt.interface("IStatic").method("s", 0).define().unwrap();
+    let istatic = rt
+        .interface("IStatic")
+        .abstract_method("s", 0)
+        .define()
+        .unwrap();
     methods.insert(u.istatic, istatic.method("s").unwrap());
     engine_types.insert(u.istatic, istatic.as_type());
     let hook = Arc::new(StressHook {
@@ -247,7 +259,7 @@ fn run() -> String {
     let base = rt
         .class("Base")
         .implement(&istatic)
-        .method("s", 0, body(|_, _, _| Ok(Value::Int(-1))))
+        .virtual_method("s", 0, |_| Ok(Value::Int(-1)))
         .shared_hook(hook.clone())
         .define()
         .unwrap();
@@ -317,7 +329,7 @@ fn run() -> String {
                         .unwrap()
                 };
                 rt.interface(&format!("IJunk{t}_{n}"))
-                    .method("j", 0)
+                    .abstract_method("j", 0)
                     .define()
                     .unwrap();
                 classes.write().unwrap().push(class);
@@ -584,13 +596,17 @@ fn racing_first_resolutions_publish_exactly_one_answer() {
     const ROUNDS: usize = 200;
     let report = model::within(120, || {
         let rt = Runtime::<DynHost>::new();
-        let itest = rt.interface("ITest").method("m", 0).define().unwrap();
+        let itest = rt
+            .interface("ITest")
+            .abstract_method("m", 0)
+            .define()
+            .unwrap();
         let m = itest.method("m").unwrap();
         let impls: Vec<TypeRef<DynHost>> = (0..CASTERS as i64)
             .map(|t| {
                 rt.interface(&format!("Impl{t}"))
                     .base(&itest)
-                    .override_base(&itest, "m", body(move |_, _, _| Ok(Value::Int(t))))
+                    .override_base(&itest, "m", move |_| Ok(Value::Int(t)))
                     .dynamic_castable_implementation()
                     .define()
                     .unwrap()

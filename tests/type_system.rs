@@ -15,7 +15,7 @@ use dynacast::{
 type Rt = Runtime<DynHost>;
 
 fn int(i: i64) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(i)))
+    body(move |_| Ok(Value::Int(i)))
 }
 
 fn new(rt: &Rt, class: &ClassRef<DynHost>) -> Object<DynHost> {
@@ -26,12 +26,12 @@ fn new(rt: &Rt, class: &ClassRef<DynHost>) -> Object<DynHost> {
 #[test]
 fn handles_are_stable_identities() {
     let rt = Rt::new();
-    let a = rt.interface("IA").method("m", 0).define().unwrap();
-    let b = rt.interface("IB").method("m", 0).define().unwrap();
+    let a = rt.interface("IA").abstract_method("m", 0).define().unwrap();
+    let b = rt.interface("IB").abstract_method("m", 0).define().unwrap();
     let class = rt
         .class("C")
         .implement(&a)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     assert_eq!(rt.lookup("IA"), Some(a.as_type()));
@@ -87,11 +87,15 @@ fn root_class_object() {
 #[test]
 fn interface_members_and_bases() {
     let rt = Rt::new();
-    let root = rt.interface("IRoot").method("r", 2).define().unwrap();
+    let root = rt
+        .interface("IRoot")
+        .abstract_method("r", 2)
+        .define()
+        .unwrap();
     let left = rt
         .interface("ILeft")
         .base(&root)
-        .method("l", 0)
+        .abstract_method("l", 0)
         .define()
         .unwrap();
     let right = rt.interface("IRight").base(&root).define().unwrap();
@@ -99,8 +103,8 @@ fn interface_members_and_bases() {
         .interface("IBoth")
         .base(&left)
         .base(&right)
-        .default_method("d", 1, int(1))
-        .helper("h", 0, int(2))
+        .default_method_body("d", 1, int(1))
+        .helper_body("h", 0, int(2))
         .static_method("s", 0, static_body(|_, _| Ok(Value::Int(3))))
         .define()
         .unwrap();
@@ -165,7 +169,7 @@ fn generic_instantiations_are_distinct_types() {
             "ITestGeneric",
             &[Variance::Contravariant, Variance::Covariant],
         )
-        .method("m", 1)
+        .abstract_method("m", 1)
         .define_generic()
         .unwrap();
     assert_eq!(generic.name(), "ITestGeneric");
@@ -217,7 +221,7 @@ fn generic_instantiations_are_distinct_types() {
                 TypeExpr::generic(&generic, ["int".into(), "string".into()]),
             ],
         ))
-        .method("m", 1, int(0))
+        .virtual_method_body("m", 1, int(0))
         .define()
         .unwrap();
     let inner = is.as_type();
@@ -267,13 +271,13 @@ fn generic_bases_use_parameters() {
     let rt = Rt::new();
     let ienum = rt
         .generic_interface("IEnumerable", &[Variance::Covariant])
-        .method("first", 0)
+        .abstract_method("first", 0)
         .define_generic()
         .unwrap();
     let ilist = rt
         .generic_interface("IList", &[Variance::Invariant])
         .base(TypeExpr::generic(&ienum, [TypeExpr::Param(0)]))
-        .method("count", 0)
+        .abstract_method("count", 0)
         .define_generic()
         .unwrap();
     let cat = rt.class("Cat").define().unwrap().as_type();
@@ -286,8 +290,8 @@ fn generic_bases_use_parameters() {
     let class = rt
         .class("CatList")
         .implement(&list_cat)
-        .method("first", 0, int(1))
-        .method("count", 0, int(2))
+        .virtual_method_body("first", 0, int(1))
+        .virtual_method_body("count", 0, int(2))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -328,33 +332,33 @@ fn classes_vtables_and_inheritance() {
         }
     }
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let abs = rt
         .class("Abs")
         .abstract_class()
         .implement(&iface)
         .abstract_method("m", 0)
-        .method("n", 1, int(1))
+        .virtual_method_body("n", 1, int(1))
         .hook(NoHook)
         .define()
         .unwrap();
     let concrete = rt
         .class("Concrete")
         .base(&abs)
-        .override_method("m", int(2))
+        .override_method_body("m", int(2))
         .define()
         .unwrap();
     assert!(abs.is_abstract() && !concrete.is_abstract());
     assert!(abs.has_hook() && concrete.has_hook());
     assert!(!rt.object_class().has_hook());
     assert_eq!(concrete.interfaces(), vec![iface.clone()]);
-    let m = concrete.method("m").unwrap();
+    let m = concrete.virtual_method("m").unwrap();
     assert_eq!((m.name(), m.arity(), m.class()), ("m", 0, &concrete));
-    assert_eq!(concrete.method("n").unwrap().arity(), 1);
+    assert_eq!(concrete.virtual_method("n").unwrap().arity(), 1);
     assert_eq!(format!("{m:?}"), "Concrete.m");
     let obj = new(&rt, &concrete);
     assert_eq!(
-        obj.call_virtual(&abs.method("m").unwrap(), &[], &mut ())
+        obj.call_virtual(&abs.virtual_method("m").unwrap(), &[], &mut ())
             .unwrap(),
         Value::Int(2)
     );
@@ -370,27 +374,24 @@ fn objects_carry_class_and_payload_and_this_is_original() {
     let rt = Rt::new();
     let iface = rt
         .interface("I")
-        .method("virt", 0)
-        .default_method(
-            "dflt",
-            0,
-            body(|this, _, _| Ok(Value::Object(this.clone()))),
-        )
-        .helper(
-            "help",
-            0,
-            body(|this, _, _| Ok(Value::Object(this.clone()))),
-        )
+        .abstract_method("virt", 0)
+        .default_method("dflt", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
+        .helper("help", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(Value::Object(this.clone()))
+        })
         .define()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method(
-            "virt",
-            0,
-            body::<DynHost, _>(|this, _, _| Ok(this.payload().clone())),
-        )
+        .virtual_method("virt", 0, |call| {
+            let (this, _, _) = call.into_parts();
+            Ok(this.payload().clone())
+        })
         .define()
         .unwrap();
     let obj = rt.new_object(&class, Value::from("payload")).unwrap();
@@ -444,26 +445,19 @@ fn custom_host_types_flow_through() {
     let rt = Runtime::<MyHost>::new();
     let iface = rt
         .interface("IAdd")
-        .method("add", 2)
-        .method("fail", 0)
+        .abstract_method("add", 2)
+        .abstract_method("fail", 0)
         .define()
         .unwrap();
     let class = rt
         .class("Adder")
         .implement(&iface)
-        .method(
-            "add",
-            2,
-            dynacast::body::<MyHost, _>(|this, args, cx| {
-                cx.log.push(format!("{} add", this.payload()));
-                Ok(args[0] + args[1])
-            }),
-        )
-        .method(
-            "fail",
-            0,
-            dynacast::body::<MyHost, _>(|_, _, _| Err(Error::Host(MyError(7)))),
-        )
+        .virtual_method("add", 2, |call| {
+            let (this, args, cx) = call.into_parts();
+            cx.log.push(format!("{} add", this.payload()));
+            Ok(args[0] + args[1])
+        })
+        .virtual_method("fail", 0, |_| Err(Error::Host(MyError(7))))
         .define()
         .unwrap();
     let obj = rt.new_object(&class, "adder#1").unwrap();
@@ -574,17 +568,17 @@ fn registration_while_others_cast_and_call() {
     const DEFINITIONS: usize = 200;
     const READERS: usize = 3;
     let rt = Rt::new();
-    let iface = rt.interface("I").method("m", 0).define().unwrap();
+    let iface = rt.interface("I").abstract_method("m", 0).define().unwrap();
     let missing = rt.interface("IMissing").define().unwrap();
     let generic = rt
         .generic_interface("IG", &[Variance::Covariant])
-        .default_method("g", 0, int(9))
+        .default_method_body("g", 0, int(9))
         .define_generic()
         .unwrap();
     let class = rt
         .class("C")
         .implement(&iface)
-        .method("m", 0, int(1))
+        .virtual_method_body("m", 0, int(1))
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -633,7 +627,7 @@ fn registration_while_others_cast_and_call() {
                     let k = rt
                         .class(&name)
                         .implement(iface)
-                        .method("m", 0, int(i as i64))
+                        .virtual_method_body("m", 0, int(i as i64))
                         .define()
                         .unwrap();
                     assert_eq!(rt.lookup(&name), Some(k.as_type()));
@@ -654,7 +648,7 @@ fn registration_while_others_cast_and_call() {
                 for i in 0..DEFINITIONS {
                     let r = rt
                         .interface("IRedefined")
-                        .method("m", 0)
+                        .abstract_method("m", 0)
                         .redefine()
                         .define()
                         .unwrap();
@@ -736,19 +730,20 @@ fn concurrent_definitions_of_one_name() {
 fn bodies_may_define_types_reentrantly() {
     let rt = Rt::new();
     let weak = rt.downgrade();
-    let iface = rt.interface("I").method("make", 0).define().unwrap();
+    let iface = rt
+        .interface("I")
+        .abstract_method("make", 0)
+        .define()
+        .unwrap();
     let class = rt
         .class("Factory")
         .implement(&iface)
-        .method(
-            "make",
-            0,
-            body(move |this, _, _| {
-                let rt = weak.upgrade().unwrap();
-                let made = rt.class("Made").base(this.class()).redefine().define()?;
-                Ok(Value::from(made))
-            }),
-        )
+        .virtual_method("make", 0, move |call| {
+            let (this, _, _) = call.into_parts();
+            let rt = weak.upgrade().unwrap();
+            let made = rt.class("Made").base(this.class()).redefine().define()?;
+            Ok(Value::from(made))
+        })
         .define()
         .unwrap();
     let obj = new(&rt, &class);
@@ -767,15 +762,15 @@ fn generic_overrides_of_generic_base_methods() {
     let rt = Rt::new();
     let base = rt
         .generic_interface("IBase", &[Variance::Invariant])
-        .method("m", 0)
-        .default_method("n", 0, int(0))
+        .abstract_method("m", 0)
+        .default_method_body("n", 0, int(0))
         .define_generic()
         .unwrap();
     let base_of_t = || TypeExpr::generic(&base, [TypeExpr::Param(0)]);
     let implementation = rt
         .generic_interface("IImpl", &[Variance::Invariant])
         .base(base_of_t())
-        .override_base(base_of_t(), "m", int(5))
+        .override_base_body(base_of_t(), "m", int(5))
         .reabstract(base_of_t(), "n")
         .define_generic()
         .unwrap();

@@ -8,8 +8,7 @@
 use std::hint::black_box;
 
 use dynacast::{
-    body, CallSite, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef,
-    Value,
+    CallSite, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
 };
 
 #[path = "common/counting_alloc.rs"]
@@ -62,18 +61,28 @@ fn add_one(this: &DynObject, args: &[Value]) -> Result<Value, DynError> {
 #[test]
 fn hot_paths_allocate_nothing() {
     let rt = Runtime::<DynHost>::new();
-    let iwork = rt.interface("IWork").method("work", 1).define().unwrap();
+    let iwork = rt
+        .interface("IWork")
+        .abstract_method("work", 1)
+        .define()
+        .unwrap();
     let iwork_impl = rt
         .interface("IWorkImpl")
         .base(&iwork)
-        .override_base(&iwork, "work", body(|this, args, _| add_one(this, args)))
+        .override_base(&iwork, "work", |call| {
+            let (this, args, _) = call.into_parts();
+            add_one(this, args)
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap();
     let static_class = rt
         .class("Static")
         .implement(&iwork)
-        .method("work", 1, body(|this, args, _| add_one(this, args)))
+        .virtual_method("work", 1, |call| {
+            let (this, args, _) = call.into_parts();
+            add_one(this, args)
+        })
         .define()
         .unwrap();
     let hooked = |name: &str| {
@@ -95,7 +104,7 @@ fn hot_paths_allocate_nothing() {
         })
         .collect();
     let work = iwork.method("work").unwrap();
-    let virtual_work = static_class.method("work").unwrap();
+    let virtual_work = static_class.virtual_method("work").unwrap();
     let args = [Value::Int(2)];
     let object_class = rt.object_class().clone();
 

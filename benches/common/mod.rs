@@ -12,8 +12,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use dynacast::{
-    body, CallResult, CallSite, ClassMethodRef, ClassRef, DynamicCastable, Error, Host,
-    InterfaceRef, MethodRef, Object, Runtime, TypeRef,
+    CallResult, CallSite, ClassMethodRef, ClassRef, DynamicCastable, Error, Host, InterfaceRef,
+    MethodRef, Object, Runtime, TypeRef,
 };
 use intertrait::cast::CastRef;
 use intertrait::{cast_to, CastFrom, CastFromSync};
@@ -155,11 +155,18 @@ pub struct Fixture {
 impl Fixture {
     pub fn new() -> Self {
         let rt = Runtime::<Bench>::new();
-        let iwork = rt.interface("IWork").method("work", 1).define().unwrap();
+        let iwork = rt
+            .interface("IWork")
+            .abstract_method("work", 1)
+            .define()
+            .unwrap();
         let iwork_impl = rt
             .interface("IWorkImpl")
             .base(&iwork)
-            .override_base(&iwork, "work", body(|this, args, _| work(this, args)))
+            .override_base(&iwork, "work", |call| {
+                let (this, args, _) = call.into_parts();
+                work(this, args)
+            })
             .dynamic_castable_implementation()
             .define()
             .unwrap();
@@ -170,8 +177,10 @@ impl Fixture {
         // position instead of measuring the cache.)
         let mut wide_builder = rt.interface("IWide");
         for i in 0..WIDE {
-            wide_builder =
-                wide_builder.default_method(&format!("m{i}"), 1, body(|this, a, _| work(this, a)));
+            wide_builder = wide_builder.default_method(&format!("m{i}"), 1, |call| {
+                let (this, a, _) = call.into_parts();
+                work(this, a)
+            });
         }
         let iwide = wide_builder.define().unwrap();
         let iwide_impl = rt
@@ -187,10 +196,13 @@ impl Fixture {
         let static_class = rt
             .class("Static")
             .implement(&iwork)
-            .method("work", 1, body(|this, args, _| work(this, args)))
+            .virtual_method("work", 1, |call| {
+                let (this, args, _) = call.into_parts();
+                work(this, args)
+            })
             .define()
             .unwrap();
-        let virtual_work = static_class.method("work").unwrap();
+        let virtual_work = static_class.virtual_method("work").unwrap();
         let mut fixture = Fixture {
             work: iwork.method("work").unwrap(),
             wide: iwide.methods(),

@@ -11,8 +11,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex};
 
 use dynacast::{
-    body, ClassRef, DynamicCastable, Error, Host, InterfaceRef, MethodRef, Object, Runtime,
-    TypeRef, WeakRuntime,
+    ClassRef, DynamicCastable, Error, Host, InterfaceRef, MethodRef, Object, Runtime, TypeRef,
+    WeakRuntime,
 };
 use loom::sync::atomic::{AtomicUsize, Ordering};
 
@@ -205,7 +205,7 @@ pub fn world(methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
     let rt = Runtime::<LoomHost>::new();
     let mut i = rt.interface("I");
     for k in 0..methods {
-        i = i.method(&format!("m{k}"), 0);
+        i = i.abstract_method(&format!("m{k}"), 0);
     }
     let i = i.define().expect("I");
     let impls = tags
@@ -217,17 +217,21 @@ pub fn world(methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
                 .dynamic_castable_implementation();
             for k in 0..methods {
                 let value = tag * 100 + k as u64;
-                b = b.override_base(&i, &format!("m{k}"), body(move |_, _, _| Ok(value)));
+                b = b.override_base(&i, &format!("m{k}"), move |_| Ok(value));
             }
             b.define().expect("Impl")
         })
         .collect();
     let j = rt.interface("J").define().expect("J");
-    let k = rt.interface("K").method("k0", 0).define().expect("K");
+    let k = rt
+        .interface("K")
+        .abstract_method("k0", 0)
+        .define()
+        .expect("K");
     let k_impl = rt
         .interface("KImpl")
         .base(&k)
-        .override_base(&k, "k0", body(|_, _, _| Ok(K_VALUE)))
+        .override_base(&k, "k0", |_| Ok(K_VALUE))
         .dynamic_castable_implementation()
         .define()
         .expect("KImpl");

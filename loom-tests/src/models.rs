@@ -551,7 +551,7 @@ pub fn call_site_pairs_types_with_their_targets() -> usize {
 /// through a raw pointer into the body's own `Arc`, so every copy of a body must own one
 /// count of that `Arc`, and the closure must live exactly as long as the last copy. Two
 /// actors call `I.m0` through their own copies (one from `Object::resolve`, called with
-/// `Body::invoke`; one held by a call site's entry) while the model thread drops the
+/// `Body::call`; one held by a call site's entry) while the model thread drops the
 /// runtime and every other handle right after spawning them. The closure captures a loom
 /// allocation tracker, so loom's leak check fails if any copy miscounted its ownership;
 /// each actor checks the closure's answer.
@@ -571,14 +571,10 @@ pub fn thin_body_owner() -> usize {
             let alive = loom::alloc::Track::new(());
             let i = rt
                 .interface("I")
-                .default_method(
-                    "m0",
-                    0,
-                    dynacast::body(move |_, _, _| {
-                        let _owned = &alive;
-                        Ok(7)
-                    }),
-                )
+                .default_method("m0", 0, move |_| {
+                    let _owned = &alive;
+                    Ok(7)
+                })
                 .define()
                 .expect("I");
             let class = rt.class("C").implement(&i).define().expect("C");
@@ -591,7 +587,7 @@ pub fn thin_body_owner() -> usize {
                     let mut cx = Caller::default();
                     let body = obj.resolve(&m0, &mut cx).expect("resolves");
                     drop(m0);
-                    let v = body.invoke(&obj, &[], &mut cx).expect("the body runs");
+                    let v = body.call(&obj, &[], &mut cx).expect("the body runs");
                     (v, done.fetch_add(1, Ordering::AcqRel))
                 })
             };

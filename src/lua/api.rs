@@ -13,6 +13,7 @@ use super::handles::{
     TYPE_INDEX,
 };
 use super::LuaHost;
+use crate::by_name::NamedMethod;
 use crate::error::Error;
 use crate::object::Object;
 use crate::runtime::Runtime;
@@ -241,7 +242,7 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         status_fn(lua, |lua, (t, name): (UserDataRef<LuaType>, String)| {
             let m = match &t.0 {
                 TypeRef::Interface(i) => LuaMethod::Interface(i.method(&name)?),
-                TypeRef::Class(c) => LuaMethod::Class(c.method(&name)?),
+                TypeRef::Class(c) => LuaMethod::Class(c.virtual_method(&name)?),
             };
             Ok(lua.create_userdata(m)?)
         })?,
@@ -299,33 +300,21 @@ fn resolve(lua: &Lua, (class, key): (UserDataRef<LuaType>, Value)) -> mlua::Resu
         return Ok(Value::Nil);
     };
     let key = key.to_str()?;
-    if let Ok(m) = c.method(&key) {
-        return Ok(Value::UserData(lua.create_userdata(LuaMethod::Class(m))?));
-    }
-    let mut found = c
-        .interfaces()
-        .into_iter()
-        .filter_map(|i| i.method(&key).ok())
-        .filter(|m| !m.is_static());
-    let Some(first) = found.next() else {
-        return Ok(Value::Nil);
+    let method = match c.find_method(&key) {
+        Ok(NamedMethod::Class(m)) => LuaMethod::Class(m),
+        Ok(NamedMethod::Interface(m)) => LuaMethod::Interface(m),
+        Err(Error::AmbiguousName { first, second, .. }) => {
+            return Err(mlua::Error::external(super::error::BindingError {
+                kind: "AmbiguousName",
+                message: format!(
+                    "class '{}' implements '{key}' of both '{first}' and '{second}'; call {first}.{key}(obj) or {second}.{key}(obj)",
+                    c.name(),
+                ),
+            }));
+        }
+        Err(_) => return Ok(Value::Nil),
     };
-    if let Some(second) = found.next() {
-        return Err(mlua::Error::external(super::error::BindingError {
-            kind: "AmbiguousName",
-            message: format!(
-                "class '{}' implements '{key}' of both '{}' and '{}'; call {}.{key}(obj) or {}.{key}(obj)",
-                c.name(),
-                first.interface().name(),
-                second.interface().name(),
-                first.interface().name(),
-                second.interface().name(),
-            ),
-        }));
-    }
-    Ok(Value::UserData(
-        lua.create_userdata(LuaMethod::Interface(first))?,
-    ))
+    Ok(Value::UserData(lua.create_userdata(method)?))
 }
 
 /// Fields of a type handle (`t.name`, …): plain functions, they cannot fail.

@@ -39,7 +39,8 @@ pub(crate) fn call_protected(
 /// whose first result is the call's result.
 pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);
-    Ok(body::<LuaHost, _>(move |this, args, lua: &mut Lua| {
+    Ok(body::<LuaHost, _>(move |call| {
+        let (this, args, lua): (_, _, &mut Lua) = call.into_parts();
         let b = binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
         let this = object_table(&b, lua, this, None)?;

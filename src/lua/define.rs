@@ -369,10 +369,10 @@ fn members_of(
     }
     for (member, value) in members(name, &spec, "methods")? {
         b = match value {
-            Value::Integer(n) => b.method(&member, abstract_arity(name, &member, n)?),
+            Value::Integer(n) => b.abstract_method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
                 let n = arity(name, &member, &f, true)?;
-                b.default_method(&member, n, known_lua_body(lua, f)?)
+                b.default_method_body(&member, n, known_lua_body(lua, f)?)
             }
             other => {
                 return Err(type_load(
@@ -388,7 +388,7 @@ fn members_of(
     for (member, value) in members(name, &spec, "helpers")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, true)?;
-        b = b.helper(&member, n, known_lua_body(lua, f)?);
+        b = b.helper_body(&member, n, known_lua_body(lua, f)?);
     }
     for (member, value) in members(name, &spec, "statics")? {
         let f = function(name, &member, value)?;
@@ -398,7 +398,7 @@ fn members_of(
     for (key, value) in members(name, &spec, "overrides")? {
         let f = function(name, &key, value)?;
         let (base, method) = override_target(name, rt, &bases, &key)?;
-        b = b.override_base(base, &method, known_lua_body(lua, f)?);
+        b = b.override_base_body(base, &method, known_lua_body(lua, f)?);
     }
     for key in list(name, &spec, "reabstract")? {
         let Value::String(key) = key else {
@@ -455,11 +455,14 @@ pub(crate) fn class(
             Value::Function(f) => {
                 // A name the base class already has overrides its slot; a new name is a
                 // new virtual method.
-                if base.as_ref().is_some_and(|c| c.method(&member).is_ok()) {
-                    b.override_method(&member, known_lua_body(lua, f)?)
+                if base
+                    .as_ref()
+                    .is_some_and(|c| c.virtual_method(&member).is_ok())
+                {
+                    b.override_method_body(&member, known_lua_body(lua, f)?)
                 } else {
                     let n = arity(name, &member, &f, true)?;
-                    b.method(&member, n, known_lua_body(lua, f)?)
+                    b.virtual_method_body(&member, n, known_lua_body(lua, f)?)
                 }
             }
             other => {

@@ -109,7 +109,7 @@ fn variance(v: Var) -> Variance {
 }
 
 fn tag_body(tag: Tag) -> dynacast::Body<DynHost> {
-    body(move |_, _, _| Ok(Value::Int(tag)))
+    body(move |_| Ok(Value::Int(tag)))
 }
 
 /// An engine result as a comparable prediction.
@@ -153,9 +153,9 @@ pub fn build(model: &Model) -> Result<Built, String> {
         let mut b = rt.generic_interface(&g.name, &vars);
         for m in &g.methods {
             b = match m.kind {
-                Kind::Abstract => b.method(&m.name, m.arity),
-                Kind::Default(t) => b.default_method(&m.name, m.arity, tag_body(t)),
-                Kind::Helper(t) => b.helper(&m.name, m.arity, tag_body(t)),
+                Kind::Abstract => b.abstract_method(&m.name, m.arity),
+                Kind::Default(t) => b.default_method_body(&m.name, m.arity, tag_body(t)),
+                Kind::Helper(t) => b.helper_body(&m.name, m.arity, tag_body(t)),
                 Kind::Static(t) => {
                     b.static_method(&m.name, m.arity, static_body(move |_, _| Ok(Value::Int(t))))
                 }
@@ -192,9 +192,11 @@ pub fn build(model: &Model) -> Result<Built, String> {
                     }
                     for m in &i.methods {
                         b = match m.kind {
-                            Kind::Abstract => b.method(&m.name, m.arity),
-                            Kind::Default(t) => b.default_method(&m.name, m.arity, tag_body(t)),
-                            Kind::Helper(t) => b.helper(&m.name, m.arity, tag_body(t)),
+                            Kind::Abstract => b.abstract_method(&m.name, m.arity),
+                            Kind::Default(t) => {
+                                b.default_method_body(&m.name, m.arity, tag_body(t))
+                            }
+                            Kind::Helper(t) => b.helper_body(&m.name, m.arity, tag_body(t)),
                             Kind::Static(t) => b.static_method(
                                 &m.name,
                                 m.arity,
@@ -205,7 +207,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
                     for o in &i.overrides {
                         let base = TypeExpr::Type(get(&types, o.base).ok_or("base undefined")?);
                         b = match o.body {
-                            Some(t) => b.override_base(base, &o.method, tag_body(t)),
+                            Some(t) => b.override_base_body(base, &o.method, tag_body(t)),
                             None => b.reabstract(base, &o.method),
                         };
                     }
@@ -232,12 +234,12 @@ pub fn build(model: &Model) -> Result<Built, String> {
                     }
                     for m in &c.methods {
                         b = match m.body {
-                            Some(t) => b.method(&m.name, m.arity, tag_body(t)),
+                            Some(t) => b.virtual_method_body(&m.name, m.arity, tag_body(t)),
                             None => b.abstract_method(&m.name, m.arity),
                         };
                     }
                     for (name, t) in &c.overrides {
-                        b = b.override_method(name, tag_body(*t));
+                        b = b.override_method_body(name, tag_body(*t));
                     }
                     for i in &c.implements {
                         b = b.implement(TypeExpr::Type(get(&types, *i).ok_or("iface undefined")?));

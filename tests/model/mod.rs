@@ -488,6 +488,26 @@ impl Model {
     /// definitions can trip: abstract members left in a concrete class).
     pub fn define_fails(&self, c: TypeId) -> bool {
         let class = self.class(c).expect("class");
+        // A class method named like a method of an interface the class lists, with another
+        // arity and no explicit map, fails (default body or not, abstract class or not).
+        let vt = self.vtable(c);
+        for i in self.listed_closure(c) {
+            let n = self.iface(i).expect("interface").methods.len();
+            for s in 0..n {
+                let decl = self.method(i, s);
+                if !decl.kind.is_virtual() {
+                    continue;
+                }
+                let mapped = class
+                    .maps
+                    .iter()
+                    .any(|(mi, mname, _)| self.find_method(*mi, mname) == Some((i, s)));
+                let named: Vec<_> = vt.iter().filter(|m| m.name == decl.name).collect();
+                if !mapped && !named.is_empty() && named.iter().all(|m| m.arity != decl.arity) {
+                    return true;
+                }
+            }
+        }
         if class.is_abstract {
             return false;
         }

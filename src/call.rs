@@ -1,0 +1,139 @@
+//! What a method body receives: one [`Call`] with the object, the arguments, the
+//! caller's context and what was called.
+
+use std::sync::Arc;
+
+use crate::error::{Error, InvalidOperation};
+use crate::host::Host;
+use crate::interface::{InterfaceRef, MethodRef};
+use crate::object::Object;
+use crate::runtime::Runtime;
+
+/// One call of a method body: the object it runs on, its arguments, the caller's context
+/// and the method that was called.
+///
+/// A body takes a single `Call`, so a closure passed to a builder needs no annotations:
+/// the builder fixes the host, and every accessor has a concrete type. A body reaches
+/// its interface, its method and its runtime through the call instead of capturing them
+/// (a captured handle would keep the definitions alive through their own bodies).
+///
+/// ```
+/// use dynacast::{DynHost, Runtime, Value};
+/// let rt = Runtime::<DynHost>::new();
+/// let shape = rt
+///     .interface("IShape")
+///     .default_method("describe", 1, |call| {
+///         let scale = call.arg(0)?.as_int().unwrap_or(1);
+///         let name = call.method().map_or("?", |m| m.name());
+///         let iface = call.interface().map_or("?", |i| i.name());
+///         Ok(Value::from(format!("{iface}.{name} x{scale} of {}", call.payload())))
+///     })
+///     .define()?;
+/// let square = rt.class("Square").implement(&shape).define()?;
+/// let obj = rt.new_object(&square, Value::Int(3))?;
+/// let out = obj.call(&shape.method("describe")?, &[Value::Int(2)], &mut ())?;
+/// assert_eq!(out, Value::from("IShape.describe x2 of 3"));
+/// # Ok::<(), dynacast::DynError>(())
+/// ```
+pub struct Call<'a, H: Host> {
+    this: &'a Object<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+    method: Option<&'a MethodRef<H>>,
+}
+
+impl<'a, H: Host> Call<'a, H> {
+    /// A call of a body on `this` made outside the engine's dispatch (for a [`Body`]
+    /// obtained from [`Object::resolve`](crate::Object::resolve)): it knows no method.
+    ///
+    /// [`Body`]: crate::Body
+    pub fn new(this: &'a Object<H>, args: &'a [H::Value], cx: &'a mut H::Context) -> Self {
+        Self::with_method(this, args, cx, None)
+    }
+
+    #[inline(always)]
+    pub(crate) fn with_method(
+        this: &'a Object<H>,
+        args: &'a [H::Value],
+        cx: &'a mut H::Context,
+        method: Option<&'a MethodRef<H>>,
+    ) -> Self {
+        Call {
+            this,
+            args,
+            cx,
+            method,
+        }
+    }
+
+    /// The object the method runs on (always the original object, never a proxy).
+    pub fn this(&self) -> &'a Object<H> {
+        self.this
+    }
+
+    /// The object's payload.
+    pub fn payload(&self) -> &'a H::Payload {
+        self.this.payload()
+    }
+
+    /// All arguments (their number is the method's arity: the engine checked it).
+    pub fn args(&self) -> &'a [H::Value] {
+        self.args
+    }
+
+    /// Argument `index`, or an [`InvalidOperation::MissingArgument`] error naming the
+    /// method when the call has fewer (the body reads more than its declared arity).
+    pub fn arg(&self, index: usize) -> Result<&'a H::Value, Error<H::Error>> {
+        self.args.get(index).ok_or_else(|| {
+            Error::InvalidOperation(InvalidOperation::MissingArgument {
+                method: self.method_name(),
+                index,
+                count: self.args.len(),
+            })
+        })
+    }
+
+    /// The caller's context, to pass on to nested calls.
+    pub fn cx(&mut self) -> &mut H::Context {
+        self.cx
+    }
+
+    /// The interface method the caller called, when the call went through one
+    /// ([`Object::call`], a call site, [`Object::call_by_name`] resolving to an interface
+    /// method); `None` for [`Object::call_virtual`] (a class method body knows its class
+    /// method already) and a [`Body`](crate::Body) run directly. For a default body reached
+    /// through a hook this is the *requested* method; the body itself belongs to the
+    /// implementation interface the hook returned.
+    pub fn method(&self) -> Option<&'a MethodRef<H>> {
+        self.method
+    }
+
+    /// The interface of [`method`](Self::method).
+    pub fn interface(&self) -> Option<&'a InterfaceRef<H>> {
+        self.method().map(MethodRef::interface)
+    }
+
+    /// The runtime the object's class belongs to. Classes keep only a weak handle (no
+    /// cycle through their own bodies), so this fails with
+    /// [`InvalidOperation::RuntimeDropped`] once every [`Runtime`] handle is gone.
+    pub fn runtime(&self) -> Result<Runtime<H>, Error<H::Error>> {
+        let class = self.this.class_data();
+        class.weak_runtime.upgrade().ok_or_else(|| {
+            Error::InvalidOperation(InvalidOperation::RuntimeDropped {
+                class: class.name.clone(),
+            })
+        })
+    }
+
+    /// The object, the arguments and the context, for bodies that want all three at once.
+    pub fn into_parts(self) -> (&'a Object<H>, &'a [H::Value], &'a mut H::Context) {
+        (self.this, self.args, self.cx)
+    }
+
+    fn method_name(&self) -> Arc<str> {
+        match self.method {
+            Some(m) => Arc::from(format!("{}.{}", m.interface().name(), m.name())),
+            None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! What a body reaches through its `Call` (the method, its interface, the runtime, its
+//! arguments) and calls by name, without capturing any engine handle.
+
+use std::sync::Arc;
+
+use dynacast::{DynError, DynHost, Runtime, Value};
+
+#[test]
+fn a_default_body_reads_its_method_and_interface_and_the_interface_is_freed() -> Result<(), DynError>
+{
+    let alive = Arc::new(());
+    let rt = Runtime::<DynHost>::new();
+    let held = alive.clone();
+    let shape = rt
+        .interface("IShape")
+        .default_method("describe", 0, move |call| {
+            let _ = &held;
+            let method = call.method().map_or("none", |m| m.name()).to_owned();
+            let iface = call.interface().map_or("none", |i| i.name()).to_owned();
+            Ok(Value::from(format!("{iface}.{method}")))
+        })
+        .define()?;
+    let square = rt.class("Square").implement(&shape).define()?;
+    let obj = rt.new_object(&square, Value::Nil)?;
+    assert_eq!(
+        obj.call(&shape.method("describe")?, &[], &mut ())?,
+        Value::from("IShape.describe")
+    );
+    assert_eq!(
+        obj.call_by_name("describe", &[], &mut ())?,
+        Value::from("IShape.describe")
+    );
+    // A body run outside dispatch knows no method.
+    let body = obj.resolve(&shape.method("describe")?, &mut ())?;
+    assert_eq!(body.call(&obj, &[], &mut ())?, Value::from("none.none"));
+    assert_eq!(Arc::strong_count(&alive), 2);
+    drop((rt, shape, square, obj, body));
+    // The body's closure (and so the interface that owns it) is gone: no cycle.
+    assert_eq!(Arc::strong_count(&alive), 1);
+    Ok(())
+}
+
+#[test]
+fn a_body_reaches_the_runtime_until_it_is_dropped() -> Result<(), DynError> {
+    let rt = Runtime::<DynHost>::new();
+    let factory = rt
+        .interface("IFactory")
+        .default_method("make", 0, |call| {
+            let rt = call.runtime()?;
+            let class = rt.class("Made").redefine().define()?;
+            Ok(Value::Object(rt.new_object(&class, Value::Int(1))?))
+        })
+        .define()?;
+    let class = rt.class("Factory").implement(&factory).define()?;
+    let obj = rt.new_object(&class, Value::Nil)?;
+    let make = factory.method("make")?;
+    let made = obj.call(&make, &[], &mut ())?;
+    assert_eq!(
+        made.as_object().map(|o| o.class().name().to_owned()),
+        Some("Made".to_owned())
+    );
+    drop(rt);
+    let err = obj.call(&make, &[], &mut ()).unwrap_err();
+    assert_eq!(err.kind(), "InvalidOperation");
+    assert_eq!(
+        err.to_string(),
+        "The Runtime of type 'Factory' was dropped: keep a Runtime handle alive while its objects are called."
+    );
+    Ok(())
+}
+
+#[test]
+fn arg_past_the_end_is_an_error_naming_the_method() -> Result<(), DynError> {
+    let rt = Runtime::<DynHost>::new();
+    let i = rt
+        .interface("IOne")
+        .default_method("first_two", 1, |call| Ok(call.arg(1)?.clone()))
+        .define()?;
+    let obj = rt.new_object(&rt.class("One").implement(&i).define()?, Value::Nil)?;
+    let err = obj
+        .call(&i.method("first_two")?, &[Value::Int(1)], &mut ())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "'IOne.first_two' asked for argument 1 but was called with 1 argument(s): declare the arity the body reads."
+    );
+    Ok(())
+}
+
+#[test]
+fn call_by_name_prefers_the_class_then_the_single_interface_method() -> Result<(), DynError> {
+    let rt = Runtime::<DynHost>::new();
+    let a = rt
+        .interface("IA")
+        .default_method("hi", 0, |_| Ok(Value::from("IA")))
+        .define()?;
+    let b = rt
+        .interface("IB")
+        .default_method("hi", 0, |_| Ok(Value::from("IB")))
+        .default_method("only_b", 0, |_| Ok(Value::from("only IB")))
+        .define()?;
+    let both = rt.class("Both").implement(&a).implement(&b).define()?;
+    let obj = rt.new_object(&both, Value::Nil)?;
+    assert_eq!(
+        obj.call_by_name("only_b", &[], &mut ())?,
+        Value::from("only IB")
+    );
+    let err = obj.call_by_name("hi", &[], &mut ()).unwrap_err();
+    assert_eq!(err.kind(), "AmbiguousName");
+    assert_eq!(
+        err.to_string(),
+        "Class 'Both' implements 'hi' of both 'IA' and 'IB': call it through one of them."
+    );
+    let err = obj.call_by_name("nope", &[], &mut ()).unwrap_err();
+    assert_eq!(err.to_string(), "Member 'nope' not found on type 'Both'.");
+    let own = rt
+        .class("Own")
+        .implement(&a)
+        .implement(&b)
+        .virtual_method("hi", 0, |_| Ok(Value::from("class")))
+        .define()?;
+    let obj = rt.new_object(&own, Value::Nil)?;
+    assert_eq!(obj.call_by_name("hi", &[], &mut ())?, Value::from("class"));
+    Ok(())
+}
