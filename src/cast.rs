@@ -1,13 +1,5 @@
-//! The cast path (rules B1–B6): `is_instance_of` (C# `is`) and `cast` (C# explicit cast).
-//!
-//! 1. The metadata answers first (B1): the class chain for class targets; the class's full
-//!    interface set, with variance, for interface targets. Static facts are precomputed, so
-//!    this is a couple of loads.
-//! 2. Only when that fails, the target is an interface and the class has a hook, the hook's
-//!    `is_interface_implemented` runs (B2), on every attempt: its answer is never cached
-//!    (B3). It is asked about exactly the requested type (B5).
-//! 3. Under `cast`, a `false` answer is `InvalidCast` (B4); an error of the hook's own
-//!    passes through unchanged.
+//! The cast path, top to bottom: `is_instance_of` (C# `is`) and `cast` (C# explicit cast).
+//! Its steps and rules (B1–B6) are in the rules chapter, `crate::rules`, section Casts.
 
 use crate::error::{Error, InvalidOperation};
 use crate::hook;
@@ -54,23 +46,31 @@ impl<H: Host> Object<H> {
         self.check_cast(view, false, cx)
     }
 
-    /// C# `(T)obj`: succeeds when the object is of type `target`, asking the class's hook
+    /// C# `(T)obj`: the object itself when it is of type `target`, asking the class's hook
     /// (with `throw_if_not_implemented = true`) when the metadata says no. Fails with
     /// [`Error::InvalidCast`] ("Unable to cast object of type 'X' to type 'Y'.") or with the
-    /// hook's own error.
+    /// hook's own error. Returning the object lets a cast and a call chain:
+    /// `obj.cast(&iface, cx)?.call(&method, args, cx)`.
     ///
     /// ```
     /// use dynacast::{DynHost, Runtime, Value};
+    /// let cx = &mut ();
     /// let rt = Runtime::<DynHost>::new();
-    /// let shape = rt.interface("IShape").define()?;
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
+    /// let square = rt
+    ///     .class("Square")
+    ///     .implement(&shape)
+    ///     .virtual_method("area", 0, |_| Ok(Value::Int(4)))
+    ///     .define()?;
     /// let rock = rt.class("Rock").define()?;
-    /// let obj = rt.new_object(&rock, Value::Nil)?;
-    /// let err = obj.cast(&shape, &mut ()).unwrap_err();
+    /// let obj = rt.new_object(&square, Value::Nil)?;
+    /// assert_eq!(obj.cast(&shape, cx)?.call(&shape.method("area")?, &[], cx)?, Value::Int(4));
+    /// let err = rt.new_object(&rock, Value::Nil)?.cast(&shape, cx).unwrap_err();
     /// assert_eq!(err.to_string(), "Unable to cast object of type 'Rock' to type 'IShape'.");
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
     #[inline(always)]
-    pub fn cast<T>(&self, target: &T, cx: &mut H::Context) -> Result<(), Error<H::Error>>
+    pub fn cast<T>(&self, target: &T, cx: &mut H::Context) -> Result<&Self, Error<H::Error>>
     where
         T: CastTarget<H> + ?Sized,
     {
@@ -78,9 +78,9 @@ impl<H: Host> Object<H> {
         // (class targets, variance, the hook, the error) is out of line.
         let view = target.view();
         if self.implements_exactly(view) {
-            return Ok(());
+            return Ok(self);
         }
-        self.cast_beyond_exact(view, cx)
+        self.cast_beyond_exact(view, cx).map(|()| self)
     }
 
     /// Fast path of B1: the class implements exactly the target interface.

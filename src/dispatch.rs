@@ -1,14 +1,5 @@
-//! The dispatch path (rules C1–D3): calling an interface method on an object.
-//!
-//! 1. Non-virtual helpers and static members are called directly (C5).
-//! 2. If the class implements the method's interface in its metadata, the slot resolved
-//!    when the class was defined serves the call; the hook is never asked (C1).
-//! 3. Otherwise, if the class has a hook, the per-type cache is read (D1): a hit is the body
-//!    a previous call published, for every instance of the class.
-//! 4. On a miss, `get_interface_implementation` is asked about the interface that
-//!    *declares* the method (C2), with no engine lock held (D2); its answer is checked (C3),
-//!    the most specific default is found in it (C4) and the success is published to the
-//!    cache (first published wins). Failures are returned and never cached.
+//! The dispatch path, top to bottom: calling an interface method on an object. Its steps
+//! and rules (C1–D3) are in the rules chapter, `crate::rules`, section Dispatch.
 
 use std::ops::Deref;
 

@@ -12,8 +12,8 @@
 //!
 //! Where to read:
 //! - [`rules`]: the semantic rules, with the ids (B1, C4, D1, …) the code and tests cite;
-//! - [`cast`]: the cast path, top to bottom;
-//! - [`dispatch`]: the dispatch path, top to bottom;
+//! - [the cast path](rules#casts-b) and [the dispatch path](rules#dispatch-c-d), step by step (their code: `src/cast.rs` and
+//!   `src/dispatch.rs`, top to bottom);
 //! - [`hook`]: the hook trait and its contract;
 //! - `dispatch_cache`: the lock-free per-type cache of dynamic resolutions;
 //! - [`interface`], [`class`], [`runtime`], [`types`]: definitions and the type system.
@@ -58,10 +58,10 @@
 mod by_name;
 mod call;
 pub mod call_site;
-pub mod cast;
+mod cast;
 pub mod class;
 mod default_methods;
-pub mod dispatch;
+mod dispatch;
 mod dispatch_cache;
 pub mod error;
 pub mod hook;

@@ -1,6 +1,6 @@
 //! Objects: a pointer to their class (the method-table pointer) and the host's payload.
 //!
-//! Casting is in [`cast`](crate::cast), calling in [`dispatch`](crate::dispatch).
+//! Casting is in `src/cast.rs`, calling in `src/dispatch.rs` (their steps: [`rules`](crate::rules)).
 
 use std::fmt;
 use std::sync::Arc;

@@ -41,7 +41,19 @@
 //! # Casts (`B`)
 //!
 //! [`Object::is_instance_of`](crate::Object::is_instance_of) is C#'s `is`;
-//! [`Object::cast`](crate::Object::cast) is C#'s explicit cast. Code: [`cast`](crate::cast).
+//! [`Object::cast`](crate::Object::cast) is C#'s explicit cast. The path, in order (the
+//! code is `src/cast.rs`, top to bottom):
+//!
+//! 1. The metadata answers first (B1): the class chain for class targets; the class's full
+//!    interface set, with variance, for interface targets. Static facts are precomputed, so
+//!    this is a couple of loads.
+//! 2. Only when that fails, the target is an interface and the class has a hook, the hook's
+//!    `is_interface_implemented` runs (B2), on every attempt: its answer is never cached
+//!    (B3). It is asked about exactly the requested type (B5).
+//! 3. Under `cast`, a `false` answer is `InvalidCast` (B4); an error of the hook's own
+//!    passes through unchanged.
+//!
+//! The rules:
 //!
 //! - **B1** The metadata check runs first: the class chain, the interfaces the class (or a
 //!   base) implements, and their base interfaces, with variance for generic ones. Types are
@@ -62,8 +74,20 @@
 //!
 //! # Dispatch (`C`, `D`)
 //!
-//! Calling an interface method on an object: [`Object::call`](crate::Object::call). Code:
-//! [`dispatch`](crate::dispatch).
+//! Calling an interface method on an object: [`Object::call`](crate::Object::call). The path,
+//! in order (the code is `src/dispatch.rs`, top to bottom):
+//!
+//! 1. Non-virtual helpers and static members are called directly (C5).
+//! 2. If the class implements the method's interface in its metadata, the slot resolved
+//!    when the class was defined serves the call; the hook is never asked (C1).
+//! 3. Otherwise, if the class has a hook, the per-type cache is read (D1): a hit is the body
+//!    a previous call published, for every instance of the class.
+//! 4. On a miss, `get_interface_implementation` is asked about the interface that
+//!    *declares* the method (C2), with no engine lock held (D2); its answer is checked (C3),
+//!    the most specific default is found in it (C4) and the success is published to the
+//!    cache (first published wins). Failures are returned and never cached.
+//!
+//! The rules:
 //!
 //! - **C1** If the class (or a base class) implements the method's interface in its
 //!   metadata, its own implementation serves the call and the hook is never asked, even if

@@ -72,7 +72,7 @@ fn check(
                 let t = built.types[*target].as_ref().ok_or("target undefined")?;
                 let (want, calls) = m.cast(*class, *target, *throw);
                 let got = if *throw {
-                    observed(o.cast(t, &mut ()).map(|()| true))
+                    observed(o.cast(t, &mut ()).map(|_| true))
                 } else {
                     observed(o.is_instance_of(t, &mut ()))
                 };

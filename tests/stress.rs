@@ -386,7 +386,7 @@ fn run() -> String {
                         }
                         Op::Cast(i) => {
                             casts.fetch_add(1, Ordering::Relaxed);
-                            observed(obj.cast(&engine_types[&i], &mut ()).map(|()| 1))
+                            observed(obj.cast(&engine_types[&i], &mut ()).map(|_| 1))
                         }
                         Op::Call(i) => {
                             calls.fetch_add(1, Ordering::Relaxed);
@@ -483,7 +483,7 @@ fn run() -> String {
                     let throw = matches!(op, Op::Cast(_));
                     let (want, c) = model.cast(id, t, throw);
                     let got = if throw {
-                        observed(obj.cast(&engine_types[&t], &mut ()).map(|()| true))
+                        observed(obj.cast(&engine_types[&t], &mut ()).map(|_| true))
                     } else {
                         observed(obj.is_instance_of(&engine_types[&t], &mut ()))
                     };

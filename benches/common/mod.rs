@@ -308,12 +308,16 @@ pub fn baseline_check(f: &Fixture) -> Result<bool, Error<BenchError>> {
 
 #[inline(always)]
 pub fn metadata_cast(f: &Fixture) -> Result<(), Error<BenchError>> {
-    black_box(&f.static_obj).cast(black_box(&f.iwork), &mut ())
+    black_box(&f.static_obj)
+        .cast(black_box(&f.iwork), &mut ())
+        .map(|_| ())
 }
 
 #[inline(always)]
 pub fn hook_cast(f: &Fixture) -> Result<(), Error<BenchError>> {
-    black_box(&f.hook_obj).cast(black_box(&f.iwork), &mut ())
+    black_box(&f.hook_obj)
+        .cast(black_box(&f.iwork), &mut ())
+        .map(|_| ())
 }
 
 #[inline(always)]
