@@ -117,12 +117,7 @@ impl<'a, H: Host> Call<'a, H> {
     /// cycle through their own bodies), so this fails with
     /// [`InvalidOperation::RuntimeDropped`] once every [`Runtime`] handle is gone.
     pub fn runtime(&self) -> Result<Runtime<H>, Error<H::Error>> {
-        let class = self.this.class_data();
-        class.weak_runtime.upgrade().ok_or_else(|| {
-            Error::InvalidOperation(InvalidOperation::RuntimeDropped {
-                class: class.name.clone(),
-            })
-        })
+        self.this.class().runtime()
     }
 
     /// The object, the arguments and the context, for bodies that want all three at once.

@@ -14,7 +14,7 @@ use hashbrown::{HashMap, HashSet};
 use crate::call::Call;
 use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
-use crate::error::Error;
+use crate::error::{Error, InvalidOperation};
 use crate::hook::DynamicCastable;
 use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
@@ -322,6 +322,29 @@ impl<H: Host> ClassRef<H> {
     /// Whether the class (or a base) carries a dynamic-castable hook.
     pub fn has_hook(&self) -> bool {
         self.0.hook.is_some()
+    }
+
+    /// The runtime the class belongs to, for hooks and embedder code that have an object
+    /// but no runtime at hand (`obj.class().runtime()`; a body has
+    /// [`Call::runtime`](crate::Call::runtime)). Classes keep only a weak handle (no cycle
+    /// through their own bodies and hooks), so this fails with
+    /// [`InvalidOperation::RuntimeDropped`] once every [`Runtime`] handle is gone.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let point = rt.class("Point").define()?;
+    /// assert_eq!(point.runtime()?.id(), rt.id());
+    /// drop(rt);
+    /// assert_eq!(point.runtime().unwrap_err().kind(), "InvalidOperation");
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn runtime(&self) -> Result<Runtime<H>, Error<H::Error>> {
+        self.0.weak_runtime.upgrade().ok_or_else(|| {
+            Error::InvalidOperation(InvalidOperation::RuntimeDropped {
+                class: self.0.name.clone(),
+            })
+        })
     }
 
     /// Every interface the class implements by metadata, including base interfaces.

@@ -123,3 +123,51 @@ fn call_by_name_prefers_the_class_then_the_single_interface_method() -> Result<(
     assert_eq!(obj.call_by_name("hi", &[], &mut ())?, Value::from("class"));
     Ok(())
 }
+
+/// A hook finds its implementation interface by name through the object's class, so it
+/// holds no runtime (and no type) of its own.
+#[test]
+fn a_hook_reaches_the_runtime_through_the_object_class() -> Result<(), DynError> {
+    use dynacast::{DynamicCastable, InterfaceRef, Object, TypeRef};
+    struct ByName;
+    impl DynamicCastable<DynHost> for ByName {
+        fn get_interface_implementation(
+            &self,
+            obj: &Object<DynHost>,
+            iface: &InterfaceRef<DynHost>,
+            _: &mut (),
+        ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+            let rt = obj.class().runtime()?;
+            Ok(rt.lookup(&format!("{}Impl", iface.name())))
+        }
+    }
+    let cx = &mut ();
+    let rt = Runtime::<DynHost>::new();
+    let greet = rt
+        .interface("IGreet")
+        .abstract_method("hello", 0)
+        .define()?;
+    rt.interface("IGreetImpl")
+        .base(&greet)
+        .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
+        .dynamic_castable_implementation()
+        .define()?;
+    let proxy = rt.class("Proxy").hook(ByName).define()?;
+    let obj = rt.new_object(&proxy, Value::Nil)?;
+    assert_eq!(
+        obj.call(&greet.method("hello")?, &[], cx)?,
+        Value::from("hi")
+    );
+    drop(rt);
+    // The class outlives its runtime here: a published resolution still serves, and the
+    // runtime is reported gone, not panicked on.
+    assert_eq!(
+        obj.call(&greet.method("hello")?, &[], cx)?,
+        Value::from("hi")
+    );
+    assert_eq!(
+        proxy.runtime().unwrap_err().to_string(),
+        "The Runtime of type 'Proxy' was dropped: keep a Runtime handle alive while its objects are called."
+    );
+    Ok(())
+}
