@@ -14,7 +14,7 @@ use crate::call::Call;
 use crate::class::ClassRef;
 use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::Error;
-use crate::host::{Body, CallResult, Host, StaticBody};
+use crate::host::{static_body, Body, CallResult, Host, StaticBody};
 use crate::runtime::{NamedType, Runtime};
 use crate::types::{next_uid, TypeRef};
 
@@ -933,8 +933,28 @@ impl<H: Host> InterfaceBuilder<H> {
         self.member(name, arity, MemberKind::Helper(body))
     }
 
-    /// Declares a static member.
-    pub fn static_method(self, name: &str, arity: usize, body: StaticBody<H>) -> Self {
+    /// Declares a static member: a closure of `(args, cx)`, with no object. Rust infers its
+    /// argument types from the builder, so it needs no annotations.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let math = rt
+    ///     .interface("IMath")
+    ///     .static_method("twice", 1, |args, _cx| Ok(Value::Int(args[0].as_int().unwrap_or(0) * 2)))
+    ///     .define()?;
+    /// assert_eq!(math.method("twice")?.call_static(&[Value::Int(21)], &mut ())?, Value::Int(42));
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn static_method<F>(self, name: &str, arity: usize, body: F) -> Self
+    where
+        F: Fn(&[H::Value], &mut H::Context) -> CallResult<H> + Send + Sync + 'static,
+    {
+        self.static_method_body(name, arity, static_body(body))
+    }
+
+    /// Declares a static member with a prebuilt, shared [`StaticBody`].
+    pub fn static_method_body(self, name: &str, arity: usize, body: StaticBody<H>) -> Self {
         self.member(name, arity, MemberKind::Static(body))
     }
 

@@ -320,7 +320,9 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
                     Sort::Abstract => b.abstract_method(m, *arity),
                     Sort::Default => b.default_method_body(m, *arity, body),
                     Sort::Helper => b.helper_body(m, *arity, body),
-                    Sort::Static => b.static_method(m, *arity, static_body(|_, _| Ok(Value::Nil))),
+                    Sort::Static => {
+                        b.static_method_body(m, *arity, static_body(|_, _| Ok(Value::Nil)))
+                    }
                 };
             }
             for (base, m, reabstract) in overrides {

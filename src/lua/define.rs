@@ -393,7 +393,7 @@ fn members_of(
     for (member, value) in members(name, &spec, "statics")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, false)?;
-        b = b.static_method(&member, n, lua_static_body(lua, f)?);
+        b = b.static_method_body(&member, n, lua_static_body(lua, f)?);
     }
     for (key, value) in members(name, &spec, "overrides")? {
         let f = function(name, &key, value)?;
