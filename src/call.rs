@@ -1,5 +1,5 @@
 //! What a method body receives: one [`Call`] with the object, the arguments, the
-//! caller's context and what was called.
+//! caller's context and what was called ([`StaticCall`] for a static member's body).
 
 use std::sync::Arc;
 
@@ -84,13 +84,7 @@ impl<'a, H: Host> Call<'a, H> {
     /// Argument `index`, or an [`InvalidOperation::MissingArgument`] error naming the
     /// method when the call has fewer (the body reads more than its declared arity).
     pub fn arg(&self, index: usize) -> Result<&'a H::Value, Error<H::Error>> {
-        self.args.get(index).ok_or_else(|| {
-            Error::InvalidOperation(InvalidOperation::MissingArgument {
-                method: self.method_name(),
-                index,
-                count: self.args.len(),
-            })
-        })
+        arg::<H>(self.args, index, || self.method_name())
     }
 
     /// The caller's context, to pass on to nested calls.
@@ -127,8 +121,104 @@ impl<'a, H: Host> Call<'a, H> {
 
     fn method_name(&self) -> Arc<str> {
         match self.method {
-            Some(m) => Arc::from(format!("{}.{}", m.interface().name(), m.name())),
+            Some(m) => qualified_name(m),
             None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
         }
     }
+}
+
+/// One call of a static member's body: its arguments, the caller's context and the
+/// member that was called (there is no object).
+///
+/// Like [`Call`], it lets a body reach its interface and runtime without capturing them,
+/// e.g. a factory that makes objects:
+///
+/// ```
+/// use dynacast::{DynHost, HostError, Runtime, Value};
+/// let rt = Runtime::<DynHost>::new();
+/// rt.class("Point").define()?;
+/// let points = rt
+///     .interface("Points")
+///     .static_method("origin", 0, |call| {
+///         let rt = call.runtime()?;
+///         let class = rt.lookup("Point").and_then(|t| t.as_class().cloned());
+///         let class = class.ok_or_else(|| HostError::new("no class 'Point'"))?;
+///         Ok(Value::Object(rt.new_object(&class, Value::Int(0))?))
+///     })
+///     .define()?;
+/// let cx = &mut ();
+/// let made = points.method("origin")?.call_static(&[], cx)?;
+/// assert_eq!(made.as_object().map(|o| o.class().name()), Some("Point"));
+/// # Ok::<(), dynacast::DynError>(())
+/// ```
+pub struct StaticCall<'a, H: Host> {
+    method: &'a MethodRef<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+}
+
+impl<'a, H: Host> StaticCall<'a, H> {
+    /// A call of `method`'s static body with `args`; what
+    /// [`MethodRef::call_static`](crate::MethodRef::call_static) passes, after checking
+    /// the arity.
+    pub fn new(method: &'a MethodRef<H>, args: &'a [H::Value], cx: &'a mut H::Context) -> Self {
+        StaticCall { method, args, cx }
+    }
+
+    /// All arguments (their number is the member's arity: the engine checked it).
+    pub fn args(&self) -> &'a [H::Value] {
+        self.args
+    }
+
+    /// Argument `index`, or an [`InvalidOperation::MissingArgument`] error naming the
+    /// member when the call has fewer.
+    pub fn arg(&self, index: usize) -> Result<&'a H::Value, Error<H::Error>> {
+        arg::<H>(self.args, index, || qualified_name(self.method))
+    }
+
+    /// The caller's context, to pass on to nested calls.
+    pub fn cx(&mut self) -> &mut H::Context {
+        self.cx
+    }
+
+    /// The static member that was called.
+    pub fn method(&self) -> &'a MethodRef<H> {
+        self.method
+    }
+
+    /// The interface that declares it.
+    pub fn interface(&self) -> &'a InterfaceRef<H> {
+        self.method.interface()
+    }
+
+    /// The runtime the interface belongs to; fails with
+    /// [`InvalidOperation::RuntimeDropped`] once every [`Runtime`] handle is gone.
+    pub fn runtime(&self) -> Result<Runtime<H>, Error<H::Error>> {
+        self.method.interface().runtime()
+    }
+
+    /// The arguments and the context, for bodies that want both at once.
+    pub fn into_parts(self) -> (&'a [H::Value], &'a mut H::Context) {
+        (self.args, self.cx)
+    }
+}
+
+/// `args[index]`, or the error naming the method (`name` is built only on failure).
+fn arg<H: Host>(
+    args: &[H::Value],
+    index: usize,
+    name: impl FnOnce() -> Arc<str>,
+) -> Result<&H::Value, Error<H::Error>> {
+    args.get(index).ok_or_else(|| {
+        Error::InvalidOperation(InvalidOperation::MissingArgument {
+            method: name(),
+            index,
+            count: args.len(),
+        })
+    })
+}
+
+/// `Interface.method`, as errors name a method.
+fn qualified_name<H: Host>(m: &MethodRef<H>) -> Arc<str> {
+    Arc::from(format!("{}.{}", m.interface().name(), m.name()))
 }

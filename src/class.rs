@@ -342,7 +342,7 @@ impl<H: Host> ClassRef<H> {
     pub fn runtime(&self) -> Result<Runtime<H>, Error<H::Error>> {
         self.0.weak_runtime.upgrade().ok_or_else(|| {
             Error::InvalidOperation(InvalidOperation::RuntimeDropped {
-                class: self.0.name.clone(),
+                type_name: self.0.name.clone(),
             })
         })
     }

@@ -3,6 +3,7 @@
 
 use std::ops::Deref;
 
+use crate::call::StaticCall;
 use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
 use crate::default_methods::{
@@ -118,7 +119,7 @@ impl<H: Host> Object<H> {
                 target.invoke_for(self, args, cx, Some(method))
             }
             MemberKind::Helper(body) => body.invoke_for(self, args, cx, Some(method)),
-            MemberKind::Static(body) => body(args, cx),
+            MemberKind::Static(body) => body(StaticCall::new(method, args, cx)),
         }
     }
 

@@ -135,8 +135,8 @@ pub enum InvalidOperation {
     /// A body asked for its runtime ([`Call::runtime`](crate::Call::runtime)) after
     /// every handle to the runtime was dropped.
     RuntimeDropped {
-        /// The class of the object the body runs on.
-        class: Arc<str>,
+        /// The class of the object the body runs on, or the interface of a static member.
+        type_name: Arc<str>,
     },
     /// A body asked for an argument past the end ([`Call::arg`](crate::Call::arg)).
     MissingArgument {
@@ -289,9 +289,9 @@ impl fmt::Display for InvalidOperation {
             InvalidOperation::AbstractClass { class } => {
                 write!(f, "Cannot create an instance of the abstract class '{class}'.")
             }
-            InvalidOperation::RuntimeDropped { class } => write!(
+            InvalidOperation::RuntimeDropped { type_name } => write!(
                 f,
-                "The Runtime of type '{class}' was dropped: keep a Runtime handle alive while its objects are called."
+                "The Runtime of type '{type_name}' was dropped: keep a Runtime handle alive while its objects are called."
             ),
             InvalidOperation::MissingArgument {
                 method,

@@ -9,7 +9,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::call::Call;
+use crate::call::{Call, StaticCall};
 use crate::error::Error;
 use crate::interface::MethodRef;
 use crate::object::Object;
@@ -40,8 +40,7 @@ pub type CallResult<H> = Result<<H as Host>::Value, Error<<H as Host>::Error>>;
 pub type BodyFn<H> = dyn for<'a> Fn(Call<'a, H>) -> CallResult<H> + Send + Sync;
 
 /// The function behind a [`StaticBody`].
-pub type StaticBodyFn<H> =
-    dyn Fn(&[<H as Host>::Value], &mut <H as Host>::Context) -> CallResult<H> + Send + Sync;
+pub type StaticBodyFn<H> = dyn for<'a> Fn(StaticCall<'a, H>) -> CallResult<H> + Send + Sync;
 
 /// A virtual or non-virtual instance method body: a closure taking one [`Call`]. Cheap
 /// to clone (shared).
@@ -140,7 +139,7 @@ impl<H: Host> Body<H> {
     }
 }
 
-/// A static method body: `(args, cx)`. Cheap to clone; call it like a function.
+/// A static member's body: a closure taking one [`StaticCall`]. Cheap to clone (shared).
 pub struct StaticBody<H: Host>(Arc<StaticBodyFn<H>>);
 
 impl<H: Host> Clone for Body<H> {
@@ -220,7 +219,7 @@ where
 pub fn static_body<H, F>(f: F) -> StaticBody<H>
 where
     H: Host,
-    F: Fn(&[H::Value], &mut H::Context) -> CallResult<H> + Send + Sync + 'static,
+    F: Fn(StaticCall<'_, H>) -> CallResult<H> + Send + Sync + 'static,
 {
     StaticBody(Arc::new(f))
 }

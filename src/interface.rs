@@ -10,12 +10,12 @@ use crate::sync::{lock, Mutex};
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
-use crate::call::Call;
+use crate::call::{Call, StaticCall};
 use crate::class::ClassRef;
 use crate::default_methods::{Overrides, SCANNED_BASES};
-use crate::error::Error;
+use crate::error::{Error, InvalidOperation};
 use crate::host::{static_body, Body, CallResult, Host, StaticBody};
-use crate::runtime::{NamedType, Runtime};
+use crate::runtime::{NamedType, Runtime, WeakRuntime};
 use crate::types::{next_uid, TypeRef};
 
 /// The variance of a generic interface's type parameter.
@@ -104,6 +104,9 @@ pub(crate) struct InterfaceData<H: Host> {
     /// The longest base chain above this interface (0 without bases), at most
     /// [`MAX_INTERFACE_DEPTH`].
     depth: usize,
+    /// Weak, for static bodies' [`StaticCall::runtime`]: a strong handle would be a cycle
+    /// through the runtime's registry. Last, away from the fields the call paths read.
+    pub(crate) weak_runtime: WeakRuntime<H>,
 }
 
 /// The deepest interface inheritance allowed: a chain of interfaces each deriving from the
@@ -221,6 +224,30 @@ impl<H: Host> InterfaceRef<H> {
     /// The process-wide unique id of the interface.
     pub fn uid(&self) -> u64 {
         self.0.uid
+    }
+
+    /// The runtime that defined the interface. Interfaces keep only a weak handle (no
+    /// cycle through their own bodies), so this fails with
+    /// [`InvalidOperation::RuntimeDropped`] once every [`Runtime`] handle is gone.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// let shape = rt.interface("IShape").define()?;
+    /// assert_eq!(shape.runtime()?.id(), rt.id());
+    /// drop(rt);
+    /// assert_eq!(
+    ///     shape.runtime().unwrap_err().to_string(),
+    ///     "The Runtime of type 'IShape' was dropped: keep a Runtime handle alive while its objects are called."
+    /// );
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn runtime(&self) -> Result<Runtime<H>, Error<H::Error>> {
+        self.0.weak_runtime.upgrade().ok_or_else(|| {
+            Error::InvalidOperation(InvalidOperation::RuntimeDropped {
+                type_name: self.0.name.clone(),
+            })
+        })
     }
 
     /// Whether the interface carries the dynamic-castable-implementation mark
@@ -403,7 +430,7 @@ impl<H: Host> MethodRef<H> {
         match &self.decl().kind {
             MemberKind::Static(body) => {
                 self.check_arity(args.len())?;
-                body(args, cx)
+                body(StaticCall::new(self, args, cx))
             }
             _ => Err(Error::MissingMember {
                 type_name: self.iface.0.name.clone(),
@@ -707,14 +734,21 @@ impl<H: Host> InterfaceTemplate<H> {
     /// errors that do not depend on the type arguments. Bases that do not mention a type
     /// parameter must be interfaces; a template that mentions no parameter in its bases or
     /// overrides is built once, which checks everything `build` checks.
-    fn check_without_params(&self, runtime: u64, name: &Arc<str>) -> Result<(), Error<H::Error>> {
+    fn check_without_params(
+        &self,
+        runtime: u64,
+        weak_runtime: &WeakRuntime<H>,
+        name: &Arc<str>,
+    ) -> Result<(), Error<H::Error>> {
         let mentions_params = self
             .bases
             .iter()
             .chain(self.overrides.iter().map(|o| &o.base))
             .any(|e| e.max_param().is_some());
         if !mentions_params {
-            return self.build(runtime, name.clone(), &[], None).map(drop);
+            return self
+                .build(runtime, weak_runtime, name.clone(), &[], None)
+                .map(drop);
         }
         for expr in self.bases.iter().filter(|e| e.max_param().is_none()) {
             if let TypeRef::Class(c) = expr.resolve(runtime, &[], name)? {
@@ -734,6 +768,7 @@ impl<H: Host> InterfaceTemplate<H> {
     fn build(
         &self,
         runtime: u64,
+        weak_runtime: &WeakRuntime<H>,
         name: Arc<str>,
         params: &[TypeRef<H>],
         generic: Option<GenericInstance<H>>,
@@ -852,6 +887,7 @@ impl<H: Host> InterfaceTemplate<H> {
                     .any(|v| *v != Variance::Invariant)
             }),
             generic,
+            weak_runtime: weak_runtime.clone(),
         })
     }
 }
@@ -933,22 +969,23 @@ impl<H: Host> InterfaceBuilder<H> {
         self.member(name, arity, MemberKind::Helper(body))
     }
 
-    /// Declares a static member: a closure of `(args, cx)`, with no object. Rust infers its
-    /// argument types from the builder, so it needs no annotations.
+    /// Declares a static member: a closure taking one [`StaticCall`] (arguments, context,
+    /// the member, its interface and runtime; no object). It needs no annotations.
     ///
     /// ```
     /// use dynacast::{DynHost, Runtime, Value};
     /// let rt = Runtime::<DynHost>::new();
     /// let math = rt
     ///     .interface("IMath")
-    ///     .static_method("twice", 1, |args, _cx| Ok(Value::Int(args[0].as_int().unwrap_or(0) * 2)))
+    ///     .static_method("twice", 1, |call| Ok(Value::Int(call.arg(0)?.as_int().unwrap_or(0) * 2)))
     ///     .define()?;
-    /// assert_eq!(math.method("twice")?.call_static(&[Value::Int(21)], &mut ())?, Value::Int(42));
+    /// let cx = &mut ();
+    /// assert_eq!(math.method("twice")?.call_static(&[Value::Int(21)], cx)?, Value::Int(42));
     /// # Ok::<(), dynacast::DynError>(())
     /// ```
     pub fn static_method<F>(self, name: &str, arity: usize, body: F) -> Self
     where
-        F: Fn(&[H::Value], &mut H::Context) -> CallResult<H> + Send + Sync + 'static,
+        F: Fn(StaticCall<'_, H>) -> CallResult<H> + Send + Sync + 'static,
     {
         self.static_method_body(name, arity, static_body(body))
     }
@@ -1098,7 +1135,10 @@ impl<H: Host> InterfaceBuilder<H> {
         }
         self.validate()?;
         self.rt.register(&self.name, self.redefine, |runtime| {
-            let data = self.template.build(runtime, self.name.clone(), &[], None)?;
+            let weak_runtime = self.rt.downgrade();
+            let data = self
+                .template
+                .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
             let iface = InterfaceRef(Arc::new(data));
             Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
         })
@@ -1114,11 +1154,12 @@ impl<H: Host> InterfaceBuilder<H> {
         }
         self.validate()?;
         self.template
-            .check_without_params(self.rt.id(), &self.name)?;
+            .check_without_params(self.rt.id(), &self.rt.downgrade(), &self.name)?;
         self.rt.register(&self.name, self.redefine, |runtime| {
             let def = GenericInterface(Arc::new(GenericDef {
                 uid: next_uid(),
                 runtime,
+                weak_runtime: self.rt.downgrade(),
                 name: self.name.clone(),
                 variances: self.variances.into_boxed_slice(),
                 template: self.template,
@@ -1132,6 +1173,8 @@ impl<H: Host> InterfaceBuilder<H> {
 pub(crate) struct GenericDef<H: Host> {
     uid: u64,
     pub(crate) runtime: u64,
+    /// Handed to each instantiation (see `InterfaceData::weak_runtime`).
+    weak_runtime: WeakRuntime<H>,
     name: Arc<str>,
     variances: Box<[Variance]>,
     template: InterfaceTemplate<H>,
@@ -1270,7 +1313,9 @@ impl<H: Host> GenericInterface<H> {
             definition: self.clone(),
             args: args.to_vec().into_boxed_slice(),
         };
-        let data = def.template.build(def.runtime, name, args, Some(generic))?;
+        let data = def
+            .template
+            .build(def.runtime, &def.weak_runtime, name, args, Some(generic))?;
         let built = InterfaceRef(Arc::new(data));
         // First published wins, so that every caller sees one identity per argument list.
         // A losing `built` is dropped after the guard: its bodies are user code's.

@@ -80,7 +80,7 @@ pub mod types;
 pub mod value;
 
 pub use by_name::NamedMethod;
-pub use call::Call;
+pub use call::{Call, StaticCall};
 pub use call_site::{CallSite, CallSiteState, CALL_SITE_ENTRIES};
 pub use class::{ClassBuilder, ClassMethodRef, ClassRef};
 pub use error::{Error, InvalidOperation};

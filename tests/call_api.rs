@@ -171,3 +171,53 @@ fn a_hook_reaches_the_runtime_through_the_object_class() -> Result<(), DynError>
     );
     Ok(())
 }
+
+#[test]
+fn a_static_factory_reaches_its_member_and_runtime_without_capturing_them() -> Result<(), DynError>
+{
+    let alive = Arc::new(());
+    let rt = Runtime::<DynHost>::new();
+    rt.class("Point").define()?;
+    let held = alive.clone();
+    let points = rt
+        .interface("Points")
+        .static_method("make", 1, move |call| {
+            let _ = &held;
+            let rt = call.runtime()?;
+            let class = rt.lookup("Point").and_then(|t| t.as_class().cloned());
+            let class = class.ok_or_else(|| dynacast::HostError::new("no class 'Point'"))?;
+            let tag = format!("{}.{}", call.interface().name(), call.method().name());
+            let made = rt.new_object(&class, call.arg(0)?.clone())?;
+            Ok(Value::List(
+                vec![Value::from(tag), Value::Object(made)].into(),
+            ))
+        })
+        .define()?;
+    let make = points.method("make")?;
+    let cx = &mut ();
+    let result = make.call_static(&[Value::Int(7)], cx)?;
+    let out = result.as_list().expect("the factory returns a list");
+    assert_eq!(out[0], Value::from("Points.make"));
+    let made = out[1].as_object().expect("an object");
+    assert_eq!(made.class().name(), "Point");
+    assert_eq!(made.payload(), &Value::Int(7));
+    // Too few arguments for what the body reads: the error names the member.
+    let reads_two = rt
+        .interface("Reads")
+        .static_method("two", 1, |call| Ok(call.arg(1)?.clone()))
+        .define()?;
+    assert_eq!(
+        reads_two.method("two")?.call_static(&[Value::Nil], cx).unwrap_err().to_string(),
+        "'Reads.two' asked for argument 1 but was called with 1 argument(s): declare the arity the body reads."
+    );
+    drop((result, rt));
+    // The runtime is gone (the interface held it weakly): the body's error says so.
+    assert_eq!(
+        make.call_static(&[Value::Int(1)], cx).unwrap_err().to_string(),
+        "The Runtime of type 'Points' was dropped: keep a Runtime handle alive while its objects are called."
+    );
+    drop((points, make, reads_two));
+    // The closure (and so the interface that owns it) is freed: no cycle.
+    assert_eq!(Arc::strong_count(&alive), 1);
+    Ok(())
+}

@@ -60,7 +60,7 @@ fn fixture() -> Fixture {
         .abstract_method("name", 0)
         .abstract_method("scale", 1)
         .helper("helper", 0, |_| Ok(Value::from("helper")))
-        .static_method_body("create", 0, static_body(|_, _| Ok(Value::Int(3))))
+        .static_method_body("create", 0, static_body(|_| Ok(Value::Int(3))))
         .define()
         .unwrap();
     let shape_impl = rt
@@ -452,7 +452,7 @@ fn non_virtual_members_called_with_usize_max_arguments_get_the_arity_error() {
     let iface = rt
         .interface("IUnit")
         .helper("help", 0, |_| Ok(()))
-        .static_method_body("make", 0, static_body::<UnitHost, _>(|_, _| Ok(())))
+        .static_method_body("make", 0, static_body::<UnitHost, _>(|_| Ok(())))
         .define()
         .unwrap();
     let class = rt.class("Unit").implement(&iface).define().unwrap();

@@ -155,11 +155,7 @@ fn fixtures() -> Fixtures {
         .override_base(&itest, "get_number", |_| Ok(Value::Int(1)))
         .override_base_body(&itest, "call_implemented", call_implemented)
         .helper("get_number_private", 0, |_| Ok(Value::Int(2)))
-        .static_method_body(
-            "get_number_static",
-            0,
-            static_body(|_, _| Ok(Value::Int(3))),
-        )
+        .static_method_body("get_number_static", 0, static_body(|_| Ok(Value::Int(3))))
         .default_method("get_number_helper", 0, |_| {
             Err(HostError::new("a public virtual helper must go through the hook").into())
         })

@@ -184,7 +184,7 @@ fn duplicate_methods() {
     assert_type_load(
         rt.interface("I")
             .abstract_method("m", 0)
-            .static_method_body("m", 0, dynacast::static_body(|_, _| Ok(Value::Nil)))
+            .static_method_body("m", 0, dynacast::static_body(|_| Ok(Value::Nil)))
             .define(),
         "I",
         "method 'm' is declared twice",

@@ -321,7 +321,7 @@ fn apply(s: &mut State, op: &DefOp) -> Result<(), TestCaseError> {
                     Sort::Default => b.default_method_body(m, *arity, body),
                     Sort::Helper => b.helper_body(m, *arity, body),
                     Sort::Static => {
-                        b.static_method_body(m, *arity, static_body(|_, _| Ok(Value::Nil)))
+                        b.static_method_body(m, *arity, static_body(|_| Ok(Value::Nil)))
                     }
                 };
             }

@@ -733,11 +733,7 @@ fn helpers_and_statics_are_called_directly() {
                 vec![Value::Object(this.clone()), args[0].clone()].into(),
             ))
         })
-        .static_method_body(
-            "make",
-            1,
-            static_body(|args: &[Value], _| Ok(args[0].clone())),
-        )
+        .static_method("make", 1, |call| Ok(call.arg(0)?.clone()))
         .define()
         .unwrap();
     let class = rt.class("C").implement(&iface).define().unwrap();
@@ -782,7 +778,7 @@ fn resolve_returns_the_static_body() {
     let iface = rt
         .interface("I")
         .abstract_method("m", 0)
-        .static_method_body("s", 0, static_body(|_, _| Ok(Value::Nil)))
+        .static_method_body("s", 0, static_body(|_| Ok(Value::Nil)))
         .define()
         .unwrap();
     let class = rt

@@ -105,7 +105,7 @@ fn interface_members_and_bases() {
         .base(&right)
         .default_method_body("d", 1, int(1))
         .helper_body("h", 0, int(2))
-        .static_method_body("s", 0, static_body(|_, _| Ok(Value::Int(3))))
+        .static_method_body("s", 0, static_body(|_| Ok(Value::Int(3))))
         .define()
         .unwrap();
     // Transitive bases without duplicates, in base-list order.

@@ -68,7 +68,8 @@ pub(crate) fn known_lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHos
 /// A static member written in Lua: `f(...)`.
 pub(crate) fn lua_static_body(lua: &Lua, f: Function) -> mlua::Result<StaticBody<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);
-    Ok(static_body::<LuaHost, _>(move |args, lua: &mut Lua| {
+    Ok(static_body::<LuaHost, _>(move |call| {
+        let (args, lua) = call.into_parts();
         let b = binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
         let args: Variadic<Value> = args.iter().cloned().collect();

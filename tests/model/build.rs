@@ -159,7 +159,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
                 Kind::Static(t) => b.static_method_body(
                     &m.name,
                     m.arity,
-                    static_body(move |_, _| Ok(Value::Int(t))),
+                    static_body(move |_| Ok(Value::Int(t))),
                 ),
             };
         }
@@ -202,7 +202,7 @@ pub fn build(model: &Model) -> Result<Built, String> {
                             Kind::Static(t) => b.static_method_body(
                                 &m.name,
                                 m.arity,
-                                static_body(move |_, _| Ok(Value::Int(t))),
+                                static_body(move |_| Ok(Value::Int(t))),
                             ),
                         };
                     }
