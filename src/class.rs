@@ -393,11 +393,66 @@ impl<H: Host> ClassRef<H> {
         self.0.dispatch_cache.as_ref().map_or(0, |c| c.len())
     }
 
+    /// Empties the class's cache of dynamic resolutions (live reload): the next call of each
+    /// method through an interface the class does not implement asks its hook's
+    /// `get_interface_implementation` again, and call sites that served the class miss
+    /// once. A call in flight on another thread finishes with the body it found; nothing
+    /// here waits for it, so a body or a hook may flush its own class. Memory stays bounded
+    /// over any number of flushes (see `README.md`, "Live reload"). A class without a hook
+    /// has nothing to flush. Subclasses have caches of their own: flush them too, or use
+    /// [`Runtime::flush`].
+    ///
+    /// ```
+    /// # use dynacast::{DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
+    /// # use std::sync::atomic::{AtomicUsize, Ordering};
+    /// # use std::sync::Arc;
+    /// struct Hook(InterfaceRef<DynHost>, Arc<AtomicUsize>);
+    /// impl DynamicCastable<DynHost> for Hook {
+    ///     fn get_interface_implementation(&self, _: &Object<DynHost>, _: &InterfaceRef<DynHost>, _: &mut ()) -> Result<Option<TypeRef<DynHost>>, DynError> {
+    ///         self.1.fetch_add(1, Ordering::Relaxed);
+    ///         Ok(Some(self.0.as_type()))
+    ///     }
+    /// }
+    /// let (rt, cx) = (Runtime::<DynHost>::new(), &mut ());
+    /// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
+    /// let greet_impl = rt.interface("IGreetImpl").base(&greet)
+    ///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
+    ///     .dynamic_castable_implementation().define()?;
+    /// let asked = Arc::new(AtomicUsize::new(0));
+    /// let proxy = rt.class("Proxy").hook(Hook(greet_impl, asked.clone())).define()?;
+    /// let obj = rt.new_object(&proxy, Value::Nil)?;
+    /// let hello = greet.method("hello")?;
+    /// obj.call(&hello, &[], cx)?;
+    /// obj.call(&hello, &[], cx)?;
+    /// assert_eq!(asked.load(Ordering::Relaxed), 1); // cached
+    /// proxy.flush();
+    /// obj.call(&hello, &[], cx)?;
+    /// assert_eq!(asked.load(Ordering::Relaxed), 2); // asked again
+    /// # Ok::<(), DynError>(())
+    /// ```
+    pub fn flush(&self) {
+        if let Some(cache) = &self.0.dispatch_cache {
+            cache.flush();
+            crate::reload::bump_reload_epoch();
+        }
+    }
+
+    /// How many flushed tables of this class's dispatch cache still wait for readers on
+    /// other threads to leave them (they are freed at a later flush or with the class).
+    /// For tests and diagnostics of live reload's memory bound.
+    pub fn tables_awaiting_reclamation(&self) -> usize {
+        self.0
+            .dispatch_cache
+            .as_ref()
+            .map_or(0, |c| c.retired_tables())
+    }
+
     /// The implementation interface whose default serves `method` on this class, if a
     /// dynamic resolution of it is cached (for diagnostics: which answer of the hook won).
     pub fn cached_implementation(&self, method: &MethodRef<H>) -> Option<InterfaceRef<H>> {
         let cache = self.0.dispatch_cache.as_ref()?;
-        cache.get(method.key).map(|r| r.implementation.clone())
+        let hit = cache.find(method.key)?;
+        Some(hit.resolved().implementation.clone())
     }
 }
 
@@ -683,7 +738,7 @@ impl<H: Host> ClassBuilder<H> {
             }
         }
         let weak_runtime = rt.downgrade();
-        rt.register(&name, redefine, |runtime| {
+        let class = rt.register(&name, redefine, |runtime| {
             let class = ClassRef(Arc::new(self.build(
                 runtime,
                 weak_runtime,
@@ -692,7 +747,9 @@ impl<H: Host> ClassBuilder<H> {
                 &maps,
             )?));
             Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
-        })
+        })?;
+        rt.track_hooked(&class);
+        Ok(class)
     }
 
     fn build(

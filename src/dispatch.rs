@@ -8,7 +8,7 @@ use crate::class::{ClassMethodRef, SlotImpl};
 use crate::default_methods::{
     most_specific_default, most_specific_default_indexed, DefaultResolution, SCANNED_BASES,
 };
-use crate::dispatch_cache::Resolved;
+use crate::dispatch_cache::{Hit, Resolved};
 use crate::error::{Error, InvalidOperation};
 use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceRef, MemberKind, MethodRef};
@@ -223,8 +223,10 @@ impl<H: Host> Object<H> {
         // is refused here, before the cache or the hook is asked about it.
         self.check_same_runtime(method)?;
         if let Some(cache) = &class.dispatch_cache {
-            if let Some(hit) = cache.get(method.key) {
-                return Ok(Target::Borrowed(&hit.body));
+            match cache.find(method.key) {
+                Some(Hit::Shared(hit)) => return Ok(Target::Borrowed(&hit.body)),
+                Some(Hit::Owned(hit)) => return Ok(Target::Owned(hit.body)),
+                None => {}
             }
         }
         self.resolve_dynamic(method, cx)
@@ -333,7 +335,8 @@ impl<H: Host> Object<H> {
                 implementation,
             },
         ) {
-            Ok(published) => Ok(Target::Borrowed(&published.body)),
+            Ok(Hit::Shared(published)) => Ok(Target::Borrowed(&published.body)),
+            Ok(Hit::Owned(published)) => Ok(Target::Owned(published.body)),
             Err(unstored) => Ok(Target::Owned(unstored.body)),
         }
     }

@@ -70,6 +70,7 @@ pub mod interface;
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod object;
+mod reload;
 pub mod rules;
 pub mod runtime;
 mod sync;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Weak};
 use ahash::RandomState;
 use hashbrown::HashMap;
 
-use crate::class::{root_class, ClassBuilder, ClassRef};
+use crate::class::{root_class, ClassBuilder, ClassData, ClassRef};
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::{GenericInterface, InterfaceBuilder, Variance};
@@ -38,6 +38,9 @@ struct RuntimeInner<H: Host> {
     id: u64,
     object: ClassRef<H>,
     names: Mutex<HashMap<Arc<str>, NamedType<H>, RandomState>>,
+    /// Every class defined with a hook (its own or inherited), weakly: what
+    /// [`Runtime::flush`] flushes, replaced definitions included.
+    hooked: Mutex<Vec<Weak<ClassData<H>>>>,
 }
 
 /// Owns a set of type definitions. Cheap to clone (all clones are the same runtime);
@@ -87,6 +90,7 @@ impl<H: Host> Runtime<H> {
                 id,
                 object,
                 names: Mutex::new(names),
+                hooked: Mutex::new(Vec::new()),
             }
         });
         Runtime { inner }
@@ -198,6 +202,40 @@ impl<H: Host> Runtime<H> {
             .into_error());
         }
         Object::new(class, payload)
+    }
+
+    /// Flushes the dispatch cache of every class of this runtime that has a hook (live
+    /// reload: see [`ClassRef::flush`]), redefined ones whose objects are still alive
+    /// included: the next call through a hook asks it again.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// rt.flush(); // nothing cached yet: nothing to do
+    /// ```
+    pub fn flush(&self) {
+        let classes: Vec<ClassRef<H>> = {
+            let mut hooked = lock(&self.inner.hooked);
+            hooked.retain(|c| c.strong_count() > 0);
+            hooked.iter().filter_map(|c| c.upgrade().map(ClassRef)).collect()
+        };
+        // Outside the lock: flushing drops user bodies, and so may dropping a class.
+        for class in &classes {
+            class.flush();
+        }
+    }
+
+    /// Records a class defined with a hook, for [`flush`](Self::flush). Dead entries are
+    /// pruned whenever the list doubles, so it stays linear in the live classes.
+    pub(crate) fn track_hooked(&self, class: &ClassRef<H>) {
+        if !class.has_hook() {
+            return;
+        }
+        let mut hooked = lock(&self.inner.hooked);
+        if hooked.len() == hooked.capacity() {
+            hooked.retain(|c| c.strong_count() > 0);
+        }
+        hooked.push(Arc::downgrade(&class.0));
     }
 
     /// A weak handle, for hooks and bodies that need the runtime without keeping it alive

@@ -1,0 +1,376 @@
+//! Live reload (README "Live reload"): flushing a class's dispatch cache, re-defining an
+//! unchanged type, and the memory bound over many reload cycles.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+use dynacast::{
+    CallSite, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+};
+
+type Iface = InterfaceRef<DynHost>;
+
+// ---------------------------------------------------------------------------------------
+// A live-bytes counter: net heap bytes allocated by this thread (allocations minus frees).
+
+struct LiveBytes;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // `try_with`: the allocator may run while this thread's locals are being torn down.
+    let _ = LIVE.try_with(|n| n.set(n.get() + delta));
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; the
+// only addition is a thread-local counter, which neither allocates nor unwinds.
+unsafe impl GlobalAlloc for LiveBytes {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
+        // SAFETY: forwarded as received; `ptr` came from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: forwarded as received; `ptr` came from `System`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: LiveBytes = LiveBytes;
+
+fn live_bytes() -> isize {
+    LIVE.with(Cell::get)
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures.
+
+/// Answers every dispatch question with `answers[choice]`, counting the questions.
+struct Switchable {
+    answers: Vec<TypeRef<DynHost>>,
+    choice: Arc<AtomicUsize>,
+    asked: Arc<AtomicUsize>,
+}
+
+impl DynamicCastable<DynHost> for Switchable {
+    fn get_interface_implementation(
+        &self,
+        _: &DynObject,
+        _: &Iface,
+        _: &mut (),
+    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        Ok(self.answers.get(self.choice.load(Ordering::SeqCst)).cloned())
+    }
+}
+
+/// `IGreet` (`hello`, `bye`), two marked implementations answering "old …" and "new …",
+/// and a class `Proxy` whose hook answers with the one `choice` picks.
+struct Fixture {
+    rt: Runtime<DynHost>,
+    greet: Iface,
+    proxy: dynacast::ClassRef<DynHost>,
+    choice: Arc<AtomicUsize>,
+    asked: Arc<AtomicUsize>,
+}
+
+fn implementation(rt: &Runtime<DynHost>, greet: &Iface, name: &str, word: &'static str) -> Iface {
+    rt.interface(name)
+        .base(greet)
+        .override_base(greet, "hello", move |_| Ok(Value::from(format!("{word} hello"))))
+        .override_base(greet, "bye", move |_| Ok(Value::from(format!("{word} bye"))))
+        .dynamic_castable_implementation()
+        .define()
+        .unwrap()
+}
+
+fn fixture() -> Fixture {
+    let rt = Runtime::<DynHost>::new();
+    let greet = rt
+        .interface("IGreet")
+        .abstract_method("hello", 0)
+        .abstract_method("bye", 0)
+        .define()
+        .unwrap();
+    let old = implementation(&rt, &greet, "IGreetOld", "old");
+    let new = implementation(&rt, &greet, "IGreetNew", "new");
+    let (choice, asked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let proxy = rt
+        .class("Proxy")
+        .hook(Switchable {
+            answers: vec![old.as_type(), new.as_type()],
+            choice: choice.clone(),
+            asked: asked.clone(),
+        })
+        .define()
+        .unwrap();
+    Fixture {
+        rt,
+        greet,
+        proxy,
+        choice,
+        asked,
+    }
+}
+
+fn call(obj: &DynObject, iface: &Iface, method: &str) -> Value {
+    obj.call(&iface.method(method).unwrap(), &[], &mut ())
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Point 1: flush.
+
+#[test]
+fn a_flush_makes_the_next_call_ask_the_hook_again() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 1, "cached after the first call");
+
+    // The hook's answer changes: without a flush, the cached resolution still serves.
+    f.choice.store(1, Ordering::SeqCst);
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 1);
+
+    f.proxy.flush();
+    assert_eq!(f.proxy.cached_resolutions(), 0);
+    // Both methods now follow the new answer: no object runs one old and one new method.
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
+    assert_eq!(call(&obj, &f.greet, "bye"), Value::from("new bye"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 3, "one question per method after the flush");
+    // Cached again, in the flushable table.
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
+    assert_eq!(call(&obj, &f.greet, "bye"), Value::from("new bye"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 3);
+    assert_eq!(f.proxy.cached_resolutions(), 2);
+    let implementation = f
+        .proxy
+        .cached_implementation(&f.greet.method("bye").unwrap())
+        .unwrap();
+    assert_eq!(implementation.name(), "IGreetNew");
+}
+
+#[test]
+fn repeated_flushes_keep_asking_once_per_method() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    for round in 1..=5 {
+        f.choice.store(round % 2, Ordering::SeqCst);
+        let word = if round % 2 == 1 { "new" } else { "old" };
+        for _ in 0..3 {
+            assert_eq!(call(&obj, &f.greet, "hello"), Value::from(format!("{word} hello")));
+            assert_eq!(call(&obj, &f.greet, "bye"), Value::from(format!("{word} bye")));
+        }
+        assert_eq!(f.asked.load(Ordering::SeqCst), 2 * round);
+        f.proxy.flush();
+    }
+}
+
+#[test]
+fn a_flushed_cache_grows_and_keeps_its_entries() {
+    let rt = Runtime::<DynHost>::new();
+    let mut b = rt.interface("IMany");
+    for i in 0..40 {
+        b = b.abstract_method(&format!("m{i}"), 0);
+    }
+    let many = b.define().unwrap();
+    let mut b = rt
+        .interface("IManyImpl")
+        .base(&many)
+        .dynamic_castable_implementation();
+    for i in 0..40 {
+        b = b.override_base(&many, &format!("m{i}"), move |_| Ok(Value::Int(i)));
+    }
+    let answer = b.define().unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let class = rt
+        .class("Many")
+        .hook(Switchable {
+            answers: vec![answer.as_type()],
+            choice: Arc::new(AtomicUsize::new(0)),
+            asked: asked.clone(),
+        })
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    class.flush(); // before anything is cached: the next tables are flushable ones
+    for round in 0..2 {
+        for i in 0..40 {
+            assert_eq!(call(&obj, &many, &format!("m{i}")), Value::Int(i));
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 40, "round {round}");
+    }
+    assert_eq!(class.cached_resolutions(), 40);
+    // Growth retired the smaller tables; single-threaded, each was freed at once.
+    assert_eq!(class.tables_awaiting_reclamation(), 0);
+}
+
+#[test]
+fn a_body_may_flush_its_own_class() {
+    let rt = Runtime::<DynHost>::new();
+    let work = rt.interface("IWork").abstract_method("run", 0).define().unwrap();
+    let work_impl = rt
+        .interface("IWorkImpl")
+        .base(&work)
+        .override_base(&work, "run", |call| {
+            // Flushes the cache this very call was served from, then returns.
+            call.this().class().flush();
+            Ok(Value::from("ran"))
+        })
+        .dynamic_castable_implementation()
+        .define()
+        .unwrap();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let class = rt
+        .class("Worker")
+        .hook(Switchable {
+            answers: vec![work_impl.as_type()],
+            choice: Arc::new(AtomicUsize::new(0)),
+            asked: asked.clone(),
+        })
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    for n in 1..=3 {
+        assert_eq!(call(&obj, &work, "run"), Value::from("ran"));
+        assert_eq!(asked.load(Ordering::SeqCst), n);
+    }
+}
+
+#[test]
+fn a_call_in_flight_finishes_with_the_body_it_started_with() {
+    let rt = Runtime::<DynHost>::new();
+    let work = rt.interface("IWork").abstract_method("run", 0).define().unwrap();
+    let (entered, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (e, r) = (entered.clone(), release.clone());
+    let slow = rt
+        .interface("ISlow")
+        .base(&work)
+        .override_base(&work, "run", move |_| {
+            e.wait();
+            r.wait(); // the other thread flushes (twice) meanwhile
+            Ok(Value::from("slow"))
+        })
+        .dynamic_castable_implementation()
+        .define()
+        .unwrap();
+    let fast = rt
+        .interface("IFast")
+        .base(&work)
+        .override_base(&work, "run", |_| Ok(Value::from("fast")))
+        .dynamic_castable_implementation()
+        .define()
+        .unwrap();
+    let (choice, asked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let class = rt
+        .class("Worker")
+        .hook(Switchable {
+            answers: vec![slow.as_type(), fast.as_type()],
+            choice: choice.clone(),
+            asked: asked.clone(),
+        })
+        .define()
+        .unwrap();
+    // Flushed once first, so that the call below is served from a flushable table.
+    class.flush();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let (obj2, work2) = (obj.clone(), work.clone());
+    let in_flight = thread::spawn(move || call(&obj2, &work2, "run"));
+    entered.wait();
+    choice.store(1, Ordering::SeqCst);
+    class.flush();
+    assert_eq!(call(&obj, &work, "run"), Value::from("fast"));
+    class.flush();
+    release.wait();
+    assert_eq!(in_flight.join().unwrap(), Value::from("slow"));
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    // The in-flight reader held no table (it cloned its resolution), so nothing waits.
+    assert_eq!(class.tables_awaiting_reclamation(), 0);
+}
+
+#[test]
+fn runtime_flush_reaches_every_hooked_class_even_a_replaced_one() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    // A redefinition replaces `Proxy`'s name; `obj` keeps the old class, which still flushes.
+    let replacement = f
+        .rt
+        .class("Proxy")
+        .redefine()
+        .hook(Switchable {
+            answers: vec![],
+            choice: f.choice.clone(),
+            asked: Arc::new(AtomicUsize::new(0)),
+        })
+        .define()
+        .unwrap();
+    assert_ne!(replacement, f.proxy);
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    f.choice.store(1, Ordering::SeqCst);
+    f.rt.flush();
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_call_site_misses_after_a_flush() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    let site = CallSite::new(f.greet.method("hello").unwrap());
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("old hello"));
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("old hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 1);
+    f.choice.store(1, Ordering::SeqCst);
+    f.proxy.flush();
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("new hello"));
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("new hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 2);
+}
+
+/// Memory over 10,000 flush-and-call cycles with live objects is flat: the live heap bytes
+/// after 10,000 cycles equal those after the first 100 (README "Live reload").
+#[test]
+fn memory_is_flat_over_ten_thousand_flushes() {
+    let f = fixture();
+    let objects: Vec<DynObject> = (0..10)
+        .map(|i| f.rt.new_object(&f.proxy, Value::Int(i)).unwrap())
+        .collect();
+    let (hello, bye) = (f.greet.method("hello").unwrap(), f.greet.method("bye").unwrap());
+    let cycle = |n: usize| {
+        f.choice.store(n % 2, Ordering::SeqCst);
+        f.proxy.flush();
+        for obj in &objects {
+            obj.call(&hello, &[], &mut ()).unwrap();
+            obj.call(&bye, &[], &mut ()).unwrap();
+        }
+    };
+    for n in 0..100 {
+        cycle(n);
+    }
+    let after_warm_up = live_bytes();
+    for n in 100..10_000 {
+        cycle(n);
+    }
+    assert_eq!(live_bytes() - after_warm_up, 0, "live heap bytes grew");
+    assert_eq!(f.asked.load(Ordering::SeqCst), 2 * 10_000);
+    assert_eq!(f.proxy.tables_awaiting_reclamation(), 0);
+}
