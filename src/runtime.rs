@@ -217,7 +217,10 @@ impl<H: Host> Runtime<H> {
         let classes: Vec<ClassRef<H>> = {
             let mut hooked = lock(&self.inner.hooked);
             hooked.retain(|c| c.strong_count() > 0);
-            hooked.iter().filter_map(|c| c.upgrade().map(ClassRef)).collect()
+            hooked
+                .iter()
+                .filter_map(|c| c.upgrade().map(ClassRef))
+                .collect()
         };
         // Outside the lock: flushing drops user bodies, and so may dropping a class.
         for class in &classes {

@@ -77,7 +77,10 @@ impl DynamicCastable<DynHost> for Switchable {
         _: &mut (),
     ) -> Result<Option<TypeRef<DynHost>>, DynError> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        Ok(self.answers.get(self.choice.load(Ordering::SeqCst)).cloned())
+        Ok(self
+            .answers
+            .get(self.choice.load(Ordering::SeqCst))
+            .cloned())
     }
 }
 
@@ -94,8 +97,12 @@ struct Fixture {
 fn implementation(rt: &Runtime<DynHost>, greet: &Iface, name: &str, word: &'static str) -> Iface {
     rt.interface(name)
         .base(greet)
-        .override_base(greet, "hello", move |_| Ok(Value::from(format!("{word} hello"))))
-        .override_base(greet, "bye", move |_| Ok(Value::from(format!("{word} bye"))))
+        .override_base(greet, "hello", move |_| {
+            Ok(Value::from(format!("{word} hello")))
+        })
+        .override_base(greet, "bye", move |_| {
+            Ok(Value::from(format!("{word} bye")))
+        })
         .dynamic_castable_implementation()
         .define()
         .unwrap()
@@ -144,7 +151,11 @@ fn a_flush_makes_the_next_call_ask_the_hook_again() {
     let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
-    assert_eq!(f.asked.load(Ordering::SeqCst), 1, "cached after the first call");
+    assert_eq!(
+        f.asked.load(Ordering::SeqCst),
+        1,
+        "cached after the first call"
+    );
 
     // The hook's answer changes: without a flush, the cached resolution still serves.
     f.choice.store(1, Ordering::SeqCst);
@@ -156,7 +167,11 @@ fn a_flush_makes_the_next_call_ask_the_hook_again() {
     // Both methods now follow the new answer: no object runs one old and one new method.
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
     assert_eq!(call(&obj, &f.greet, "bye"), Value::from("new bye"));
-    assert_eq!(f.asked.load(Ordering::SeqCst), 3, "one question per method after the flush");
+    assert_eq!(
+        f.asked.load(Ordering::SeqCst),
+        3,
+        "one question per method after the flush"
+    );
     // Cached again, in the flushable table.
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
     assert_eq!(call(&obj, &f.greet, "bye"), Value::from("new bye"));
@@ -177,8 +192,14 @@ fn repeated_flushes_keep_asking_once_per_method() {
         f.choice.store(round % 2, Ordering::SeqCst);
         let word = if round % 2 == 1 { "new" } else { "old" };
         for _ in 0..3 {
-            assert_eq!(call(&obj, &f.greet, "hello"), Value::from(format!("{word} hello")));
-            assert_eq!(call(&obj, &f.greet, "bye"), Value::from(format!("{word} bye")));
+            assert_eq!(
+                call(&obj, &f.greet, "hello"),
+                Value::from(format!("{word} hello"))
+            );
+            assert_eq!(
+                call(&obj, &f.greet, "bye"),
+                Value::from(format!("{word} bye"))
+            );
         }
         assert_eq!(f.asked.load(Ordering::SeqCst), 2 * round);
         f.proxy.flush();
@@ -227,7 +248,11 @@ fn a_flushed_cache_grows_and_keeps_its_entries() {
 #[test]
 fn a_body_may_flush_its_own_class() {
     let rt = Runtime::<DynHost>::new();
-    let work = rt.interface("IWork").abstract_method("run", 0).define().unwrap();
+    let work = rt
+        .interface("IWork")
+        .abstract_method("run", 0)
+        .define()
+        .unwrap();
     let work_impl = rt
         .interface("IWorkImpl")
         .base(&work)
@@ -259,7 +284,11 @@ fn a_body_may_flush_its_own_class() {
 #[test]
 fn a_call_in_flight_finishes_with_the_body_it_started_with() {
     let rt = Runtime::<DynHost>::new();
-    let work = rt.interface("IWork").abstract_method("run", 0).define().unwrap();
+    let work = rt
+        .interface("IWork")
+        .abstract_method("run", 0)
+        .define()
+        .unwrap();
     let (entered, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
     let (e, r) = (entered.clone(), release.clone());
     let slow = rt
@@ -312,17 +341,16 @@ fn runtime_flush_reaches_every_hooked_class_even_a_replaced_one() {
     let f = fixture();
     let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
     // A redefinition replaces `Proxy`'s name; `obj` keeps the old class, which still flushes.
-    let replacement = f
-        .rt
-        .class("Proxy")
-        .redefine()
-        .hook(Switchable {
-            answers: vec![],
-            choice: f.choice.clone(),
-            asked: Arc::new(AtomicUsize::new(0)),
-        })
-        .define()
-        .unwrap();
+    let replacement =
+        f.rt.class("Proxy")
+            .redefine()
+            .hook(Switchable {
+                answers: vec![],
+                choice: f.choice.clone(),
+                asked: Arc::new(AtomicUsize::new(0)),
+            })
+            .define()
+            .unwrap();
     assert_ne!(replacement, f.proxy);
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
     f.choice.store(1, Ordering::SeqCst);
@@ -336,13 +364,25 @@ fn a_call_site_misses_after_a_flush() {
     let f = fixture();
     let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
     let site = CallSite::new(f.greet.method("hello").unwrap());
-    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("old hello"));
-    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("old hello"));
+    assert_eq!(
+        site.call(&obj, &[], &mut ()).unwrap(),
+        Value::from("old hello")
+    );
+    assert_eq!(
+        site.call(&obj, &[], &mut ()).unwrap(),
+        Value::from("old hello")
+    );
     assert_eq!(f.asked.load(Ordering::SeqCst), 1);
     f.choice.store(1, Ordering::SeqCst);
     f.proxy.flush();
-    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("new hello"));
-    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::from("new hello"));
+    assert_eq!(
+        site.call(&obj, &[], &mut ()).unwrap(),
+        Value::from("new hello")
+    );
+    assert_eq!(
+        site.call(&obj, &[], &mut ()).unwrap(),
+        Value::from("new hello")
+    );
     assert_eq!(f.asked.load(Ordering::SeqCst), 2);
 }
 
@@ -354,7 +394,10 @@ fn memory_is_flat_over_ten_thousand_flushes() {
     let objects: Vec<DynObject> = (0..10)
         .map(|i| f.rt.new_object(&f.proxy, Value::Int(i)).unwrap())
         .collect();
-    let (hello, bye) = (f.greet.method("hello").unwrap(), f.greet.method("bye").unwrap());
+    let (hello, bye) = (
+        f.greet.method("hello").unwrap(),
+        f.greet.method("bye").unwrap(),
+    );
     let cycle = |n: usize| {
         f.choice.store(n % 2, Ordering::SeqCst);
         f.proxy.flush();
