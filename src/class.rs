@@ -18,7 +18,9 @@ use crate::error::{Error, InvalidOperation};
 use crate::hook::DynamicCastable;
 use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
+use crate::reload::Grace;
 use crate::runtime::{NamedType, Runtime, WeakRuntime};
+use crate::sync::{AtomicPtr, Ordering};
 use crate::types::{has_variance, next_uid, variant_compatible, TypeRef};
 
 /// A vtable slot.
@@ -130,6 +132,12 @@ pub(crate) struct ClassData<H: Host> {
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
+    /// Live reload: the class that took this one over (`ClassBuilder::take_over`), as a
+    /// strong count from `Arc::into_raw`; null until then, and for every class of a host
+    /// that never reloads. `Object::class_data` follows it (see `crate::reload`).
+    pub(crate) forward: AtomicPtr<ClassData<H>>,
+    /// The runtime's grace period for `forward` (shared by all its classes).
+    pub(crate) grace: Arc<Grace>,
     /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
     /// away from the fields the call paths read.
     pub(crate) weak_runtime: WeakRuntime<H>,
@@ -142,6 +150,14 @@ const DISPLAY: usize = 6;
 /// drop recursively, one stack frame per level.
 impl<H: Host> Drop for ClassData<H> {
     fn drop(&mut self) {
+        let forward = self.forward.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !forward.is_null() {
+            // SAFETY: a non-null `forward` is a strong count from `Arc::into_raw` that this
+            // class owns (`Runtime::take_over`); with `&mut self` no reader follows it.
+            // Its target is the newest version, whose own `forward` is null or points to a
+            // newer one that forwards nowhere, so this does not recurse deeply.
+            drop(unsafe { Arc::from_raw(forward) });
+        }
         let mut next = self.base.take();
         while let Some(class) = next {
             next = Arc::into_inner(class.0).and_then(|mut data| data.base.take());
@@ -447,6 +463,12 @@ impl<H: Host> ClassRef<H> {
             .map_or(0, |c| c.retired_tables())
     }
 
+    /// The class that took this one's objects over (live reload: the newest version), if
+    /// one did.
+    pub fn successor(&self) -> Option<ClassRef<H>> {
+        crate::object::follow(&self.0)
+    }
+
     /// The implementation interface whose default serves `method` on this class, if a
     /// dynamic resolution of it is cached (for diagnostics: which answer of the hook won).
     pub fn cached_implementation(&self, method: &MethodRef<H>) -> Option<InterfaceRef<H>> {
@@ -515,6 +537,7 @@ pub struct ClassBuilder<H: Host> {
     maps: Vec<MapEntry<H>>,
     hook: Option<Arc<dyn DynamicCastable<H>>>,
     redefine: bool,
+    take_over: Option<ClassRef<H>>,
 }
 
 impl<H: Host> ClassBuilder<H> {
@@ -530,6 +553,7 @@ impl<H: Host> ClassBuilder<H> {
             maps: Vec::new(),
             hook: None,
             redefine: false,
+            take_over: None,
         }
     }
 
@@ -655,9 +679,48 @@ impl<H: Host> ClassBuilder<H> {
     }
 
     /// Lets the definition take over the name of an existing type (hot reload). Existing
-    /// objects keep their old class.
+    /// objects keep their old class, unless the definition also [takes them
+    /// over](Self::take_over).
     pub fn redefine(mut self) -> Self {
         self.redefine = true;
+        self
+    }
+
+    /// Live reload: once defined, the new class takes over the live objects of `old` (and
+    /// of every class `old` took over): from then on they cast and dispatch as instances
+    /// of the new class, payload kept ([`Object::current_class`](crate::Object::current_class)
+    /// names it; [`Object::class`](crate::Object::class) stays the class they were created
+    /// with). A call in flight finishes on the class it started with; a cast or call that
+    /// races with the switch sees the old class or the new one, never a mix. An object
+    /// cast to an interface the new class no longer implements simply follows the new
+    /// class's rules at its next call (`InvalidCast`, or the new hook's answer). Subclasses
+    /// of `old` are classes of their own: they keep deriving from `old` until they are
+    /// redefined too.
+    ///
+    /// Fails with a `TypeLoad` error (and defines nothing) if `old` belongs to another
+    /// runtime, was already taken over (take over the newest version instead), or if the
+    /// new class is abstract (objects need a concrete class).
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let (rt, cx) = (Runtime::<DynHost>::new(), &mut ());
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
+    /// let v1 = rt.class("Square").implement(&shape)
+    ///     .virtual_method("area", 0, |call| Ok(Value::Int(call.payload().as_int().unwrap_or(0).pow(2))))
+    ///     .define()?;
+    /// let obj = rt.new_object(&v1, Value::Int(3))?;
+    /// let area = shape.method("area")?;
+    /// assert_eq!(obj.call(&area, &[], cx)?, Value::Int(9));
+    /// // The edited script: area is now ten times larger; `obj` follows, payload kept.
+    /// let v2 = rt.class("Square").redefine().take_over(&v1).implement(&shape)
+    ///     .virtual_method("area", 0, |call| Ok(Value::Int(10 * call.payload().as_int().unwrap_or(0).pow(2))))
+    ///     .define()?;
+    /// assert_eq!(obj.call(&area, &[], cx)?, Value::Int(90));
+    /// assert_eq!(obj.current_class(), v2);
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn take_over(mut self, old: &ClassRef<H>) -> Self {
+        self.take_over = Some(old.clone());
         self
     }
 
@@ -738,10 +801,16 @@ impl<H: Host> ClassBuilder<H> {
             }
         }
         let weak_runtime = rt.downgrade();
+        let grace = rt.grace();
+        let take_over = self.take_over.clone();
+        if let Some(old) = &take_over {
+            rt.check_take_over(old, &name, self.is_abstract)?;
+        }
         let class = rt.register(&name, redefine, |runtime| {
             let class = ClassRef(Arc::new(self.build(
                 runtime,
                 weak_runtime,
+                grace,
                 &base,
                 &interfaces,
                 &maps,
@@ -749,6 +818,9 @@ impl<H: Host> ClassBuilder<H> {
             Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
         })?;
         rt.track_hooked(&class);
+        if let Some(old) = &take_over {
+            rt.take_over(old, &class)?;
+        }
         Ok(class)
     }
 
@@ -756,6 +828,7 @@ impl<H: Host> ClassBuilder<H> {
         self,
         runtime: u64,
         weak_runtime: WeakRuntime<H>,
+        grace: Arc<Grace>,
         base: &ClassRef<H>,
         listed: &[InterfaceRef<H>],
         maps: &[(InterfaceRef<H>, Arc<str>, Arc<str>)],
@@ -1019,6 +1092,8 @@ impl<H: Host> ClassBuilder<H> {
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
             hook,
+            forward: AtomicPtr::new(std::ptr::null_mut()),
+            grace,
         })
     }
 }
@@ -1042,7 +1117,11 @@ fn primary_interface<H: Host>(
 }
 
 /// The runtime's root class `object`, base of every class.
-pub(crate) fn root_class<H: Host>(runtime: u64, weak_runtime: WeakRuntime<H>) -> ClassRef<H> {
+pub(crate) fn root_class<H: Host>(
+    runtime: u64,
+    weak_runtime: WeakRuntime<H>,
+    grace: Arc<Grace>,
+) -> ClassRef<H> {
     let uid = next_uid();
     ClassRef(Arc::new(ClassData {
         uid,
@@ -1060,6 +1139,8 @@ pub(crate) fn root_class<H: Host>(runtime: u64, weak_runtime: WeakRuntime<H>) ->
         primary_interface: InterfaceIndex::empty(),
         hook: None,
         dispatch_cache: None,
+        forward: AtomicPtr::new(std::ptr::null_mut()),
+        grace,
     }))
 }
 

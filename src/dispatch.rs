@@ -4,7 +4,7 @@
 use std::ops::Deref;
 
 use crate::cast::foreign_type;
-use crate::class::{ClassMethodRef, SlotImpl};
+use crate::class::{ClassData, ClassMethodRef, SlotImpl};
 use crate::default_methods::{
     most_specific_default, most_specific_default_indexed, DefaultResolution, SCANNED_BASES,
 };
@@ -20,6 +20,16 @@ use crate::types::{interface_assignable, TypeRef};
 pub(crate) enum Target<'a, H: Host> {
     Borrowed(&'a Body<H>),
     Owned(Body<H>),
+}
+
+impl<H: Host> Target<'_, H> {
+    /// The same body, owned (for a class held only for the call: live reload).
+    fn into_owned(self) -> Target<'static, H> {
+        match self {
+            Target::Borrowed(b) => Target::Owned(b.clone()),
+            Target::Owned(b) => Target::Owned(b),
+        }
+    }
 }
 
 impl<H: Host> Deref for Target<'_, H> {
@@ -154,7 +164,7 @@ impl<H: Host> Object<H> {
         // included, is out of line.
         let class = self.class_data();
         let declaring = method.class.data();
-        if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
+        if std::ptr::eq(&*class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
                     return body.invoke_for(self, args, cx, None);
@@ -211,7 +221,23 @@ impl<H: Host> Object<H> {
         method: &MethodRef<H>,
         cx: &mut H::Context,
     ) -> Result<Target<'_, H>, Error<H::Error>> {
-        let class = self.class_data();
+        // A class that took this object over (live reload) is held only for this call:
+        // what it serves is cloned.
+        let view = self.class_data();
+        match view.direct() {
+            Some(class) => self.resolve_target_in(class, method, cx),
+            None => Ok(self.resolve_target_in(&view, method, cx)?.into_owned()),
+        }
+    }
+
+    /// [`resolve_target`](Self::resolve_target) on the class the object dispatches as.
+    #[inline]
+    fn resolve_target_in<'a>(
+        &self,
+        class: &'a ClassData<H>,
+        method: &MethodRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Target<'a, H>, Error<H::Error>> {
         // C1: exact and variance matches, with the errors of slots that have no body.
         if let Some(imp) = class.find_interface(method.iface.data()) {
             return match &imp.slots[method.key.slot as usize] {
@@ -229,7 +255,7 @@ impl<H: Host> Object<H> {
                 None => {}
             }
         }
-        self.resolve_dynamic(method, cx)
+        self.resolve_dynamic(class, method, cx)
     }
 
     /// Fails with "Type 'I' belongs to another Runtime." for a method of another runtime.
@@ -279,12 +305,12 @@ impl<H: Host> Object<H> {
     /// The hook path (C2–C4, D1): ask, check, resolve, publish.
     #[cold]
     #[inline(never)]
-    fn resolve_dynamic(
+    fn resolve_dynamic<'a>(
         &self,
+        class: &'a ClassData<H>,
         method: &MethodRef<H>,
         cx: &mut H::Context,
-    ) -> Result<Target<'_, H>, Error<H::Error>> {
-        let class = self.class_data();
+    ) -> Result<Target<'a, H>, Error<H::Error>> {
         let requested = &method.iface;
         let (Some(hook), Some(cache)) = (&class.hook, &class.dispatch_cache) else {
             return Err(Error::invalid_cast(&class.name, &requested.data().name));

@@ -417,3 +417,299 @@ fn memory_is_flat_over_ten_thousand_flushes() {
     assert_eq!(f.asked.load(Ordering::SeqCst), 2 * 10_000);
     assert_eq!(f.proxy.tables_awaiting_reclamation(), 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// Point 3: objects follow a redefined class.
+
+/// `IShape` (`area`) and a class `Square` whose area is `factor × side²` (side: payload).
+fn square(
+    rt: &Runtime<DynHost>,
+    shape: &Iface,
+    factor: i64,
+    old: Option<&dynacast::ClassRef<DynHost>>,
+) -> dynacast::ClassRef<DynHost> {
+    let mut b = rt.class("Square");
+    if let Some(old) = old {
+        b = b.redefine().take_over(old);
+    }
+    b.implement(shape)
+        .virtual_method("area", 0, move |call| {
+            let side = call.payload().as_int().unwrap_or(0);
+            Ok(Value::Int(factor * side * side))
+        })
+        .define()
+        .unwrap()
+}
+
+fn shape(rt: &Runtime<DynHost>) -> Iface {
+    rt.interface("IShape")
+        .abstract_method("area", 0)
+        .define()
+        .unwrap()
+}
+
+#[test]
+fn taken_over_objects_dispatch_as_the_new_class_and_keep_their_payload() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let v1 = square(&rt, &shape, 1, None);
+    let obj = rt.new_object(&v1, Value::Int(3)).unwrap();
+    assert_eq!(call(&obj, &shape, "area"), Value::Int(9));
+    let v2 = square(&rt, &shape, 10, Some(&v1));
+    assert_eq!(call(&obj, &shape, "area"), Value::Int(90));
+    assert_eq!(obj.payload(), &Value::Int(3));
+    assert_eq!(obj.class(), &v1, "the class it was created with");
+    assert_eq!(obj.current_class(), v2);
+    assert_eq!(v1.successor(), Some(v2.clone()));
+    assert_eq!(v2.successor(), None);
+    // Casts follow too: the object is an instance of v2 now, and no longer of v1.
+    assert!(obj.is_instance_of(&v2, &mut ()).unwrap());
+    assert!(!obj.is_instance_of(&v1, &mut ()).unwrap());
+    // Virtual calls follow the new vtable.
+    let area = v2.virtual_method("area").unwrap();
+    assert_eq!(
+        obj.call_virtual(&area, &[], &mut ()).unwrap(),
+        Value::Int(90)
+    );
+
+    // A third version takes over the second: the first version's objects follow it
+    // directly, and so do the second's.
+    let obj2 = rt.new_object(&v2, Value::Int(2)).unwrap();
+    let v3 = square(&rt, &shape, 100, Some(&v2));
+    assert_eq!(call(&obj, &shape, "area"), Value::Int(900));
+    assert_eq!(call(&obj2, &shape, "area"), Value::Int(400));
+    assert_eq!(v1.successor(), Some(v3.clone()));
+    assert_eq!(v2.successor(), Some(v3.clone()));
+
+    // Taking over a version that was already taken over is refused, and defines nothing.
+    let err = rt
+        .class("Square2")
+        .take_over(&v1)
+        .implement(&shape)
+        .virtual_method("area", 0, |_| Ok(Value::Int(0)))
+        .define()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Could not load type 'Square2': 'Square' was already taken over by a newer 'Square' (#{}): take over the newest version",
+            v3.uid()
+        )
+    );
+    assert_eq!(rt.lookup("Square2"), None);
+    assert_eq!(call(&obj, &shape, "area"), Value::Int(900));
+}
+
+#[test]
+fn take_over_refuses_abstract_classes_the_root_and_foreign_classes() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let v1 = square(&rt, &shape, 1, None);
+    let err = rt
+        .class("Abstract")
+        .abstract_class()
+        .take_over(&v1)
+        .define()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Could not load type 'Abstract': an abstract class cannot take over the objects of 'Square'"
+    );
+    let err = rt
+        .class("Root")
+        .take_over(rt.object_class())
+        .define()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Could not load type 'Root': cannot take over the root class 'object'"
+    );
+    let other = Runtime::<DynHost>::new();
+    let err = other.class("Square").take_over(&v1).define().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Could not load type 'Square': cannot take over 'Square', a class of another runtime"
+    );
+    assert_eq!(v1.successor(), None);
+}
+
+#[test]
+fn an_object_whose_new_class_drops_an_interface_follows_the_new_rules() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let v1 = square(&rt, &shape, 1, None);
+    let obj = rt.new_object(&v1, Value::Int(3)).unwrap();
+    obj.cast(&shape, &mut ()).unwrap();
+    let area = shape.method("area").unwrap();
+    let _v2 = rt
+        .class("Square")
+        .redefine()
+        .take_over(&v1)
+        .define()
+        .unwrap();
+    assert!(!obj.is_instance_of(&shape, &mut ()).unwrap());
+    let err = obj.call(&area, &[], &mut ()).unwrap_err();
+    assert_eq!(err.kind(), "InvalidCast");
+    assert_eq!(
+        err.to_string(),
+        obj.cast(&shape, &mut ()).unwrap_err().to_string(),
+        "the call fails exactly as a cast would"
+    );
+}
+
+#[test]
+fn a_taken_over_object_asks_the_new_class_hook_not_the_old_cache() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 1);
+    let new_impl = f.rt.lookup("IGreetNew").unwrap();
+    let asked_new = Arc::new(AtomicUsize::new(0));
+    let v2 =
+        f.rt.class("Proxy")
+            .redefine()
+            .take_over(&f.proxy)
+            .hook(Switchable {
+                answers: vec![new_impl],
+                choice: Arc::new(AtomicUsize::new(0)),
+                asked: asked_new.clone(),
+            })
+            .define()
+            .unwrap();
+    for _ in 0..3 {
+        assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
+        assert_eq!(call(&obj, &f.greet, "bye"), Value::from("new bye"));
+    }
+    assert_eq!(
+        f.asked.load(Ordering::SeqCst),
+        1,
+        "the old hook is not asked again"
+    );
+    assert_eq!(
+        asked_new.load(Ordering::SeqCst),
+        2,
+        "the new hook: once per method"
+    );
+    assert_eq!(v2.cached_resolutions(), 2);
+}
+
+#[test]
+fn a_call_site_follows_a_takeover() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let v1 = square(&rt, &shape, 1, None);
+    let obj = rt.new_object(&v1, Value::Int(3)).unwrap();
+    let site = CallSite::new(shape.method("area").unwrap());
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::Int(9));
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::Int(9));
+    let _v2 = square(&rt, &shape, 10, Some(&v1));
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::Int(90));
+    assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), Value::Int(90));
+}
+
+#[test]
+fn a_call_in_flight_finishes_on_the_class_it_started_with() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let (entered, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (e, r) = (entered.clone(), release.clone());
+    let v1 = rt
+        .class("Square")
+        .implement(&shape)
+        .virtual_method("area", 0, move |_| {
+            e.wait();
+            r.wait(); // two takeovers happen meanwhile
+            Ok(Value::from("v1"))
+        })
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&v1, Value::Nil).unwrap();
+    let (obj2, shape2) = (obj.clone(), shape.clone());
+    let in_flight = thread::spawn(move || call(&obj2, &shape2, "area"));
+    entered.wait();
+    let v2 = rt
+        .class("Square")
+        .redefine()
+        .take_over(&v1)
+        .implement(&shape)
+        .virtual_method("area", 0, |_| Ok(Value::from("v2")))
+        .define()
+        .unwrap();
+    assert_eq!(call(&obj, &shape, "area"), Value::from("v2"));
+    let _v3 = rt
+        .class("Square")
+        .redefine()
+        .take_over(&v2)
+        .implement(&shape)
+        .virtual_method("area", 0, |_| Ok(Value::from("v3")))
+        .define()
+        .unwrap();
+    drop(v2);
+    assert_eq!(call(&obj, &shape, "area"), Value::from("v3"));
+    release.wait();
+    assert_eq!(in_flight.join().unwrap(), Value::from("v1"));
+}
+
+/// Counts live instances: one per closure of every class version defined below.
+struct Alive(Arc<AtomicUsize>);
+impl Alive {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Alive(count.clone())
+    }
+}
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// 10,000 takeovers with live objects of the first version and of a middle one: every
+/// intermediate version is freed (its body's captured value is dropped), and the live heap
+/// is flat (README "Live reload").
+#[test]
+fn memory_is_flat_over_ten_thousand_takeovers() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let alive = Arc::new(AtomicUsize::new(0));
+    let version = |n: i64, old: Option<&dynacast::ClassRef<DynHost>>| {
+        let mut b = rt.class("Square");
+        if let Some(old) = old {
+            b = b.redefine().take_over(old);
+        }
+        let token = Alive::new(&alive);
+        b.implement(&shape)
+            .virtual_method("area", 0, move |_| {
+                let _ = &token;
+                Ok(Value::Int(n))
+            })
+            .define()
+            .unwrap()
+    };
+    let mut newest = version(0, None);
+    let first: Vec<DynObject> = (0..10)
+        .map(|i| rt.new_object(&newest, Value::Int(i)).unwrap())
+        .collect();
+    let mut middle = Vec::new();
+    let area = shape.method("area").unwrap();
+    let mut cycle = |n: i64, newest: &mut dynacast::ClassRef<DynHost>| {
+        *newest = version(n, Some(newest));
+        if n == 50 {
+            middle.push(rt.new_object(newest, Value::Nil).unwrap());
+        }
+        for obj in first.iter().chain(&middle) {
+            assert_eq!(obj.call(&area, &[], &mut ()).unwrap(), Value::Int(n));
+        }
+    };
+    for n in 1..=100 {
+        cycle(n, &mut newest);
+    }
+    let after_warm_up = live_bytes();
+    for n in 101..=10_000 {
+        cycle(n, &mut newest);
+    }
+    assert_eq!(live_bytes() - after_warm_up, 0, "live heap bytes grew");
+    // Alive: the first version (its objects), the middle one (its object) and the newest;
+    // single-threaded, each replaced version's grace period is over at the next takeover.
+    assert_eq!(alive.load(Ordering::SeqCst), 3);
+}
