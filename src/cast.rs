@@ -87,7 +87,10 @@ impl<H: Host> Object<H> {
     #[inline(always)]
     fn implements_exactly(&self, view: TypeView<'_, H>) -> bool {
         match view {
-            TypeView::Interface(iface) => self.class_data().implements_exactly(iface.uid()),
+            // A class taken over (live reload) takes the out-of-line path.
+            TypeView::Interface(iface) => self
+                .direct_class()
+                .is_some_and(|class| class.implements_exactly(iface.uid())),
             TypeView::Class(_) => false,
         }
     }
@@ -102,7 +105,10 @@ impl<H: Host> Object<H> {
         view: TypeView<'_, H>,
         cx: &mut H::Context,
     ) -> Result<(), Error<H::Error>> {
-        let class = self.class_data();
+        // A class taken over (live reload) takes the out-of-line path.
+        let Some(class) = self.direct_class() else {
+            return self.cast_by_metadata_then_hook(view, cx);
+        };
         if let (TypeView::Interface(iface), Some(hook)) = (view, &class.hook) {
             // The exact match was checked inline; without variant parameters no variance
             // match exists either, so the metadata has said no (B1). A type of another

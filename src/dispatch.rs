@@ -68,7 +68,10 @@ impl<H: Host> Object<H> {
         // Everything else is out of line, so this stays small enough to inline. Arity and
         // kind come from the reference itself (one compare), not from the declaration.
         if method.virtual_arity == args.len() {
-            let class = self.class_data();
+            // A class taken over (live reload) takes the out-of-line path.
+            let Some(class) = self.direct_class() else {
+                return self.call_beyond_static(method, args, cx);
+            };
             if let Some(body) = class.static_body(method.key) {
                 return body.invoke_for(self, args, cx, Some(method));
             }
@@ -162,9 +165,12 @@ impl<H: Host> Object<H> {
         // Inlined: an instance of the method's own class (or a subclass) with the right
         // argument count and a body is a few loads and the body's call; the rest, errors
         // included, is out of line.
-        let class = self.class_data();
+        // A class taken over (live reload) takes the out-of-line path.
+        let Some(class) = self.direct_class() else {
+            return self.call_virtual_slow(method, args, cx);
+        };
         let declaring = method.class.data();
-        if std::ptr::eq(&*class, declaring) || class.derives_from(declaring) {
+        if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
                     return body.invoke_for(self, args, cx, None);
@@ -174,7 +180,7 @@ impl<H: Host> Object<H> {
         self.call_virtual_slow(method, args, cx)
     }
 
-    /// [`call_virtual`](Self::call_virtual)'s errors.
+    /// [`call_virtual`](Self::call_virtual)'s errors, and objects a class took over (live reload).
     #[inline(never)]
     fn call_virtual_slow(
         &self,

@@ -68,6 +68,19 @@ impl<H: Host> Object<H> {
         }
     }
 
+    /// The class the object was created with, when no class has taken it over (live
+    /// reload): the inlined fast paths of casts and calls, which hold it across user code
+    /// and so must not hold a [`ClassView`] (whose drop would follow the call). `None`
+    /// sends them to their out-of-line paths, which use [`class_data`](Self::class_data).
+    #[inline(always)]
+    pub(crate) fn direct_class(&self) -> Option<&ClassData<H>> {
+        let data = self.0.class.data();
+        data.forward
+            .load(Ordering::Relaxed)
+            .is_null()
+            .then_some(data)
+    }
+
     /// The class the object now casts and dispatches as: [`class`](Self::class), or the
     /// newest class that took it over ([`ClassBuilder::take_over`](crate::ClassBuilder::take_over)).
     pub fn current_class(&self) -> ClassRef<H> {
