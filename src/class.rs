@@ -20,6 +20,7 @@ use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
 use crate::reload::Grace;
 use crate::runtime::{NamedType, Runtime, WeakRuntime};
+use crate::same_definition::same_class;
 use crate::sync::{AtomicPtr, Ordering};
 use crate::types::{has_variance, next_uid, variant_compatible, TypeRef};
 
@@ -118,7 +119,7 @@ pub(crate) struct ClassData<H: Host> {
     /// bit cleared), when that is not `base`. A subclass test against a deep class follows
     /// these, O(log² depth) steps instead of one per level.
     jump: Option<ClassRef<H>>,
-    is_abstract: bool,
+    pub(crate) is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
     /// Every implemented interface (including bases): its uid and its slots' bodies;
     /// sorted by uid, parallel to `interfaces`.
@@ -166,6 +167,16 @@ impl<H: Host> Drop for ClassData<H> {
 }
 
 impl<H: Host> ClassData<H> {
+    /// The base class's uid (`None` for the root class).
+    pub(crate) fn base_uid(&self) -> Option<u64> {
+        self.base.as_ref().map(|b| b.0.uid)
+    }
+
+    /// Every implemented interface with its resolved slots, sorted by uid.
+    pub(crate) fn implemented(&self) -> &[ImplementedInterface<H>] {
+        &self.interfaces
+    }
+
     pub(crate) fn is_root(&self) -> bool {
         self.depth == 0
     }
@@ -806,20 +817,33 @@ impl<H: Host> ClassBuilder<H> {
         if let Some(old) = &take_over {
             rt.check_take_over(old, &name, self.is_abstract)?;
         }
-        let class = rt.register(&name, redefine, |runtime| {
-            let class = ClassRef(Arc::new(self.build(
-                runtime,
-                weak_runtime,
-                grace,
-                &base,
-                &interfaces,
-                &maps,
-            )?));
-            Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
-        })?;
+        let same_as = |existing: &NamedType<H>, built: &ClassRef<H>| match existing {
+            NamedType::Type(TypeRef::Class(c)) if same_class(c.data(), built.data()) => {
+                Some(c.clone())
+            }
+            _ => None,
+        };
+        let class = rt.register(
+            &name,
+            redefine,
+            |runtime| {
+                let class = ClassRef(Arc::new(self.build(
+                    runtime,
+                    weak_runtime,
+                    grace,
+                    &base,
+                    &interfaces,
+                    &maps,
+                )?));
+                Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
+            },
+            same_as,
+        )?;
         rt.track_hooked(&class);
-        if let Some(old) = &take_over {
-            rt.take_over(old, &class)?;
+        match &take_over {
+            // The same definition as `old`'s: `old` itself, nothing to take over.
+            Some(old) if *old != class => rt.take_over(old, &class)?,
+            _ => {}
         }
         Ok(class)
     }

@@ -16,6 +16,7 @@ use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::Error;
 use crate::host::{static_body, Body, CallResult, Host, StaticBody};
 use crate::runtime::{NamedType, Runtime};
+use crate::same_definition::same_interface;
 use crate::types::{next_uid, TypeRef};
 
 /// The variance of a generic interface's type parameter.
@@ -1097,11 +1098,22 @@ impl<H: Host> InterfaceBuilder<H> {
             ));
         }
         self.validate()?;
-        self.rt.register(&self.name, self.redefine, |runtime| {
-            let data = self.template.build(runtime, self.name.clone(), &[], None)?;
-            let iface = InterfaceRef(Arc::new(data));
-            Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
-        })
+        let same_as = |existing: &NamedType<H>, built: &InterfaceRef<H>| match existing {
+            NamedType::Type(TypeRef::Interface(i)) if same_interface(i.data(), built.data()) => {
+                Some(i.clone())
+            }
+            _ => None,
+        };
+        self.rt.register(
+            &self.name,
+            self.redefine,
+            |runtime| {
+                let data = self.template.build(runtime, self.name.clone(), &[], None)?;
+                let iface = InterfaceRef(Arc::new(data));
+                Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
+            },
+            same_as,
+        )
     }
 
     /// Defines a generic interface definition; close it with [`GenericInterface::instantiate`].
@@ -1115,17 +1127,22 @@ impl<H: Host> InterfaceBuilder<H> {
         self.validate()?;
         self.template
             .check_without_params(self.rt.id(), &self.name)?;
-        self.rt.register(&self.name, self.redefine, |runtime| {
-            let def = GenericInterface(Arc::new(GenericDef {
-                uid: next_uid(),
-                runtime,
-                name: self.name.clone(),
-                variances: self.variances.into_boxed_slice(),
-                template: self.template,
-                instances: Mutex::new(InstanceCache::new()),
-            }));
-            Ok((NamedType::Generic(def.clone()), def))
-        })
+        self.rt.register(
+            &self.name,
+            self.redefine,
+            |runtime| {
+                let def = GenericInterface(Arc::new(GenericDef {
+                    uid: next_uid(),
+                    runtime,
+                    name: self.name.clone(),
+                    variances: self.variances.into_boxed_slice(),
+                    template: self.template,
+                    instances: Mutex::new(InstanceCache::new()),
+                }));
+                Ok((NamedType::Generic(def.clone()), def))
+            },
+            |_, _| None,
+        )
     }
 }
 

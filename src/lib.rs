@@ -73,6 +73,7 @@ pub mod object;
 mod reload;
 pub mod rules;
 pub mod runtime;
+mod same_definition;
 mod sync;
 #[cfg(all(loom, dynacast_broken))]
 #[doc(hidden)]

@@ -161,7 +161,9 @@ impl<H: Host> Runtime<H> {
         lock(&self.inner.names).get(name).cloned()
     }
 
-    /// Builds a type and registers it under `name`.
+    /// Builds a type and registers it under `name`; or, when `same_as` finds the built
+    /// definition the same as the registered one (live reload: see `crate::same_definition`),
+    /// returns the registered type instead, with or without `redefine`.
     ///
     /// The registry lock is held only to check the name (before `build`, so that a taken
     /// name fails fast) and to check it again and insert (after): never while `build` runs,
@@ -175,25 +177,37 @@ impl<H: Host> Runtime<H> {
         name: &Arc<str>,
         redefine: bool,
         build: impl FnOnce(u64) -> Result<(NamedType<H>, T), Error<H::Error>>,
+        same_as: impl FnOnce(&NamedType<H>, &T) -> Option<T>,
     ) -> Result<T, Error<H::Error>> {
-        {
+        let taken = {
             let names = lock(&self.inner.names);
-            if let Some(err) = name_taken(names.get(name), name, redefine) {
-                return Err(err);
-            }
-        }
-        let (named, built) = build(self.inner.id)?;
-        let replaced = {
-            let mut names = lock(&self.inner.names);
-            if let Some(err) = name_taken(names.get(name), name, redefine) {
-                drop(names);
-                drop((named, built));
-                return Err(err);
-            }
-            names.insert(name.clone(), named)
+            name_taken(names.get(name), name, redefine)
         };
-        drop(replaced);
-        Ok(built)
+        // A taken name may still be the same definition: build it to see, and report the
+        // name's error (not the build's) if it is not.
+        let (named, built) = match build(self.inner.id) {
+            Ok(b) => b,
+            Err(e) => return Err(taken.unwrap_or(e)),
+        };
+        let outcome = {
+            let mut names = lock(&self.inner.names);
+            let existing = names.get(name);
+            match existing.and_then(|e| same_as(e, &built)) {
+                Some(same) => Ok((same, None)),
+                None => match name_taken(existing, name, redefine) {
+                    Some(err) => Err(err),
+                    None => Ok((built, names.insert(name.clone(), named))),
+                },
+            }
+        };
+        // Whatever dies here (the unused definition, the replaced one) dies unlocked.
+        match outcome {
+            Ok((handle, replaced)) => {
+                drop(replaced);
+                Ok(handle)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// A new object of `class` carrying `payload`. Fails with `InvalidOperation` for an

@@ -713,3 +713,123 @@ fn memory_is_flat_over_ten_thousand_takeovers() {
     // single-threaded, each replaced version's grace period is over at the next takeover.
     assert_eq!(alive.load(Ordering::SeqCst), 3);
 }
+
+// ---------------------------------------------------------------------------------------
+// Point 2: same definition, same type.
+
+#[test]
+fn an_unchanged_interface_is_the_registered_one_with_or_without_redefine() {
+    let rt = Runtime::<DynHost>::new();
+    let describe = dynacast::body(|_| Ok(Value::from("a shape")));
+    let define = |redefine: bool| {
+        let b = rt
+            .interface("IShape")
+            .abstract_method("area", 0)
+            .default_method_body("describe", 0, describe.clone());
+        if redefine { b.redefine() } else { b }.define()
+    };
+    let first = define(false).unwrap();
+    let class = rt
+        .class("Square")
+        .implement(&first)
+        .virtual_method("area", 0, |_| Ok(Value::Int(4)))
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    assert_eq!(define(false).unwrap(), first);
+    let again = define(true).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(rt.lookup("IShape"), Some(first.as_type()));
+    // Old objects keep casting to it, and old method handles work on them.
+    assert!(obj.is_instance_of(&again, &mut ()).unwrap());
+    assert_eq!(call(&obj, &again, "describe"), Value::from("a shape"));
+
+    // The same text with a new closure is new code: a new type (with redefine) …
+    let changed = rt
+        .interface("IShape")
+        .redefine()
+        .abstract_method("area", 0)
+        .default_method("describe", 0, |_| Ok(Value::from("a shape")))
+        .define()
+        .unwrap();
+    assert_ne!(changed, first);
+    // … and an error without it.
+    let err = rt
+        .interface("IShape")
+        .abstract_method("area", 0)
+        .default_method("describe", 0, |_| Ok(Value::from("a shape")))
+        .define()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Could not load type 'IShape': a type named 'IShape' is already defined"
+    );
+    // A different shape (another arity) is new as well.
+    let other = rt
+        .interface("IShape")
+        .redefine()
+        .abstract_method("area", 1)
+        .default_method_body("describe", 0, describe.clone())
+        .define()
+        .unwrap();
+    assert_ne!(other, changed);
+}
+
+#[test]
+fn an_unchanged_class_is_the_registered_one_and_keeps_its_cache() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    assert_eq!(f.asked.load(Ordering::SeqCst), 1);
+    let hook: Arc<dyn DynamicCastable<DynHost>> = Arc::new(Switchable {
+        answers: vec![f.rt.lookup("IGreetNew").unwrap()],
+        choice: Arc::new(AtomicUsize::new(0)),
+        asked: f.asked.clone(),
+    });
+    let area = dynacast::body(|_| Ok(Value::Int(1)));
+    let define = |redefine: bool, hook: &Arc<dyn DynamicCastable<DynHost>>| {
+        let b =
+            f.rt.class("Shared")
+                .shared_hook(hook.clone())
+                .virtual_method_body("area", 0, area.clone());
+        if redefine { b.redefine() } else { b }.define()
+    };
+    let shared = define(false, &hook).unwrap();
+    let shared_obj = f.rt.new_object(&shared, Value::Nil).unwrap();
+    assert_eq!(
+        call(&shared_obj, &f.greet, "hello"),
+        Value::from("new hello")
+    );
+    assert_eq!(f.asked.load(Ordering::SeqCst), 2);
+    assert_eq!(define(false, &hook).unwrap(), shared);
+    assert_eq!(define(true, &hook).unwrap(), shared);
+    // The same class, so its cache is kept: no new question.
+    assert_eq!(
+        call(&shared_obj, &f.greet, "hello"),
+        Value::from("new hello")
+    );
+    assert_eq!(f.asked.load(Ordering::SeqCst), 2);
+    assert_eq!(shared.cached_resolutions(), 1);
+
+    // Another hook (even an equal one) makes another class.
+    let other_hook: Arc<dyn DynamicCastable<DynHost>> = Arc::new(Switchable {
+        answers: vec![f.rt.lookup("IGreetNew").unwrap()],
+        choice: Arc::new(AtomicUsize::new(0)),
+        asked: f.asked.clone(),
+    });
+    let replaced = define(true, &other_hook).unwrap();
+    assert_ne!(replaced, shared);
+
+    // A same definition that asks to take over the registered class is that class: there
+    // is nothing to take over.
+    let same =
+        f.rt.class("Shared")
+            .redefine()
+            .take_over(&replaced)
+            .shared_hook(other_hook.clone())
+            .virtual_method_body("area", 0, area.clone())
+            .define()
+            .unwrap();
+    assert_eq!(same, replaced);
+    assert_eq!(replaced.successor(), None);
+}
