@@ -139,6 +139,11 @@ pub(crate) struct ClassData<H: Host> {
     pub(crate) forward: AtomicPtr<ClassData<H>>,
     /// The runtime's grace period for `forward` (shared by all its classes).
     pub(crate) grace: Arc<Grace>,
+    /// Under loom: read by a reader that follows a `forward` to this class and written by
+    /// the takeover that frees it after the grace period, so that loom reports a free
+    /// that does not happen after the read (broken variant `FreeWithoutGrace`).
+    #[cfg(loom)]
+    pub(crate) alive: crate::reload::Alive,
     /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
     /// away from the fields the call paths read.
     pub(crate) weak_runtime: WeakRuntime<H>,
@@ -1118,6 +1123,8 @@ impl<H: Host> ClassBuilder<H> {
             hook,
             forward: AtomicPtr::new(std::ptr::null_mut()),
             grace,
+            #[cfg(loom)]
+            alive: crate::reload::Alive::new(),
         })
     }
 }
@@ -1165,6 +1172,8 @@ pub(crate) fn root_class<H: Host>(
         dispatch_cache: None,
         forward: AtomicPtr::new(std::ptr::null_mut()),
         grace,
+        #[cfg(loom)]
+        alive: crate::reload::Alive::new(),
     }))
 }
 

@@ -158,6 +158,9 @@ pub(crate) fn follow<H: Host>(data: &ClassData<H>) -> Option<ClassRef<H>> {
     if newer.is_null() {
         return None;
     }
+    // SAFETY: as below: `newer` is a live class while this reader is registered.
+    #[cfg(loom)]
+    unsafe { &*newer }.alive.read();
     // SAFETY: invariant "a retargeted forward is dropped after its grace period": a
     // non-null `forward` is a strong count from `Arc::into_raw` (`Runtime::take_over`)
     // that is released only after every reader registered before its replacement has

@@ -147,3 +147,30 @@ fn free_without_grace() -> bool {
     }
     false
 }
+
+/// Under loom: a cell with no data whose accesses tell loom that a reader used something
+/// (`read`) that a free then releases (`write`): a free that does not happen after the
+/// read is reported as a causality violation.
+#[cfg(loom)]
+pub(crate) struct Alive(crate::sync::UnsafeCell<()>);
+
+// SAFETY: `Alive` holds no data (a unit); its cell is only touched through loom's
+// `with`/`with_mut`, whose ordering loom checks, which is the cell's whole purpose.
+#[cfg(loom)]
+unsafe impl Sync for Alive {}
+// SAFETY: see `Sync`.
+#[cfg(loom)]
+unsafe impl Send for Alive {}
+
+#[cfg(loom)]
+impl Alive {
+    pub(crate) fn new() -> Self {
+        Alive(crate::sync::UnsafeCell::new(()))
+    }
+    pub(crate) fn read(&self) {
+        self.0.with(|_| ());
+    }
+    pub(crate) fn write(&self) {
+        self.0.with_mut(|_| ());
+    }
+}

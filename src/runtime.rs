@@ -419,5 +419,8 @@ fn already_taken_over<H: Host>(
 
 /// Drops a forward target retired by a takeover, after its grace period.
 fn free_after_grace<H: Host>(class: ClassRef<H>) {
+    // Under loom, a write that must happen after every follower's read (see `alive`).
+    #[cfg(loom)]
+    class.0.alive.write();
     drop(class);
 }
