@@ -489,6 +489,9 @@ impl<H: Host> DispatchCache<H> {
         let unserialized = Mutex::new(Writer {
             len: writer.len,
             tables: Vec::new(),
+            flushed: false,
+            live: None,
+            retired: Vec::new(),
         });
         #[cfg(dynacast_broken)]
         let broken_unserialized = broken::is(Variant::NoWriterLock);

@@ -60,7 +60,10 @@ pub fn flush_versus_call() -> usize {
             // After both, the cache serves one resolution and the hook is asked no more.
             let mut cx = Caller::default();
             let (v, asked) = call(&w.obj, &w.m[0], &mut cx);
-            assert!(!asked || v == new, "flush_versus_call: a later call asked again");
+            assert!(
+                !asked || v == new,
+                "flush_versus_call: a later call asked again"
+            );
         },
     )
 }
@@ -124,7 +127,11 @@ pub fn switch_versus_call() -> usize {
                 (3, 3) => cov.saw("both calls ran version 3"),
                 other => panic!("switch_versus_call: unexpected calls {other:?}"),
             }
-            assert_eq!(v1.successor(), Some(v3), "switch_versus_call: not retargeted");
+            assert_eq!(
+                v1.successor(),
+                Some(v3),
+                "switch_versus_call: not retargeted"
+            );
         },
     )
 }
