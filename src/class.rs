@@ -93,6 +93,32 @@ impl<H: Host> InterfaceIndex<H> {
     }
 }
 
+/// A class's primary interface, with the gate its fast paths compare against.
+pub(crate) struct PrimaryInterface<H: Host> {
+    /// The primary interface's uid, read by the inlined fast paths (static calls, exact
+    /// casts) instead of `index.uid`. Live reload closes it (stores 0) when the class is
+    /// taken over, so that those paths miss and go out of line, where the object's new
+    /// class is followed: a host that never reloads pays nothing for the takeover check.
+    /// A std atomic even under loom: a stale read only serves a call or cast from the old
+    /// class's own tables (alive as long as it is), i.e. before the takeover.
+    gate: std::sync::atomic::AtomicU64,
+    index: InterfaceIndex<H>,
+}
+
+impl<H: Host> PrimaryInterface<H> {
+    fn new(index: InterfaceIndex<H>) -> Self {
+        PrimaryInterface {
+            gate: std::sync::atomic::AtomicU64::new(index.uid),
+            index,
+        }
+    }
+
+    #[inline(always)]
+    fn gate(&self) -> u64 {
+        self.gate.load(Ordering::Relaxed)
+    }
+}
+
 /// One interface of a class's full interface set, with its resolved slots.
 pub(crate) struct ImplementedInterface<H: Host> {
     pub(crate) iface: InterfaceRef<H>,
@@ -128,7 +154,7 @@ pub(crate) struct ClassData<H: Host> {
     /// The class's primary interface (the first it lists, else its base class's primary)
     /// stored inline, so a static call through it reads the body two dependent loads
     /// from the class instead of three; others go through `interface_index`.
-    primary_interface: InterfaceIndex<H>,
+    primary_interface: PrimaryInterface<H>,
     pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
@@ -180,6 +206,16 @@ impl<H: Host> ClassData<H> {
     /// Every implemented interface with its resolved slots, sorted by uid.
     pub(crate) fn implemented(&self) -> &[ImplementedInterface<H>] {
         &self.interfaces
+    }
+
+    /// Live reload: makes the inlined fast paths miss on this class, which has just been
+    /// taken over (`forward` is set), so that they go out of line and follow it. The
+    /// static tables stay as they are (a call in flight may be reading them).
+    pub(crate) fn close_fast_paths(&self) {
+        self.primary_interface.gate.store(0, Ordering::Release);
+        if let Some(cache) = &self.dispatch_cache {
+            cache.flush();
+        }
     }
 
     pub(crate) fn is_root(&self) -> bool {
@@ -260,7 +296,7 @@ impl<H: Host> ClassData<H> {
     pub(crate) fn implements_exactly(&self, uid: u64) -> bool {
         // The primary interface first (one compare), as on the static call's path; no
         // primary means no interface at all (see `primary_interface`).
-        let primary = self.primary_interface.uid;
+        let primary = self.primary_interface.gate();
         uid == primary || (primary != 0 && self.interface_position(uid).is_some())
     }
 
@@ -274,12 +310,14 @@ impl<H: Host> ClassData<H> {
     /// `None` sends the caller to [`find_interface`](Self::find_interface).
     #[inline(always)]
     pub(crate) fn static_body(&self, key: MethodKey) -> Option<&Body<H>> {
-        if key.iface == self.primary_interface.uid {
-            return self.primary_interface.body(key.slot);
+        let primary = self.primary_interface.gate();
+        if key.iface == primary {
+            return self.primary_interface.index.body(key.slot);
         }
         // No primary interface means no interface at all (see `primary_interface`): a
-        // hooked class's usual case skips the index.
-        if self.primary_interface.uid == 0 {
+        // hooked class's usual case skips the index. (So does a class taken over: its
+        // gate is closed.)
+        if primary == 0 {
             return None;
         }
         let i = self.interface_position(key.iface)?;
@@ -1117,7 +1155,11 @@ impl<H: Host> ClassBuilder<H> {
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
             interface_index: implemented.iter().map(InterfaceIndex::of).collect(),
-            primary_interface: primary_interface(listed, base_data, &implemented),
+            primary_interface: PrimaryInterface::new(primary_interface(
+                listed,
+                base_data,
+                &implemented,
+            )),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
             hook,
@@ -1140,7 +1182,7 @@ fn primary_interface<H: Host>(
 ) -> InterfaceIndex<H> {
     let uid = listed
         .first()
-        .map_or(base.primary_interface.uid, |i| i.uid());
+        .map_or(base.primary_interface.index.uid, |i| i.uid());
     implemented
         .iter()
         .find(|i| i.iface.uid() == uid)
@@ -1167,7 +1209,7 @@ pub(crate) fn root_class<H: Host>(
         vtable: Box::new([]),
         interface_index: Box::new([]),
         interfaces: Box::new([]),
-        primary_interface: InterfaceIndex::empty(),
+        primary_interface: PrimaryInterface::new(InterfaceIndex::empty()),
         hook: None,
         dispatch_cache: None,
         forward: AtomicPtr::new(std::ptr::null_mut()),

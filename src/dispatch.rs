@@ -68,10 +68,9 @@ impl<H: Host> Object<H> {
         // Everything else is out of line, so this stays small enough to inline. Arity and
         // kind come from the reference itself (one compare), not from the declaration.
         if method.virtual_arity == args.len() {
-            // A class taken over (live reload) takes the out-of-line path.
-            let Some(class) = self.direct_class() else {
-                return self.call_beyond_static(method, args, cx);
-            };
+            // A class taken over (live reload) has its fast paths closed: both checks
+            // below miss and `call_beyond_static` follows the object's new class.
+            let class = self.own_class_data();
             if let Some(body) = class.static_body(method.key) {
                 return body.invoke_for(self, args, cx, Some(method));
             }

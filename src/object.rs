@@ -68,6 +68,14 @@ impl<H: Host> Object<H> {
         }
     }
 
+    /// The class the object was created with, not followed: for the inlined call and
+    /// exact-cast fast paths only, which miss on a class taken over (live reload closes
+    /// its fast paths: `ClassData::close_fast_paths`) and go out of line.
+    #[inline(always)]
+    pub(crate) fn own_class_data(&self) -> &ClassData<H> {
+        self.0.class.data()
+    }
+
     /// The class the object was created with, when no class has taken it over (live
     /// reload): the inlined fast paths of casts and calls, which hold it across user code
     /// and so must not hold a [`ClassView`] (whose drop would follow the call). `None`

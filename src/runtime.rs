@@ -340,6 +340,7 @@ impl<H: Host> Runtime<H> {
             for follower in &live {
                 let target = Arc::into_raw(new.0.clone()).cast_mut();
                 let replaced = follower.0.forward.swap(target, Ordering::AcqRel);
+                follower.0.close_fast_paths();
                 if !replaced.is_null() {
                     // SAFETY: a non-null `forward` is a strong count from `Arc::into_raw`
                     // (this function), which the swap just took out of `forward`; it is
