@@ -92,7 +92,10 @@ impl<H: Host> Object<H> {
     /// The class the object now casts and dispatches as: [`class`](Self::class), or the
     /// newest class that took it over ([`ClassBuilder::take_over`](crate::ClassBuilder::take_over)).
     pub fn current_class(&self) -> ClassRef<H> {
-        follow(self.0.class.data()).unwrap_or_else(|| self.0.class.clone())
+        match self.direct_class() {
+            Some(_) => self.0.class.clone(),
+            None => follow(self.0.class.data()).unwrap_or_else(|| self.0.class.clone()),
+        }
     }
 
     /// The host's payload.

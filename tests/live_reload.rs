@@ -465,7 +465,11 @@ fn taken_over_objects_dispatch_as_the_new_class_and_keep_their_payload() {
     // Casts follow too: the object is an instance of v2 now, and no longer of v1.
     assert!(obj.is_instance_of(&v2, &mut ()).unwrap());
     assert!(!obj.is_instance_of(&v1, &mut ()).unwrap());
-    // Virtual calls follow the new vtable.
+    // Virtual calls follow the new vtable, and calls by name the new class's methods.
+    assert_eq!(
+        obj.call_by_name("area", &[], &mut ()).unwrap(),
+        Value::Int(90)
+    );
     let area = v2.virtual_method("area").unwrap();
     assert_eq!(
         obj.call_virtual(&area, &[], &mut ()).unwrap(),
