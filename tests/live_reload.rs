@@ -84,6 +84,20 @@ impl DynamicCastable<DynHost> for Switchable {
     }
 }
 
+impl Switchable {
+    /// A hook answering `answers[choice]` (choice 0 at first), and its (choice, asked)
+    /// counters.
+    fn new(answers: Vec<TypeRef<DynHost>>) -> (Self, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let (choice, asked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let hook = Switchable {
+            answers,
+            choice: choice.clone(),
+            asked: asked.clone(),
+        };
+        (hook, choice, asked)
+    }
+}
+
 /// `IGreet` (`hello`, `bye`), two marked implementations answering "old …" and "new …",
 /// and a class `Proxy` whose hook answers with the one `choice` picks.
 struct Fixture {
@@ -118,16 +132,8 @@ fn fixture() -> Fixture {
         .unwrap();
     let old = implementation(&rt, &greet, "IGreetOld", "old");
     let new = implementation(&rt, &greet, "IGreetNew", "new");
-    let (choice, asked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let proxy = rt
-        .class("Proxy")
-        .hook(Switchable {
-            answers: vec![old.as_type(), new.as_type()],
-            choice: choice.clone(),
-            asked: asked.clone(),
-        })
-        .define()
-        .unwrap();
+    let (hook, choice, asked) = Switchable::new(vec![old.as_type(), new.as_type()]);
+    let proxy = rt.class("Proxy").hook(hook).define().unwrap();
     Fixture {
         rt,
         greet,
@@ -222,16 +228,8 @@ fn a_flushed_cache_grows_and_keeps_its_entries() {
         b = b.override_base(&many, &format!("m{i}"), move |_| Ok(Value::Int(i)));
     }
     let answer = b.define().unwrap();
-    let asked = Arc::new(AtomicUsize::new(0));
-    let class = rt
-        .class("Many")
-        .hook(Switchable {
-            answers: vec![answer.as_type()],
-            choice: Arc::new(AtomicUsize::new(0)),
-            asked: asked.clone(),
-        })
-        .define()
-        .unwrap();
+    let (hook, _, asked) = Switchable::new(vec![answer.as_type()]);
+    let class = rt.class("Many").hook(hook).define().unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
     class.flush(); // before anything is cached: the next tables are flushable ones
     for round in 0..2 {
@@ -264,16 +262,8 @@ fn a_body_may_flush_its_own_class() {
         .dynamic_castable_implementation()
         .define()
         .unwrap();
-    let asked = Arc::new(AtomicUsize::new(0));
-    let class = rt
-        .class("Worker")
-        .hook(Switchable {
-            answers: vec![work_impl.as_type()],
-            choice: Arc::new(AtomicUsize::new(0)),
-            asked: asked.clone(),
-        })
-        .define()
-        .unwrap();
+    let (hook, _, asked) = Switchable::new(vec![work_impl.as_type()]);
+    let class = rt.class("Worker").hook(hook).define().unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
     for n in 1..=3 {
         assert_eq!(call(&obj, &work, "run"), Value::from("ran"));
@@ -309,16 +299,8 @@ fn a_call_in_flight_finishes_with_the_body_it_started_with() {
         .dynamic_castable_implementation()
         .define()
         .unwrap();
-    let (choice, asked) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let class = rt
-        .class("Worker")
-        .hook(Switchable {
-            answers: vec![slow.as_type(), fast.as_type()],
-            choice: choice.clone(),
-            asked: asked.clone(),
-        })
-        .define()
-        .unwrap();
+    let (hook, choice, asked) = Switchable::new(vec![slow.as_type(), fast.as_type()]);
+    let class = rt.class("Worker").hook(hook).define().unwrap();
     // Flushed once first, so that the call below is served from a flushable table.
     class.flush();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
@@ -344,11 +326,7 @@ fn runtime_flush_reaches_every_hooked_class_even_a_replaced_one() {
     let replacement =
         f.rt.class("Proxy")
             .redefine()
-            .hook(Switchable {
-                answers: vec![],
-                choice: f.choice.clone(),
-                asked: Arc::new(AtomicUsize::new(0)),
-            })
+            .hook(Switchable::new(vec![]).0)
             .define()
             .unwrap();
     assert_ne!(replacement, f.proxy);
@@ -364,24 +342,17 @@ fn a_call_site_misses_after_a_flush() {
     let f = fixture();
     let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
     let site = CallSite::new(f.greet.method("hello").unwrap());
+    let via_site = || site.call(&obj, &[], &mut ()).unwrap();
     assert_eq!(
-        site.call(&obj, &[], &mut ()).unwrap(),
-        Value::from("old hello")
-    );
-    assert_eq!(
-        site.call(&obj, &[], &mut ()).unwrap(),
-        Value::from("old hello")
+        [via_site(), via_site()],
+        ["old hello", "old hello"].map(Value::from)
     );
     assert_eq!(f.asked.load(Ordering::SeqCst), 1);
     f.choice.store(1, Ordering::SeqCst);
     f.proxy.flush();
     assert_eq!(
-        site.call(&obj, &[], &mut ()).unwrap(),
-        Value::from("new hello")
-    );
-    assert_eq!(
-        site.call(&obj, &[], &mut ()).unwrap(),
-        Value::from("new hello")
+        [via_site(), via_site()],
+        ["new hello", "new hello"].map(Value::from)
     );
     assert_eq!(f.asked.load(Ordering::SeqCst), 2);
 }
@@ -568,16 +539,12 @@ fn a_taken_over_object_asks_the_new_class_hook_not_the_old_cache() {
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
     assert_eq!(f.asked.load(Ordering::SeqCst), 1);
     let new_impl = f.rt.lookup("IGreetNew").unwrap();
-    let asked_new = Arc::new(AtomicUsize::new(0));
+    let (new_hook, _, asked_new) = Switchable::new(vec![new_impl]);
     let v2 =
         f.rt.class("Proxy")
             .redefine()
             .take_over(&f.proxy)
-            .hook(Switchable {
-                answers: vec![new_impl],
-                choice: Arc::new(AtomicUsize::new(0)),
-                asked: asked_new.clone(),
-            })
+            .hook(new_hook)
             .define()
             .unwrap();
     for _ in 0..3 {
