@@ -181,7 +181,13 @@ impl<H: Host> Object<H> {
             // Casting to a class never calls the hook.
             TypeView::Class(c) => Ok(class.derives_from(c.data())),
             TypeView::Interface(iface) => {
-                // The exact match was checked inline by the caller; variance remains.
+                // The exact match was checked inline by the caller, on the class the
+                // object was created with; variance remains. An object another class took
+                // over (live reload) had that check miss: check its new class's metadata
+                // whole (the real index, not the fast paths' gate).
+                if class.direct().is_none() && class.find_interface(iface.data()).is_some() {
+                    return Ok(true);
+                }
                 if class.implements_by_variance(iface.data()) {
                     return Ok(true);
                 }

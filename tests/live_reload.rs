@@ -436,6 +436,15 @@ fn taken_over_objects_dispatch_as_the_new_class_and_keep_their_payload() {
     // Casts follow too: the object is an instance of v2 now, and no longer of v1.
     assert!(obj.is_instance_of(&v2, &mut ()).unwrap());
     assert!(!obj.is_instance_of(&v1, &mut ()).unwrap());
+    assert!(obj.is_instance_of(&shape, &mut ()).unwrap());
+    assert!(obj.is_instance_of_static(&shape));
+    assert_eq!(
+        obj.cast(&shape, &mut ())
+            .unwrap()
+            .call(&shape.method("area").unwrap(), &[], &mut ())
+            .unwrap(),
+        Value::Int(90)
+    );
     // Virtual calls follow the new vtable, and calls by name the new class's methods.
     assert_eq!(
         obj.call_by_name("area", &[], &mut ()).unwrap(),
@@ -803,4 +812,54 @@ fn an_unchanged_class_is_the_registered_one_and_keeps_its_cache() {
             .unwrap();
     assert_eq!(same, replaced);
     assert_eq!(replaced.successor(), None);
+}
+
+/// Casts and calls on four threads while the main thread flushes and takes over 200 times:
+/// every answer is one a version gave (never a mix, never a crash), and the versions seen
+/// by each thread never go back.
+#[test]
+fn casts_and_calls_racing_with_flushes_and_takeovers() {
+    let rt = Runtime::<DynHost>::new();
+    let shape = shape(&rt);
+    let first = square(&rt, &shape, 1, None);
+    let objects: Vec<DynObject> = (0..4)
+        .map(|_| rt.new_object(&first, Value::Int(1)).unwrap())
+        .collect();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = objects
+        .iter()
+        .map(|obj| {
+            let (obj, shape, done) = (obj.clone(), shape.clone(), done.clone());
+            thread::spawn(move || {
+                let area = shape.method("area").unwrap();
+                let site = CallSite::new(area.clone());
+                let mut last = 0;
+                let mut calls = 0;
+                while !done.load(Ordering::SeqCst) || calls < 100 {
+                    assert!(obj.is_instance_of(&shape, &mut ()).unwrap());
+                    for value in [
+                        obj.call(&area, &[], &mut ()).unwrap(),
+                        site.call(&obj, &[], &mut ()).unwrap(),
+                    ] {
+                        let Value::Int(v) = value else {
+                            panic!("not an int: {value:?}")
+                        };
+                        assert!(v >= last, "went back from version {last} to {v}");
+                        last = v;
+                    }
+                    calls += 1;
+                }
+                last
+            })
+        })
+        .collect();
+    let mut newest = first;
+    for n in 2..=200 {
+        newest = square(&rt, &shape, n, Some(&newest));
+        rt.flush();
+    }
+    done.store(true, Ordering::SeqCst);
+    for worker in workers {
+        assert_eq!(worker.join().unwrap(), 200);
+    }
 }
