@@ -753,7 +753,10 @@ impl<H: Host> ClassBuilder<H> {
     ///
     /// Fails with a `TypeLoad` error (and defines nothing) if `old` belongs to another
     /// runtime, was already taken over (take over the newest version instead), or if the
-    /// new class is abstract (objects need a concrete class).
+    /// new class is abstract (objects need a concrete class). Of two definitions racing
+    /// to take over the same class, the one that loses fails the same way, its class
+    /// already registered under its name. A definition that is the same as the registered
+    /// class (see [`define`](Self::define)) returns it and takes nothing over.
     ///
     /// ```
     /// use dynacast::{DynHost, Runtime, Value};
@@ -778,7 +781,9 @@ impl<H: Host> ClassBuilder<H> {
         self
     }
 
-    /// Defines the class and registers its name.
+    /// Defines the class and registers its name. If the name is taken by a class with the
+    /// same definition (live reload: same shape, and the same `Body` values and hook
+    /// `Arc`), returns that class instead, with or without [`redefine`](Self::redefine).
     ///
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};

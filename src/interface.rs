@@ -1075,7 +1075,10 @@ impl<H: Host> InterfaceBuilder<H> {
         Ok(())
     }
 
-    /// Defines the interface and registers its name.
+    /// Defines the interface and registers its name. If the name is taken by an interface
+    /// with the same definition (live reload: same shape, and the same `Body` values),
+    /// returns that interface instead, with or without [`redefine`](Self::redefine), so
+    /// that re-running an unchanged module is a no-op.
     ///
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
