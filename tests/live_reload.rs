@@ -877,3 +877,66 @@ fn casts_and_calls_racing_with_flushes_and_takeovers() {
         );
     }
 }
+
+/// Panics on the first dispatch question after `armed` is set, then answers `answer`.
+struct PanicsOnce {
+    answer: TypeRef<DynHost>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+    asked: Arc<AtomicUsize>,
+}
+
+impl DynamicCastable<DynHost> for PanicsOnce {
+    fn get_interface_implementation(
+        &self,
+        _: &DynObject,
+        _: &Iface,
+        _: &mut (),
+    ) -> Result<Option<TypeRef<DynHost>>, DynError> {
+        self.asked.fetch_add(1, Ordering::SeqCst);
+        if self.armed.swap(false, Ordering::SeqCst) {
+            panic!("hook panics on purpose");
+        }
+        Ok(Some(self.answer.clone()))
+    }
+}
+
+#[test]
+fn a_hook_panicking_after_a_flush_leaves_the_cache_usable() {
+    let f = fixture();
+    let (armed, asked) = (
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let class =
+        f.rt.class("Fragile")
+            .hook(PanicsOnce {
+                answer: f.rt.lookup("IGreetOld").unwrap(),
+                armed: armed.clone(),
+                asked: asked.clone(),
+            })
+            .define()
+            .unwrap();
+    let obj = f.rt.new_object(&class, Value::Nil).unwrap();
+    assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    class.flush();
+    armed.store(true, Ordering::SeqCst);
+    let hello = f.greet.method("hello").unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        obj.call(&hello, &[], &mut ())
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(
+        class.cached_resolutions(),
+        0,
+        "a panicking hook publishes nothing"
+    );
+    for _ in 0..2 {
+        assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
+    }
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        3,
+        "first call, the panic, the retry"
+    );
+    assert_eq!(class.cached_resolutions(), 1);
+}
