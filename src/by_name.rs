@@ -116,6 +116,11 @@ impl<H: Host> Object<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
-        self.class().find_method(name)?.call(self, args, cx)
+        // The class the object dispatches as (live reload: a class that took it over).
+        let method = match self.direct_class() {
+            Some(_) => self.class().find_method(name)?,
+            None => self.current_class().find_method(name)?,
+        };
+        method.call(self, args, cx)
     }
 }

@@ -24,10 +24,12 @@
 //!
 //! Types are immutable once defined and a class's resolution of a method never changes once
 //! published: the static tables are computed at definition, and the per-type dynamic cache is
-//! insert-only, first published wins (rule D1). The engine has no cache flush; hot reload
+//! insert-only, first published wins (rule D1) until a flush (live reload), which bumps the
+//! process-wide reload epoch every entry records and checks: entries filled before a flush
+//! then miss, and the site fills new entries (or turns megamorphic). Redefinition
 //! ([`ClassBuilder::redefine`](crate::ClassBuilder::redefine)) defines a *new* class with a
 //! new address, which misses every entry and is resolved afresh. So an entry, once written, stays
-//! the right answer for its class for as long as the process runs.
+//! the right answer for its class until the next flush, and serves no call after it.
 //!
 //! # What it changes, and what it does not
 //!
@@ -44,6 +46,7 @@ use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
 use crate::interface::MethodRef;
 use crate::object::Object;
+use crate::reload::reload_epoch;
 use crate::sync::{AtomicUsize, OnceLock, Ordering};
 
 /// How many classes a call site remembers before it turns megamorphic.
@@ -70,6 +73,9 @@ pub enum CallSiteState {
 struct SiteEntry<H: Host> {
     /// The class's address, compared on every call.
     class_addr: usize,
+    /// The reload epoch the entry was resolved at (live reload): it serves only while no
+    /// flush has happened since (`crate::reload`).
+    epoch: u64,
     /// Keeps the allocation at `class_addr` from being reused (never read).
     _class: Weak<ClassData<H>>,
     body: Body<H>,
@@ -79,7 +85,7 @@ impl<H: Host> SiteEntry<H> {
     /// Whether the entry was resolved for `obj`'s class (see the module docs).
     #[inline(always)]
     fn serves(&self, obj: &Object<H>) -> bool {
-        self.class_addr == class_addr(obj)
+        self.class_addr == class_addr(obj) && self.epoch == reload_epoch()
     }
 }
 
@@ -164,7 +170,7 @@ impl<H: Host> CallSite<H> {
         let class = class_addr(obj);
         for cell in &self.entries {
             match cell.get() {
-                Some(entry) if entry.class_addr == class => {
+                Some(entry) if entry.class_addr == class && entry.epoch == reload_epoch() => {
                     return entry.body.invoke_for(obj, args, cx, Some(&self.method))
                 }
                 Some(_) => {}
@@ -178,13 +184,16 @@ impl<H: Host> CallSite<H> {
     #[cold]
     #[inline(never)]
     fn miss(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
+        // Read before resolving: an entry resolved across a flush is stale at once.
+        let epoch = reload_epoch();
         let target = obj.resolve_target(&self.method, cx)?;
         // A megamorphic site adds nothing more: skip the walk over its full entries.
-        // An owned target was not published in the class's cache (it was full); the site
+        // An owned target was not published in the class's cache (it was full), or was
+        // cloned out of a flushed class's cache, which a flush can free; the site
         // does not keep what the class itself could not.
         if let Target::Borrowed(body) = &target {
             if self.megamorphic.load(Ordering::Relaxed) == 0 {
-                self.remember(obj, body);
+                self.remember(obj, body, epoch);
             }
         }
         target.invoke_for(obj, args, cx, Some(&self.method))
@@ -192,10 +201,11 @@ impl<H: Host> CallSite<H> {
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this
     /// class there. When every entry is taken, marks the site megamorphic.
-    fn remember(&self, obj: &Object<H>, body: &Body<H>) {
+    fn remember(&self, obj: &Object<H>, body: &Body<H>, epoch: u64) {
         for cell in &self.entries {
             let entry = cell.get_or_init(|| SiteEntry {
                 class_addr: class_addr(obj),
+                epoch,
                 _class: Arc::downgrade(&obj.class().0),
                 body: body.clone(),
             });

@@ -87,7 +87,8 @@ impl<H: Host> Object<H> {
     #[inline(always)]
     fn implements_exactly(&self, view: TypeView<'_, H>) -> bool {
         match view {
-            TypeView::Interface(iface) => self.class_data().implements_exactly(iface.uid()),
+            // A class taken over (live reload) has its fast paths closed: this misses.
+            TypeView::Interface(iface) => self.own_class_data().implements_exactly(iface.uid()),
             TypeView::Class(_) => false,
         }
     }
@@ -102,7 +103,10 @@ impl<H: Host> Object<H> {
         view: TypeView<'_, H>,
         cx: &mut H::Context,
     ) -> Result<(), Error<H::Error>> {
-        let class = self.class_data();
+        // A class taken over (live reload) takes the out-of-line path.
+        let Some(class) = self.direct_class() else {
+            return self.cast_by_metadata_then_hook(view, cx);
+        };
         if let (TypeView::Interface(iface), Some(hook)) = (view, &class.hook) {
             // The exact match was checked inline; without variant parameters no variance
             // match exists either, so the metadata has said no (B1). A type of another
@@ -177,7 +181,13 @@ impl<H: Host> Object<H> {
             // Casting to a class never calls the hook.
             TypeView::Class(c) => Ok(class.derives_from(c.data())),
             TypeView::Interface(iface) => {
-                // The exact match was checked inline by the caller; variance remains.
+                // The exact match was checked inline by the caller, on the class the
+                // object was created with; variance remains. An object another class took
+                // over (live reload) had that check miss: check its new class's metadata
+                // whole (the real index, not the fast paths' gate).
+                if class.direct().is_none() && class.find_interface(iface.data()).is_some() {
+                    return Ok(true);
+                }
                 if class.implements_by_variance(iface.data()) {
                     return Ok(true);
                 }

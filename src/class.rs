@@ -18,7 +18,10 @@ use crate::error::{Error, InvalidOperation};
 use crate::hook::DynamicCastable;
 use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
+use crate::reload::Grace;
 use crate::runtime::{NamedType, Runtime, WeakRuntime};
+use crate::same_definition::same_class;
+use crate::sync::{AtomicPtr, Ordering};
 use crate::types::{has_variance, next_uid, variant_compatible, TypeRef};
 
 /// A vtable slot.
@@ -90,6 +93,32 @@ impl<H: Host> InterfaceIndex<H> {
     }
 }
 
+/// A class's primary interface, with the gate its fast paths compare against.
+pub(crate) struct PrimaryInterface<H: Host> {
+    /// The primary interface's uid, read by the inlined fast paths (static calls, exact
+    /// casts) instead of `index.uid`. Live reload closes it (stores 0) when the class is
+    /// taken over, so that those paths miss and go out of line, where the object's new
+    /// class is followed: a host that never reloads pays nothing for the takeover check.
+    /// A std atomic even under loom: a stale read only serves a call or cast from the old
+    /// class's own tables (alive as long as it is), i.e. before the takeover.
+    gate: std::sync::atomic::AtomicU64,
+    index: InterfaceIndex<H>,
+}
+
+impl<H: Host> PrimaryInterface<H> {
+    fn new(index: InterfaceIndex<H>) -> Self {
+        PrimaryInterface {
+            gate: std::sync::atomic::AtomicU64::new(index.uid),
+            index,
+        }
+    }
+
+    #[inline(always)]
+    fn gate(&self) -> u64 {
+        self.gate.load(Ordering::Relaxed)
+    }
+}
+
 /// One interface of a class's full interface set, with its resolved slots.
 pub(crate) struct ImplementedInterface<H: Host> {
     pub(crate) iface: InterfaceRef<H>,
@@ -116,7 +145,7 @@ pub(crate) struct ClassData<H: Host> {
     /// bit cleared), when that is not `base`. A subclass test against a deep class follows
     /// these, O(log² depth) steps instead of one per level.
     jump: Option<ClassRef<H>>,
-    is_abstract: bool,
+    pub(crate) is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
     /// Every implemented interface (including bases): its uid and its slots' bodies;
     /// sorted by uid, parallel to `interfaces`.
@@ -125,11 +154,22 @@ pub(crate) struct ClassData<H: Host> {
     /// The class's primary interface (the first it lists, else its base class's primary)
     /// stored inline, so a static call through it reads the body two dependent loads
     /// from the class instead of three; others go through `interface_index`.
-    primary_interface: InterfaceIndex<H>,
+    primary_interface: PrimaryInterface<H>,
     pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
+    /// Live reload: the class that took this one over (`ClassBuilder::take_over`), as a
+    /// strong count from `Arc::into_raw`; null until then, and for every class of a host
+    /// that never reloads. `Object::class_data` follows it (see `crate::reload`).
+    pub(crate) forward: AtomicPtr<ClassData<H>>,
+    /// The runtime's grace period for `forward` (shared by all its classes).
+    pub(crate) grace: Arc<Grace>,
+    /// Under loom: read by a reader that follows a `forward` to this class and written by
+    /// the takeover that frees it after the grace period, so that loom reports a free
+    /// that does not happen after the read (broken variant `FreeWithoutGrace`).
+    #[cfg(loom)]
+    pub(crate) alive: crate::reload::Alive,
     /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
     /// away from the fields the call paths read.
     pub(crate) weak_runtime: WeakRuntime<H>,
@@ -142,6 +182,14 @@ const DISPLAY: usize = 6;
 /// drop recursively, one stack frame per level.
 impl<H: Host> Drop for ClassData<H> {
     fn drop(&mut self) {
+        let forward = self.forward.swap(std::ptr::null_mut(), Ordering::Acquire);
+        if !forward.is_null() {
+            // SAFETY: a non-null `forward` is a strong count from `Arc::into_raw` that this
+            // class owns (`Runtime::take_over`); with `&mut self` no reader follows it.
+            // Its target is the newest version, whose own `forward` is null or points to a
+            // newer one that forwards nowhere, so this does not recurse deeply.
+            drop(unsafe { Arc::from_raw(forward) });
+        }
         let mut next = self.base.take();
         while let Some(class) = next {
             next = Arc::into_inner(class.0).and_then(|mut data| data.base.take());
@@ -150,6 +198,26 @@ impl<H: Host> Drop for ClassData<H> {
 }
 
 impl<H: Host> ClassData<H> {
+    /// The base class's uid (`None` for the root class).
+    pub(crate) fn base_uid(&self) -> Option<u64> {
+        self.base.as_ref().map(|b| b.0.uid)
+    }
+
+    /// Every implemented interface with its resolved slots, sorted by uid.
+    pub(crate) fn implemented(&self) -> &[ImplementedInterface<H>] {
+        &self.interfaces
+    }
+
+    /// Live reload: makes the inlined fast paths miss on this class, which has just been
+    /// taken over (`forward` is set), so that they go out of line and follow it. The
+    /// static tables stay as they are (a call in flight may be reading them).
+    pub(crate) fn close_fast_paths(&self) {
+        self.primary_interface.gate.store(0, Ordering::Release);
+        if let Some(cache) = &self.dispatch_cache {
+            cache.flush();
+        }
+    }
+
     pub(crate) fn is_root(&self) -> bool {
         self.depth == 0
     }
@@ -228,7 +296,7 @@ impl<H: Host> ClassData<H> {
     pub(crate) fn implements_exactly(&self, uid: u64) -> bool {
         // The primary interface first (one compare), as on the static call's path; no
         // primary means no interface at all (see `primary_interface`).
-        let primary = self.primary_interface.uid;
+        let primary = self.primary_interface.gate();
         uid == primary || (primary != 0 && self.interface_position(uid).is_some())
     }
 
@@ -242,12 +310,14 @@ impl<H: Host> ClassData<H> {
     /// `None` sends the caller to [`find_interface`](Self::find_interface).
     #[inline(always)]
     pub(crate) fn static_body(&self, key: MethodKey) -> Option<&Body<H>> {
-        if key.iface == self.primary_interface.uid {
-            return self.primary_interface.body(key.slot);
+        let primary = self.primary_interface.gate();
+        if key.iface == primary {
+            return self.primary_interface.index.body(key.slot);
         }
         // No primary interface means no interface at all (see `primary_interface`): a
-        // hooked class's usual case skips the index.
-        if self.primary_interface.uid == 0 {
+        // hooked class's usual case skips the index. (So does a class taken over: its
+        // gate is closed.)
+        if primary == 0 {
             return None;
         }
         let i = self.interface_position(key.iface)?;
@@ -393,11 +463,72 @@ impl<H: Host> ClassRef<H> {
         self.0.dispatch_cache.as_ref().map_or(0, |c| c.len())
     }
 
+    /// Empties the class's cache of dynamic resolutions (live reload): the next call of each
+    /// method through an interface the class does not implement asks its hook's
+    /// `get_interface_implementation` again, and call sites that served the class miss
+    /// once. A call in flight on another thread finishes with the body it found; nothing
+    /// here waits for it, so a body or a hook may flush its own class. Memory stays bounded
+    /// over any number of flushes (see `README.md`, "Live reload"). A class without a hook
+    /// has nothing to flush. Subclasses have caches of their own: flush them too, or use
+    /// [`Runtime::flush`].
+    ///
+    /// ```
+    /// # use dynacast::{DynError, DynHost, DynamicCastable, InterfaceRef, Object, Runtime, TypeRef, Value};
+    /// # use std::sync::atomic::{AtomicUsize, Ordering};
+    /// # use std::sync::Arc;
+    /// struct Hook(InterfaceRef<DynHost>, Arc<AtomicUsize>);
+    /// impl DynamicCastable<DynHost> for Hook {
+    ///     fn get_interface_implementation(&self, _: &Object<DynHost>, _: &InterfaceRef<DynHost>, _: &mut ()) -> Result<Option<TypeRef<DynHost>>, DynError> {
+    ///         self.1.fetch_add(1, Ordering::Relaxed);
+    ///         Ok(Some(self.0.as_type()))
+    ///     }
+    /// }
+    /// let (rt, cx) = (Runtime::<DynHost>::new(), &mut ());
+    /// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
+    /// let greet_impl = rt.interface("IGreetImpl").base(&greet)
+    ///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
+    ///     .dynamic_castable_implementation().define()?;
+    /// let asked = Arc::new(AtomicUsize::new(0));
+    /// let proxy = rt.class("Proxy").hook(Hook(greet_impl, asked.clone())).define()?;
+    /// let obj = rt.new_object(&proxy, Value::Nil)?;
+    /// let hello = greet.method("hello")?;
+    /// obj.call(&hello, &[], cx)?;
+    /// obj.call(&hello, &[], cx)?;
+    /// assert_eq!(asked.load(Ordering::Relaxed), 1); // cached
+    /// proxy.flush();
+    /// obj.call(&hello, &[], cx)?;
+    /// assert_eq!(asked.load(Ordering::Relaxed), 2); // asked again
+    /// # Ok::<(), DynError>(())
+    /// ```
+    pub fn flush(&self) {
+        if let Some(cache) = &self.0.dispatch_cache {
+            cache.flush();
+            crate::reload::bump_reload_epoch();
+        }
+    }
+
+    /// How many flushed tables of this class's dispatch cache still wait for readers on
+    /// other threads to leave them (they are freed at a later flush or with the class).
+    /// For tests and diagnostics of live reload's memory bound.
+    pub fn tables_awaiting_reclamation(&self) -> usize {
+        self.0
+            .dispatch_cache
+            .as_ref()
+            .map_or(0, |c| c.retired_tables())
+    }
+
+    /// The class that took this one's objects over (live reload: the newest version), if
+    /// one did.
+    pub fn successor(&self) -> Option<ClassRef<H>> {
+        crate::object::follow(&self.0)
+    }
+
     /// The implementation interface whose default serves `method` on this class, if a
     /// dynamic resolution of it is cached (for diagnostics: which answer of the hook won).
     pub fn cached_implementation(&self, method: &MethodRef<H>) -> Option<InterfaceRef<H>> {
         let cache = self.0.dispatch_cache.as_ref()?;
-        cache.get(method.key).map(|r| r.implementation.clone())
+        let hit = cache.find(method.key)?;
+        Some(hit.resolved().implementation.clone())
     }
 }
 
@@ -460,6 +591,7 @@ pub struct ClassBuilder<H: Host> {
     maps: Vec<MapEntry<H>>,
     hook: Option<Arc<dyn DynamicCastable<H>>>,
     redefine: bool,
+    take_over: Option<ClassRef<H>>,
 }
 
 impl<H: Host> ClassBuilder<H> {
@@ -475,6 +607,7 @@ impl<H: Host> ClassBuilder<H> {
             maps: Vec::new(),
             hook: None,
             redefine: false,
+            take_over: None,
         }
     }
 
@@ -600,13 +733,57 @@ impl<H: Host> ClassBuilder<H> {
     }
 
     /// Lets the definition take over the name of an existing type (hot reload). Existing
-    /// objects keep their old class.
+    /// objects keep their old class, unless the definition also [takes them
+    /// over](Self::take_over).
     pub fn redefine(mut self) -> Self {
         self.redefine = true;
         self
     }
 
-    /// Defines the class and registers its name.
+    /// Live reload: once defined, the new class takes over the live objects of `old` (and
+    /// of every class `old` took over): from then on they cast and dispatch as instances
+    /// of the new class, payload kept ([`Object::current_class`](crate::Object::current_class)
+    /// names it; [`Object::class`](crate::Object::class) stays the class they were created
+    /// with). A call in flight finishes on the class it started with; a cast or call that
+    /// races with the switch sees the old class or the new one, never a mix. An object
+    /// cast to an interface the new class no longer implements simply follows the new
+    /// class's rules at its next call (`InvalidCast`, or the new hook's answer). Subclasses
+    /// of `old` are classes of their own: they keep deriving from `old` until they are
+    /// redefined too.
+    ///
+    /// Fails with a `TypeLoad` error (and defines nothing) if `old` belongs to another
+    /// runtime, was already taken over (take over the newest version instead), or if the
+    /// new class is abstract (objects need a concrete class). Of two definitions racing
+    /// to take over the same class, the one that loses fails the same way, its class
+    /// already registered under its name. A definition that is the same as the registered
+    /// class (see [`define`](Self::define)) returns it and takes nothing over.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime, Value};
+    /// let (rt, cx) = (Runtime::<DynHost>::new(), &mut ());
+    /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
+    /// let v1 = rt.class("Square").implement(&shape)
+    ///     .virtual_method("area", 0, |call| Ok(Value::Int(call.payload().as_int().unwrap_or(0).pow(2))))
+    ///     .define()?;
+    /// let obj = rt.new_object(&v1, Value::Int(3))?;
+    /// let area = shape.method("area")?;
+    /// assert_eq!(obj.call(&area, &[], cx)?, Value::Int(9));
+    /// // The edited script: area is now ten times larger; `obj` follows, payload kept.
+    /// let v2 = rt.class("Square").redefine().take_over(&v1).implement(&shape)
+    ///     .virtual_method("area", 0, |call| Ok(Value::Int(10 * call.payload().as_int().unwrap_or(0).pow(2))))
+    ///     .define()?;
+    /// assert_eq!(obj.call(&area, &[], cx)?, Value::Int(90));
+    /// assert_eq!(obj.current_class(), v2);
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    pub fn take_over(mut self, old: &ClassRef<H>) -> Self {
+        self.take_over = Some(old.clone());
+        self
+    }
+
+    /// Defines the class and registers its name. If the name is taken by a class with the
+    /// same definition (live reload: same shape, and the same `Body` values and hook
+    /// `Arc`), returns that class instead, with or without [`redefine`](Self::redefine).
     ///
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
@@ -683,22 +860,47 @@ impl<H: Host> ClassBuilder<H> {
             }
         }
         let weak_runtime = rt.downgrade();
-        rt.register(&name, redefine, |runtime| {
-            let class = ClassRef(Arc::new(self.build(
-                runtime,
-                weak_runtime,
-                &base,
-                &interfaces,
-                &maps,
-            )?));
-            Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
-        })
+        let grace = rt.grace();
+        let take_over = self.take_over.clone();
+        if let Some(old) = &take_over {
+            rt.check_take_over(old, &name, self.is_abstract)?;
+        }
+        let same_as = |existing: &NamedType<H>, built: &ClassRef<H>| match existing {
+            NamedType::Type(TypeRef::Class(c)) if same_class(c.data(), built.data()) => {
+                Some(c.clone())
+            }
+            _ => None,
+        };
+        let class = rt.register(
+            &name,
+            redefine,
+            |runtime| {
+                let class = ClassRef(Arc::new(self.build(
+                    runtime,
+                    weak_runtime,
+                    grace,
+                    &base,
+                    &interfaces,
+                    &maps,
+                )?));
+                Ok((NamedType::Type(TypeRef::Class(class.clone())), class))
+            },
+            same_as,
+        )?;
+        rt.track_hooked(&class);
+        match &take_over {
+            // The same definition as `old`'s: `old` itself, nothing to take over.
+            Some(old) if *old != class => rt.take_over(old, &class)?,
+            _ => {}
+        }
+        Ok(class)
     }
 
     fn build(
         self,
         runtime: u64,
         weak_runtime: WeakRuntime<H>,
+        grace: Arc<Grace>,
         base: &ClassRef<H>,
         listed: &[InterfaceRef<H>],
         maps: &[(InterfaceRef<H>, Arc<str>, Arc<str>)],
@@ -958,10 +1160,18 @@ impl<H: Host> ClassBuilder<H> {
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
             interface_index: implemented.iter().map(InterfaceIndex::of).collect(),
-            primary_interface: primary_interface(listed, base_data, &implemented),
+            primary_interface: PrimaryInterface::new(primary_interface(
+                listed,
+                base_data,
+                &implemented,
+            )),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
             hook,
+            forward: AtomicPtr::new(std::ptr::null_mut()),
+            grace,
+            #[cfg(loom)]
+            alive: crate::reload::Alive::new(),
         })
     }
 }
@@ -977,7 +1187,7 @@ fn primary_interface<H: Host>(
 ) -> InterfaceIndex<H> {
     let uid = listed
         .first()
-        .map_or(base.primary_interface.uid, |i| i.uid());
+        .map_or(base.primary_interface.index.uid, |i| i.uid());
     implemented
         .iter()
         .find(|i| i.iface.uid() == uid)
@@ -985,7 +1195,11 @@ fn primary_interface<H: Host>(
 }
 
 /// The runtime's root class `object`, base of every class.
-pub(crate) fn root_class<H: Host>(runtime: u64, weak_runtime: WeakRuntime<H>) -> ClassRef<H> {
+pub(crate) fn root_class<H: Host>(
+    runtime: u64,
+    weak_runtime: WeakRuntime<H>,
+    grace: Arc<Grace>,
+) -> ClassRef<H> {
     let uid = next_uid();
     ClassRef(Arc::new(ClassData {
         uid,
@@ -1000,9 +1214,13 @@ pub(crate) fn root_class<H: Host>(runtime: u64, weak_runtime: WeakRuntime<H>) ->
         vtable: Box::new([]),
         interface_index: Box::new([]),
         interfaces: Box::new([]),
-        primary_interface: InterfaceIndex::empty(),
+        primary_interface: PrimaryInterface::new(InterfaceIndex::empty()),
         hook: None,
         dispatch_cache: None,
+        forward: AtomicPtr::new(std::ptr::null_mut()),
+        grace,
+        #[cfg(loom)]
+        alive: crate::reload::Alive::new(),
     }))
 }
 

@@ -5,11 +5,11 @@ use std::ops::Deref;
 
 use crate::call::StaticCall;
 use crate::cast::foreign_type;
-use crate::class::{ClassMethodRef, SlotImpl};
+use crate::class::{ClassData, ClassMethodRef, SlotImpl};
 use crate::default_methods::{
     most_specific_default, most_specific_default_indexed, DefaultResolution, SCANNED_BASES,
 };
-use crate::dispatch_cache::Resolved;
+use crate::dispatch_cache::{Hit, Resolved};
 use crate::error::{Error, InvalidOperation};
 use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceRef, MemberKind, MethodRef};
@@ -21,6 +21,16 @@ use crate::types::{interface_assignable, TypeRef};
 pub(crate) enum Target<'a, H: Host> {
     Borrowed(&'a Body<H>),
     Owned(Body<H>),
+}
+
+impl<H: Host> Target<'_, H> {
+    /// The same body, owned (for a class held only for the call: live reload).
+    fn into_owned(self) -> Target<'static, H> {
+        match self {
+            Target::Borrowed(b) => Target::Owned(b.clone()),
+            Target::Owned(b) => Target::Owned(b),
+        }
+    }
 }
 
 impl<H: Host> Deref for Target<'_, H> {
@@ -59,7 +69,9 @@ impl<H: Host> Object<H> {
         // Everything else is out of line, so this stays small enough to inline. Arity and
         // kind come from the reference itself (one compare), not from the declaration.
         if method.virtual_arity == args.len() {
-            let class = self.class_data();
+            // A class taken over (live reload) has its fast paths closed: both checks
+            // below miss and `call_beyond_static` follows the object's new class.
+            let class = self.own_class_data();
             if let Some(body) = class.static_body(method.key) {
                 return body.invoke_for(self, args, cx, Some(method));
             }
@@ -153,7 +165,10 @@ impl<H: Host> Object<H> {
         // Inlined: an instance of the method's own class (or a subclass) with the right
         // argument count and a body is a few loads and the body's call; the rest, errors
         // included, is out of line.
-        let class = self.class_data();
+        // A class taken over (live reload) takes the out-of-line path.
+        let Some(class) = self.direct_class() else {
+            return self.call_virtual_slow(method, args, cx);
+        };
         let declaring = method.class.data();
         if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
@@ -165,7 +180,7 @@ impl<H: Host> Object<H> {
         self.call_virtual_slow(method, args, cx)
     }
 
-    /// [`call_virtual`](Self::call_virtual)'s errors.
+    /// [`call_virtual`](Self::call_virtual)'s errors, and objects a class took over (live reload).
     #[inline(never)]
     fn call_virtual_slow(
         &self,
@@ -212,7 +227,23 @@ impl<H: Host> Object<H> {
         method: &MethodRef<H>,
         cx: &mut H::Context,
     ) -> Result<Target<'_, H>, Error<H::Error>> {
-        let class = self.class_data();
+        // A class that took this object over (live reload) is held only for this call:
+        // what it serves is cloned.
+        let view = self.class_data();
+        match view.direct() {
+            Some(class) => self.resolve_target_in(class, method, cx),
+            None => Ok(self.resolve_target_in(&view, method, cx)?.into_owned()),
+        }
+    }
+
+    /// [`resolve_target`](Self::resolve_target) on the class the object dispatches as.
+    #[inline]
+    fn resolve_target_in<'a>(
+        &self,
+        class: &'a ClassData<H>,
+        method: &MethodRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Target<'a, H>, Error<H::Error>> {
         // C1: exact and variance matches, with the errors of slots that have no body.
         if let Some(imp) = class.find_interface(method.iface.data()) {
             return match &imp.slots[method.key.slot as usize] {
@@ -224,11 +255,13 @@ impl<H: Host> Object<H> {
         // is refused here, before the cache or the hook is asked about it.
         self.check_same_runtime(method)?;
         if let Some(cache) = &class.dispatch_cache {
-            if let Some(hit) = cache.get(method.key) {
-                return Ok(Target::Borrowed(&hit.body));
+            match cache.find(method.key) {
+                Some(Hit::Shared(hit)) => return Ok(Target::Borrowed(&hit.body)),
+                Some(Hit::Owned(hit)) => return Ok(Target::Owned(hit.body)),
+                None => {}
             }
         }
-        self.resolve_dynamic(method, cx)
+        self.resolve_dynamic(class, method, cx)
     }
 
     /// Fails with "Type 'I' belongs to another Runtime." for a method of another runtime.
@@ -278,12 +311,12 @@ impl<H: Host> Object<H> {
     /// The hook path (C2–C4, D1): ask, check, resolve, publish.
     #[cold]
     #[inline(never)]
-    fn resolve_dynamic(
+    fn resolve_dynamic<'a>(
         &self,
+        class: &'a ClassData<H>,
         method: &MethodRef<H>,
         cx: &mut H::Context,
-    ) -> Result<Target<'_, H>, Error<H::Error>> {
-        let class = self.class_data();
+    ) -> Result<Target<'a, H>, Error<H::Error>> {
         let requested = &method.iface;
         let (Some(hook), Some(cache)) = (&class.hook, &class.dispatch_cache) else {
             return Err(Error::invalid_cast(&class.name, &requested.data().name));
@@ -334,7 +367,8 @@ impl<H: Host> Object<H> {
                 implementation,
             },
         ) {
-            Ok(published) => Ok(Target::Borrowed(&published.body)),
+            Ok(Hit::Shared(published)) => Ok(Target::Borrowed(&published.body)),
+            Ok(Hit::Owned(published)) => Ok(Target::Owned(published.body)),
             Err(unstored) => Ok(Target::Owned(unstored.body)),
         }
     }

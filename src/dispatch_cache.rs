@@ -33,6 +33,21 @@
 //! keeps reading valid (if older) data, with no epoch or hazard-pointer scheme. Because
 //! each table doubles, all of them together take less than twice the last one.
 //!
+//! # Flushing (live reload)
+//!
+//! A flush empties the cache so that the next call asks the hook again. A reader of the
+//! tables above borrows the entry it found for as long as the body it serves runs, so those
+//! tables can never be freed early. The first flush therefore switches the cache to a
+//! second mode for good: `current` is set to null (every borrowing reader misses and goes
+//! to [`find`](DispatchCache::find)), and the tables published from then on hang off
+//! `flushable`. Their readers register with the cache's [`Grace`] (see `crate::reload`),
+//! clone the resolution they find (two `Arc` counts) and leave before running it, so a
+//! flush retires the flushable table and frees it once no registered reader can still be
+//! inside (invariant **flushed tables are freed after their grace period**, broken variant
+//! `FreeWithoutGrace`). The tables of the first mode stay until the cache drops (bounded:
+//! less than twice the largest); a cache never flushed pays nothing for any of this, its
+//! readers never look at `flushable`. A call in flight finishes with the body it found.
+//!
 //! # Model checking
 //!
 //! Under `--cfg loom` the atomics, the mutex and the cells come from loom (see `sync`), and
@@ -50,6 +65,7 @@ use std::ptr;
 
 use crate::host::{Body, Host};
 use crate::interface::{InterfaceRef, MethodKey};
+use crate::reload::{Grace, Retired};
 #[cfg(dynacast_broken)]
 use crate::sync::broken::{self, Variant};
 use crate::sync::{lock, AtomicPtr, AtomicU64, Mutex, Ordering, UnsafeCell};
@@ -59,6 +75,22 @@ const FIRST_SIZE_LOG2: u32 = 3;
 /// log2 of the largest table (2^32 slots, far more than any type has methods); past it
 /// a resolution is returned without being stored.
 const MAX_SIZE_LOG2: u32 = 32;
+
+/// A cached resolution as a reader gets it: borrowed from a table that lives as long as the
+/// cache, or cloned out of a flushable one (see "Flushing" in the module docs).
+pub(crate) enum Hit<'a, H: Host> {
+    Shared(&'a Resolved<H>),
+    Owned(Resolved<H>),
+}
+
+impl<H: Host> Hit<'_, H> {
+    pub(crate) fn resolved(&self) -> &Resolved<H> {
+        match self {
+            Hit::Shared(r) => r,
+            Hit::Owned(r) => r,
+        }
+    }
+}
 
 /// A successful dynamic resolution.
 pub(crate) struct Resolved<H: Host> {
@@ -227,10 +259,12 @@ impl<'a, H: Host> Table<'a, H> {
     }
 }
 
-/// A table's slots, owned by the writer's list from its allocation until the cache drops.
+/// A table's slots, owned by the writer's list from its allocation until the cache drops
+/// (or, for a flushable table, until its grace period ends).
 struct OwnedTable<H: Host> {
     /// From `Box::into_raw`; readers borrow it through `current` without the lock.
     slots: *mut [Slot<H>],
+    log2: u32,
     /// Lets loom report a table that outlives its model (a leak).
     #[cfg(loom)]
     _alive: loom::alloc::Track<()>,
@@ -241,17 +275,54 @@ impl<H: Host> OwnedTable<H> {
         let slots: Box<[Slot<H>]> = (0..1usize << log2).map(|_| Slot::empty()).collect();
         OwnedTable {
             slots: Box::into_raw(slots),
+            log2,
             #[cfg(loom)]
             _alive: loom::alloc::Track::new(()),
         }
     }
 }
 
+impl<H: Host> OwnedTable<H> {
+    /// The table, borrowed for as long as `self`.
+    fn table(&self) -> Table<'_, H> {
+        Table {
+            // SAFETY: `slots` came from `Box::into_raw` in `new` and is freed only by
+            // `drop`, which the borrow of `self` excludes.
+            slots: unsafe { &*self.slots },
+            log2: self.log2,
+        }
+    }
+
+    /// The address readers load: the first slot, tagged with the log2 size in the low bits
+    /// the slots' 64-byte alignment leaves zero (log2 ≤ 32 < 64).
+    fn tagged(&self) -> *mut Slot<H> {
+        self.slots
+            .cast::<Slot<H>>()
+            .cast::<u8>()
+            .wrapping_add(self.log2 as usize)
+            .cast::<Slot<H>>()
+    }
+
+    /// Frees a flushable table whose grace period is over. Its entries are taken out
+    /// through the cells first, so that under loom a reader still inside (broken variant
+    /// `FreeWithoutGrace`) is reported as a race with this write.
+    fn free_after_grace(self) {
+        for slot in self.table().slots {
+            // SAFETY: invariant "flushed tables are freed after their grace period": no
+            // registered reader can still be inside this table, and writers retired it
+            // under the cache's mutex, so no one else touches the cell.
+            drop(slot.entry.with_mut(|p| unsafe { (*p).take() }));
+        }
+    }
+}
+
 impl<H: Host> Drop for OwnedTable<H> {
     fn drop(&mut self) {
-        // SAFETY: invariant "retired tables live as long as the cache": `slots` came from
+        // SAFETY: invariant "retired tables live as long as the cache" (or, for a flushable
+        // table, "flushed tables are freed after their grace period"): `slots` came from
         // `Box::into_raw` in `new`, this is its only owner, and an `OwnedTable` is dropped
-        // only with the cache (`&mut`), when no reader holds a table any more.
+        // only with the cache (`&mut`), when no reader holds a table any more, or after
+        // its grace period (`DispatchCache::flush`).
         drop(unsafe { Box::from_raw(self.slots) });
     }
 }
@@ -267,7 +338,14 @@ unsafe impl<H: Host> Sync for OwnedTable<H> {}
 /// What the writer's mutex guards: the entry count and every table ever published.
 struct Writer<H: Host> {
     len: usize,
+    /// The tables of `current` (all of them, until the cache drops).
     tables: Vec<OwnedTable<H>>,
+    /// Set by the first flush, for good: publish into `flushable` from then on.
+    flushed: bool,
+    /// The table `flushable` points to, if any.
+    live: Option<OwnedTable<H>>,
+    /// Flushable tables replaced (by a flush or by growth), freed after their grace.
+    retired: Vec<Retired<OwnedTable<H>>>,
 }
 
 /// The dynamic-resolution cache of one class.
@@ -276,6 +354,10 @@ pub(crate) struct DispatchCache<H: Host> {
     /// bits that the slots' 64-byte alignment leaves zero), so one load gives both; null
     /// until the first publish.
     current: AtomicPtr<Slot<H>>,
+    /// After the first flush: the newest table, tagged like `current`, read only under
+    /// `grace` (see "Flushing" in the module docs); null while empty.
+    flushable: AtomicPtr<Slot<H>>,
+    grace: Grace,
     /// Serializes writers.
     writer: Mutex<Writer<H>>,
     /// Broken variant `ReserveAcrossHook` only: the class's resolution is reserved.
@@ -287,9 +369,14 @@ impl<H: Host> DispatchCache<H> {
     pub(crate) fn new() -> Self {
         DispatchCache {
             current: AtomicPtr::new(ptr::null_mut()),
+            flushable: AtomicPtr::new(ptr::null_mut()),
+            grace: Grace::new(),
             writer: Mutex::new(Writer {
                 len: 0,
                 tables: Vec::new(),
+                flushed: false,
+                live: None,
+                retired: Vec::new(),
             }),
             #[cfg(dynacast_broken)]
             reserved: crate::sync::AtomicUsize::new(0),
@@ -302,20 +389,54 @@ impl<H: Host> DispatchCache<H> {
         // Acquire pairs with the Release in `install`: the table we read was completely
         // filled before its pointer was stored.
         let tagged = self.current.load(Ordering::Acquire);
-        if tagged.is_null() {
-            return None;
-        }
-        let log2 = tagged as usize & TAG_BITS;
-        let first = tagged.cast::<u8>().wrapping_sub(log2).cast::<Slot<H>>();
         // SAFETY: invariant "retired tables live as long as the cache": a non-null
-        // `current` is the first slot of a table of 2^log2 slots (tagged in `install`)
-        // that the writer's list owns until the cache is dropped, and the borrow cannot
-        // outlive `&self`.
-        let slots = unsafe { std::slice::from_raw_parts(first, 1usize << log2) };
-        Some(Table {
-            slots,
-            log2: log2 as u32,
-        })
+        // `current` is a table (tagged in `install`) that the writer's list owns until the
+        // cache is dropped, and the borrow cannot outlive `&self`.
+        unsafe { untag(tagged) }
+    }
+
+    /// The cached resolution of `key` in either mode (see "Flushing" in the module docs):
+    /// borrowed from `current`, else cloned out of `flushable` under the grace period.
+    pub(crate) fn find(&self, key: MethodKey) -> Option<Hit<'_, H>> {
+        if let Some(hit) = self.get(key) {
+            return Some(Hit::Shared(hit));
+        }
+        let _reader = self.grace.enter();
+        // Loaded after `enter` (its fence): the table stays allocated while `_reader` lives.
+        let tagged = self.flushable.load(Ordering::Acquire);
+        // SAFETY: invariant "flushed tables are freed after their grace period": a table
+        // loaded from `flushable` by a registered reader is freed only after that reader
+        // leaves, and the borrow ends with this function (the resolution is cloned out).
+        let table = unsafe { untag(tagged) }?;
+        table.find(key).cloned().map(Hit::Owned)
+    }
+
+    /// Empties the cache: the next call of any method asks the hook again. Calls in flight
+    /// keep the resolution they found. Never waits; frees what no reader can hold any more.
+    pub(crate) fn flush(&self) {
+        let freed = {
+            let mut writer = lock(&self.writer);
+            if !writer.flushed {
+                writer.flushed = true;
+                // Its tables stay in `writer.tables`: borrowing readers may be inside.
+                self.current.store(ptr::null_mut(), Ordering::Release);
+            }
+            self.flushable.store(ptr::null_mut(), Ordering::Release);
+            if let Some(live) = writer.live.take() {
+                writer.retired.push(Grace::retire(live));
+            }
+            writer.len = 0;
+            self.grace.reclaim(&mut writer.retired)
+        };
+        // Outside the lock: the entries hold user bodies.
+        for table in freed {
+            table.free_after_grace();
+        }
+    }
+
+    /// How many flushable tables wait for their grace period (for tests of memory bounds).
+    pub(crate) fn retired_tables(&self) -> usize {
+        lock(&self.writer).retired.len()
     }
 
     /// The fast path of [`get`](Self::get), inlined into `Object::call`: the cached
@@ -356,15 +477,21 @@ impl<H: Host> DispatchCache<H> {
         &self,
         key: MethodKey,
         resolved: Resolved<H>,
-    ) -> Result<&Resolved<H>, Resolved<H>> {
+    ) -> Result<Hit<'_, H>, Resolved<H>> {
         #[cfg_attr(dynacast_broken, allow(unused_mut))] // shadowed below
         let mut writer = lock(&self.writer);
+        if writer.flushed {
+            return self.publish_flushable(writer, key, resolved);
+        }
         // Writers serialize on `writer` (broken variant `NoWriterLock`: the count is read
         // and written back under brief locks, and the rest runs unserialized).
         #[cfg(dynacast_broken)]
         let unserialized = Mutex::new(Writer {
             len: writer.len,
             tables: Vec::new(),
+            flushed: false,
+            live: None,
+            retired: Vec::new(),
         });
         #[cfg(dynacast_broken)]
         let broken_unserialized = broken::is(Variant::NoWriterLock);
@@ -391,7 +518,7 @@ impl<H: Host> DispatchCache<H> {
             // tests/adversarial.rs: a_lost_publish_race_drops_its_resolution_outside_the_cache_lock.)
             drop(writer);
             drop(resolved);
-            return Ok(existing);
+            return Ok(Hit::Shared(existing));
         }
         // Only writers change `current`, and we are the only writer now.
         let table = match self.table() {
@@ -412,7 +539,65 @@ impl<H: Host> DispatchCache<H> {
             real.len = writer.len;
             real.tables.append(&mut writer.tables);
         }
-        Ok(stored)
+        Ok(Hit::Shared(stored))
+    }
+
+    /// [`publish`](Self::publish) after the first flush: into `flushable`, returning a
+    /// clone (readers may not borrow a table a flush can free).
+    fn publish_flushable(
+        &self,
+        mut writer: crate::sync::MutexGuard<'_, Writer<H>>,
+        key: MethodKey,
+        resolved: Resolved<H>,
+    ) -> Result<Hit<'_, H>, Resolved<H>> {
+        // The writer lock is held: the live table cannot be retired under us.
+        if let Some(existing) = writer.live.as_ref().and_then(|t| t.table().find(key)) {
+            let existing = existing.clone();
+            drop(writer);
+            drop(resolved); // after the guard: it may hold user code (see `publish`)
+            return Ok(Hit::Owned(existing));
+        }
+        let grow_to = match &writer.live {
+            None => Some(FIRST_SIZE_LOG2),
+            Some(t) if (writer.len + 1) * 2 > 1usize << t.log2 => Some(t.log2 + 1),
+            Some(_) => None,
+        };
+        if let Some(log2) = grow_to {
+            if log2 > MAX_SIZE_LOG2 {
+                drop(writer);
+                return Err(resolved);
+            }
+            let grown = OwnedTable::new(log2);
+            if let Some(old) = &writer.live {
+                for (k, r) in old.table().entries() {
+                    let _ = grown.table().insert(k, r.clone());
+                }
+            }
+            // Release pairs with the Acquire in `find`: the table is filled when seen.
+            self.flushable.store(grown.tagged(), Ordering::Release);
+            if let Some(old) = writer.live.replace(grown) {
+                writer.retired.push(Grace::retire(old));
+            }
+        }
+        // `live` is set: it was, or it was just grown.
+        let Some(live) = writer.live.as_ref() else {
+            drop(writer);
+            return Err(resolved);
+        };
+        let stored = match live.table().insert(key, resolved) {
+            Ok(stored) => stored.clone(),
+            Err(unstored) => {
+                drop(writer);
+                return Err(unstored);
+            }
+        };
+        writer.len += 1;
+        let freed = self.grace.reclaim(&mut writer.retired);
+        drop(writer);
+        for table in freed {
+            table.free_after_grace();
+        }
+        Ok(Hit::Owned(stored))
     }
 
     /// Allocates a table of 2^`log2` slots, fills it with `old`'s entries, hands it to
@@ -424,7 +609,6 @@ impl<H: Host> DispatchCache<H> {
         old: Option<Table<'_, H>>,
     ) -> Table<'_, H> {
         let owned = OwnedTable::new(log2);
-        let first = owned.slots.cast::<Slot<H>>();
         // SAFETY: just allocated, and owned by the writer's list (below) until the cache
         // drops, so the borrow may live as long as `&self` (invariant "retired tables live
         // as long as the cache").
@@ -432,12 +616,8 @@ impl<H: Host> DispatchCache<H> {
             slots: unsafe { &*owned.slots },
             log2,
         };
+        let tagged = owned.tagged();
         writer.tables.push(owned);
-        // The slots are 64-byte aligned and log2 ≤ 32 < 64, so the tag fits in the low bits.
-        let tagged = first
-            .cast::<u8>()
-            .wrapping_add(log2 as usize)
-            .cast::<Slot<H>>();
         // Fill before publishing (broken variant `PublishBeforeFill`).
         #[cfg(dynacast_broken)]
         if broken::is(Variant::PublishBeforeFill) {
@@ -491,4 +671,25 @@ impl<H: Host> Drop for Unreserve<'_, H> {
             self.0.reserved.store(0, Ordering::Release);
         }
     }
+}
+
+/// The table a tagged pointer (`OwnedTable::tagged`) stands for; `None` for null.
+///
+/// # Safety
+///
+/// A non-null `tagged` must come from `OwnedTable::tagged` of a table that stays allocated
+/// for `'a`.
+#[inline(always)]
+unsafe fn untag<'a, H: Host>(tagged: *mut Slot<H>) -> Option<Table<'a, H>> {
+    if tagged.is_null() {
+        return None;
+    }
+    let log2 = tagged as usize & TAG_BITS;
+    let first = tagged.cast::<u8>().wrapping_sub(log2).cast::<Slot<H>>();
+    // SAFETY: the caller's contract: `first` is the first of 2^log2 slots alive for `'a`.
+    let slots = unsafe { std::slice::from_raw_parts(first, 1usize << log2) };
+    Some(Table {
+        slots,
+        log2: log2 as u32,
+    })
 }

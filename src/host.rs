@@ -157,6 +157,17 @@ impl<H: Host> Clone for Body<H> {
         }
     }
 }
+/// Whether two bodies are the same code: copies of one [`Body`] (live reload's "same
+/// definition" compares bodies this way; two closures with the same text are different).
+pub(crate) fn same_body<H: Host>(a: &Body<H>, b: &Body<H>) -> bool {
+    Arc::ptr_eq(&a.owner, &b.owner)
+}
+
+/// [`same_body`] for static bodies.
+pub(crate) fn same_static_body<H: Host>(a: &StaticBody<H>, b: &StaticBody<H>) -> bool {
+    Arc::ptr_eq(&a.0, &b.0)
+}
+
 impl<H: Host> Clone for StaticBody<H> {
     fn clone(&self) -> Self {
         StaticBody(self.0.clone())

@@ -16,6 +16,7 @@ use crate::default_methods::{Overrides, SCANNED_BASES};
 use crate::error::{Error, InvalidOperation};
 use crate::host::{static_body, Body, CallResult, Host, StaticBody};
 use crate::runtime::{NamedType, Runtime, WeakRuntime};
+use crate::same_definition::same_interface;
 use crate::types::{next_uid, TypeRef};
 
 /// The variance of a generic interface's type parameter.
@@ -1111,7 +1112,10 @@ impl<H: Host> InterfaceBuilder<H> {
         Ok(())
     }
 
-    /// Defines the interface and registers its name.
+    /// Defines the interface and registers its name. If the name is taken by an interface
+    /// with the same definition (live reload: same shape, and the same `Body` values),
+    /// returns that interface instead, with or without [`redefine`](Self::redefine), so
+    /// that re-running an unchanged module is a no-op.
     ///
     /// ```
     /// use dynacast::{body, DynHost, Runtime, Value};
@@ -1134,14 +1138,25 @@ impl<H: Host> InterfaceBuilder<H> {
             ));
         }
         self.validate()?;
-        self.rt.register(&self.name, self.redefine, |runtime| {
-            let weak_runtime = self.rt.downgrade();
-            let data = self
-                .template
-                .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
-            let iface = InterfaceRef(Arc::new(data));
-            Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
-        })
+        let same_as = |existing: &NamedType<H>, built: &InterfaceRef<H>| match existing {
+            NamedType::Type(TypeRef::Interface(i)) if same_interface(i.data(), built.data()) => {
+                Some(i.clone())
+            }
+            _ => None,
+        };
+        self.rt.register(
+            &self.name,
+            self.redefine,
+            |runtime| {
+                let weak_runtime = self.rt.downgrade();
+                let data = self
+                    .template
+                    .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
+                let iface = InterfaceRef(Arc::new(data));
+                Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
+            },
+            same_as,
+        )
     }
 
     /// Defines a generic interface definition; close it with [`GenericInterface::instantiate`].
@@ -1155,18 +1170,23 @@ impl<H: Host> InterfaceBuilder<H> {
         self.validate()?;
         self.template
             .check_without_params(self.rt.id(), &self.rt.downgrade(), &self.name)?;
-        self.rt.register(&self.name, self.redefine, |runtime| {
-            let def = GenericInterface(Arc::new(GenericDef {
-                uid: next_uid(),
-                runtime,
-                weak_runtime: self.rt.downgrade(),
-                name: self.name.clone(),
-                variances: self.variances.into_boxed_slice(),
-                template: self.template,
-                instances: Mutex::new(InstanceCache::new()),
-            }));
-            Ok((NamedType::Generic(def.clone()), def))
-        })
+        self.rt.register(
+            &self.name,
+            self.redefine,
+            |runtime| {
+                let def = GenericInterface(Arc::new(GenericDef {
+                    uid: next_uid(),
+                    runtime,
+                    weak_runtime: self.rt.downgrade(),
+                    name: self.name.clone(),
+                    variances: self.variances.into_boxed_slice(),
+                    template: self.template,
+                    instances: Mutex::new(InstanceCache::new()),
+                }));
+                Ok((NamedType::Generic(def.clone()), def))
+            },
+            |_, _| None,
+        )
     }
 }
 

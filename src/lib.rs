@@ -70,8 +70,10 @@ pub mod interface;
 #[cfg(feature = "lua")]
 pub mod lua;
 pub mod object;
+mod reload;
 pub mod rules;
 pub mod runtime;
+mod same_definition;
 mod sync;
 #[cfg(all(loom, dynacast_broken))]
 #[doc(hidden)]

@@ -3,11 +3,13 @@
 //! Casting is in `src/cast.rs`, calling in `src/dispatch.rs` (their steps: [`rules`](crate::rules)).
 
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::class::{ClassData, ClassRef};
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
+use crate::sync::Ordering;
 
 struct ObjectInner<H: Host> {
     class: ClassRef<H>,
@@ -45,14 +47,55 @@ impl<H: Host> Object<H> {
         })))
     }
 
-    /// The object's class.
+    /// The class the object was created with (after a live-reload takeover it casts and
+    /// dispatches as [`current_class`](Self::current_class)).
     pub fn class(&self) -> &ClassRef<H> {
         &self.0.class
     }
 
-    #[inline]
-    pub(crate) fn class_data(&self) -> &ClassData<H> {
+    /// The class the object casts and dispatches as: the class it was created with, or
+    /// the newest class that took that one over (live reload, see `crate::reload`). A host
+    /// that never reloads pays one load and one never-taken branch here.
+    #[inline(always)]
+    pub(crate) fn class_data(&self) -> ClassView<'_, H> {
+        let data = self.0.class.data();
+        if data.forward.load(Ordering::Relaxed).is_null() {
+            return ClassView::Direct(data);
+        }
+        match follow(data) {
+            Some(newer) => ClassView::Forwarded(newer),
+            None => ClassView::Direct(data),
+        }
+    }
+
+    /// The class the object was created with, not followed: for the inlined call and
+    /// exact-cast fast paths only, which miss on a class taken over (live reload closes
+    /// its fast paths: `ClassData::close_fast_paths`) and go out of line.
+    #[inline(always)]
+    pub(crate) fn own_class_data(&self) -> &ClassData<H> {
         self.0.class.data()
+    }
+
+    /// The class the object was created with, when no class has taken it over (live
+    /// reload): the inlined fast paths of casts and calls, which hold it across user code
+    /// and so must not hold a [`ClassView`] (whose drop would follow the call). `None`
+    /// sends them to their out-of-line paths, which use [`class_data`](Self::class_data).
+    #[inline(always)]
+    pub(crate) fn direct_class(&self) -> Option<&ClassData<H>> {
+        let data = self.0.class.data();
+        data.forward
+            .load(Ordering::Relaxed)
+            .is_null()
+            .then_some(data)
+    }
+
+    /// The class the object now casts and dispatches as: [`class`](Self::class), or the
+    /// newest class that took it over ([`ClassBuilder::take_over`](crate::ClassBuilder::take_over)).
+    pub fn current_class(&self) -> ClassRef<H> {
+        match self.direct_class() {
+            Some(_) => self.0.class.clone(),
+            None => follow(self.0.class.data()).unwrap_or_else(|| self.0.class.clone()),
+        }
     }
 
     /// The host's payload.
@@ -83,4 +126,61 @@ impl<H: Host> Object<H> {
     pub fn handle_count(&self) -> usize {
         Arc::strong_count(&self.0)
     }
+}
+
+/// An object's class as the cast and call paths read it (see [`Object::class_data`]).
+pub(crate) enum ClassView<'a, H: Host> {
+    /// The class the object was created with, borrowed.
+    Direct(&'a ClassData<H>),
+    /// The class that took it over, held for the duration of the operation, so that a
+    /// takeover that happens meanwhile cannot free it.
+    Forwarded(ClassRef<H>),
+}
+
+impl<'a, H: Host> ClassView<'a, H> {
+    /// The class borrowed for as long as the object, when the object is not forwarded.
+    #[inline(always)]
+    pub(crate) fn direct(&self) -> Option<&'a ClassData<H>> {
+        match self {
+            ClassView::Direct(data) => Some(data),
+            ClassView::Forwarded(_) => None,
+        }
+    }
+}
+
+impl<H: Host> Deref for ClassView<'_, H> {
+    type Target = ClassData<H>;
+    #[inline(always)]
+    fn deref(&self) -> &ClassData<H> {
+        match self {
+            ClassView::Direct(data) => data,
+            ClassView::Forwarded(class) => class.data(),
+        }
+    }
+}
+
+/// The class that took `data` over, if any, as a strong handle.
+#[cold]
+#[inline(never)]
+pub(crate) fn follow<H: Host>(data: &ClassData<H>) -> Option<ClassRef<H>> {
+    let _reader = data.grace.enter();
+    // Loaded after `enter` (its fence): see "Grace periods" in `crate::reload`.
+    let newer = data.forward.load(Ordering::Acquire);
+    if newer.is_null() {
+        return None;
+    }
+    // SAFETY: as below: `newer` is a live class while this reader is registered.
+    #[cfg(loom)]
+    unsafe { &*newer }.alive.read();
+    // SAFETY: invariant "a retargeted forward is dropped after its grace period": a
+    // non-null `forward` is a strong count from `Arc::into_raw` (`Runtime::take_over`)
+    // that is released only after every reader registered before its replacement has
+    // left (`Runtime::take_over` retires it to the runtime's grace list) or with `data`
+    // itself, which `&data` keeps alive. So the count is live here, and taking one more
+    // gives this reader a handle of its own.
+    let class = unsafe {
+        Arc::increment_strong_count(newer.cast_const());
+        Arc::from_raw(newer.cast_const())
+    };
+    Some(ClassRef(class))
 }

@@ -11,12 +11,13 @@ use std::sync::{Arc, Weak};
 use ahash::RandomState;
 use hashbrown::HashMap;
 
-use crate::class::{root_class, ClassBuilder, ClassRef};
+use crate::class::{root_class, ClassBuilder, ClassData, ClassRef};
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::{GenericInterface, InterfaceBuilder, Variance};
 use crate::object::Object;
-use crate::sync::{lock, Mutex};
+use crate::reload::{Grace, Retired};
+use crate::sync::{lock, Mutex, Ordering};
 use crate::types::{next_uid, TypeRef};
 
 /// What a name in the registry stands for.
@@ -38,6 +39,22 @@ struct RuntimeInner<H: Host> {
     id: u64,
     object: ClassRef<H>,
     names: Mutex<HashMap<Arc<str>, NamedType<H>, RandomState>>,
+    /// Every class defined with a hook (its own or inherited), weakly: what
+    /// [`Runtime::flush`] flushes, replaced definitions included.
+    hooked: Mutex<Vec<Weak<ClassData<H>>>>,
+    /// Live reload's takeovers (see `crate::reload`).
+    takeovers: Mutex<Takeovers<H>>,
+    /// The grace period of every class's `forward` pointer.
+    grace: Arc<Grace>,
+}
+
+/// What the takeover lock guards.
+struct Takeovers<H: Host> {
+    /// For each class that took others over (by uid): every class whose objects now
+    /// follow it, weakly, to retarget when it is itself taken over.
+    followers: HashMap<u64, Vec<Weak<ClassData<H>>>, RandomState>,
+    /// Forward targets replaced by a retarget, dropped after their grace period.
+    retired: Vec<Retired<ClassRef<H>>>,
 }
 
 /// Owns a set of type definitions. Cheap to clone (all clones are the same runtime);
@@ -79,14 +96,21 @@ impl<H: Host> Runtime<H> {
     /// A new runtime holding only the root class `object`.
     pub fn new() -> Self {
         let id = next_uid();
+        let grace = Arc::new(Grace::new());
         let inner = Arc::new_cyclic(|weak| {
-            let object = root_class(id, WeakRuntime(weak.clone()));
+            let object = root_class(id, WeakRuntime(weak.clone()), grace.clone());
             let mut names = HashMap::default();
             names.insert(Arc::from("object"), NamedType::Type(object.as_type()));
             RuntimeInner {
                 id,
                 object,
                 names: Mutex::new(names),
+                hooked: Mutex::new(Vec::new()),
+                takeovers: Mutex::new(Takeovers {
+                    followers: HashMap::default(),
+                    retired: Vec::new(),
+                }),
+                grace,
             }
         });
         Runtime { inner }
@@ -137,7 +161,9 @@ impl<H: Host> Runtime<H> {
         lock(&self.inner.names).get(name).cloned()
     }
 
-    /// Builds a type and registers it under `name`.
+    /// Builds a type and registers it under `name`; or, when `same_as` finds the built
+    /// definition the same as the registered one (live reload: see `crate::same_definition`),
+    /// returns the registered type instead, with or without `redefine`.
     ///
     /// The registry lock is held only to check the name (before `build`, so that a taken
     /// name fails fast) and to check it again and insert (after): never while `build` runs,
@@ -151,25 +177,37 @@ impl<H: Host> Runtime<H> {
         name: &Arc<str>,
         redefine: bool,
         build: impl FnOnce(u64) -> Result<(NamedType<H>, T), Error<H::Error>>,
+        same_as: impl FnOnce(&NamedType<H>, &T) -> Option<T>,
     ) -> Result<T, Error<H::Error>> {
-        {
+        let taken = {
             let names = lock(&self.inner.names);
-            if let Some(err) = name_taken(names.get(name), name, redefine) {
-                return Err(err);
-            }
-        }
-        let (named, built) = build(self.inner.id)?;
-        let replaced = {
-            let mut names = lock(&self.inner.names);
-            if let Some(err) = name_taken(names.get(name), name, redefine) {
-                drop(names);
-                drop((named, built));
-                return Err(err);
-            }
-            names.insert(name.clone(), named)
+            name_taken(names.get(name), name, redefine)
         };
-        drop(replaced);
-        Ok(built)
+        // A taken name may still be the same definition: build it to see, and report the
+        // name's error (not the build's) if it is not.
+        let (named, built) = match build(self.inner.id) {
+            Ok(b) => b,
+            Err(e) => return Err(taken.unwrap_or(e)),
+        };
+        let outcome = {
+            let mut names = lock(&self.inner.names);
+            let existing = names.get(name);
+            match existing.and_then(|e| same_as(e, &built)) {
+                Some(same) => Ok((same, None)),
+                None => match name_taken(existing, name, redefine) {
+                    Some(err) => Err(err),
+                    None => Ok((built, names.insert(name.clone(), named))),
+                },
+            }
+        };
+        // Whatever dies here (the unused definition, the replaced one) dies unlocked.
+        match outcome {
+            Ok((handle, replaced)) => {
+                drop(replaced);
+                Ok(handle)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// A new object of `class` carrying `payload`. Fails with `InvalidOperation` for an
@@ -198,6 +236,134 @@ impl<H: Host> Runtime<H> {
             .into_error());
         }
         Object::new(class, payload)
+    }
+
+    /// Flushes the dispatch cache of every class of this runtime that has a hook (live
+    /// reload: see [`ClassRef::flush`]), redefined ones whose objects are still alive
+    /// included: the next call through a hook asks it again.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::new();
+    /// rt.flush(); // nothing cached yet: nothing to do
+    /// ```
+    pub fn flush(&self) {
+        let classes: Vec<ClassRef<H>> = {
+            let mut hooked = lock(&self.inner.hooked);
+            hooked.retain(|c| c.strong_count() > 0);
+            hooked
+                .iter()
+                .filter_map(|c| c.upgrade().map(ClassRef))
+                .collect()
+        };
+        // Outside the lock: flushing drops user bodies, and so may dropping a class.
+        for class in &classes {
+            class.flush();
+        }
+    }
+
+    /// Records a class defined with a hook, for [`flush`](Self::flush). Dead entries are
+    /// pruned whenever the list doubles, so it stays linear in the live classes.
+    pub(crate) fn track_hooked(&self, class: &ClassRef<H>) {
+        if !class.has_hook() {
+            return;
+        }
+        let mut hooked = lock(&self.inner.hooked);
+        if hooked.len() == hooked.capacity() {
+            hooked.retain(|c| c.strong_count() > 0);
+        }
+        hooked.push(Arc::downgrade(&class.0));
+    }
+
+    pub(crate) fn grace(&self) -> Arc<Grace> {
+        self.inner.grace.clone()
+    }
+
+    /// The checks of [`ClassBuilder::take_over`] that can fail, before anything is defined.
+    pub(crate) fn check_take_over(
+        &self,
+        old: &ClassRef<H>,
+        name: &Arc<str>,
+        is_abstract: bool,
+    ) -> Result<(), Error<H::Error>> {
+        if old.data().runtime != self.inner.id {
+            return Err(Error::type_load(
+                name,
+                format!(
+                    "cannot take over '{}', a class of another runtime",
+                    old.name()
+                ),
+            ));
+        }
+        if is_abstract {
+            return Err(Error::type_load(
+                name,
+                format!(
+                    "an abstract class cannot take over the objects of '{}'",
+                    old.name()
+                ),
+            ));
+        }
+        if old.data().is_root() {
+            return Err(Error::type_load(
+                name,
+                "cannot take over the root class 'object'",
+            ));
+        }
+        if let Some(newer) = old.successor() {
+            return Err(already_taken_over(name, old, &newer));
+        }
+        Ok(())
+    }
+
+    /// Makes the objects of `old`, and of every class that `old` took over, follow `new`
+    /// (see [`ClassBuilder::take_over`]). Never waits; drops replaced targets once no
+    /// reader can hold them, outside the lock.
+    pub(crate) fn take_over(
+        &self,
+        old: &ClassRef<H>,
+        new: &ClassRef<H>,
+    ) -> Result<(), Error<H::Error>> {
+        let (freed, followers) = {
+            let mut takeovers = lock(&self.inner.takeovers);
+            // Re-checked under the lock: a racing takeover of `old` may have won.
+            if let Some(newer) = old.successor() {
+                drop(takeovers);
+                return Err(already_taken_over(&new.0.name, old, &newer));
+            }
+            let mut followers = takeovers.followers.remove(&old.uid()).unwrap_or_default();
+            followers.push(Arc::downgrade(&old.0));
+            let live: Vec<ClassRef<H>> = followers
+                .iter()
+                .filter_map(|f| f.upgrade().map(ClassRef))
+                .collect();
+            for follower in &live {
+                let target = Arc::into_raw(new.0.clone()).cast_mut();
+                let replaced = follower.0.forward.swap(target, Ordering::AcqRel);
+                follower.0.close_fast_paths();
+                if !replaced.is_null() {
+                    // SAFETY: a non-null `forward` is a strong count from `Arc::into_raw`
+                    // (this function), which the swap just took out of `forward`; it is
+                    // dropped only after its grace period (see `object::follow`).
+                    let replaced = ClassRef(unsafe { Arc::from_raw(replaced.cast_const()) });
+                    takeovers.retired.push(Grace::retire(replaced));
+                }
+            }
+            followers.retain(|f| f.strong_count() > 0);
+            takeovers.followers.retain(|_, f| {
+                f.retain(|c| c.strong_count() > 0);
+                !f.is_empty()
+            });
+            takeovers.followers.insert(new.uid(), followers);
+            (self.inner.grace.reclaim(&mut takeovers.retired), live)
+        };
+        // Outside the lock: these may be the last handles of classes (user bodies, hooks).
+        drop(followers);
+        for class in freed {
+            free_after_grace(class);
+        }
+        crate::reload::bump_reload_epoch();
+        Ok(())
     }
 
     /// A weak handle, for hooks and bodies that need the runtime without keeping it alive
@@ -234,4 +400,28 @@ impl<H: Host> WeakRuntime<H> {
     pub fn upgrade(&self) -> Option<Runtime<H>> {
         self.0.upgrade().map(|inner| Runtime { inner })
     }
+}
+
+fn already_taken_over<H: Host>(
+    name: &Arc<str>,
+    old: &ClassRef<H>,
+    newer: &ClassRef<H>,
+) -> Error<H::Error> {
+    Error::type_load(
+        name,
+        format!(
+            "'{}' was already taken over by a newer '{}' (#{}): take over the newest version",
+            old.name(),
+            newer.name(),
+            newer.uid()
+        ),
+    )
+}
+
+/// Drops a forward target retired by a takeover, after its grace period.
+fn free_after_grace<H: Host>(class: ClassRef<H>) {
+    // Under loom, a write that must happen after every follower's read (see `alive`).
+    #[cfg(loom)]
+    class.0.alive.write();
+    drop(class);
 }

@@ -20,14 +20,14 @@
 compile_error!("`--cfg dynacast_broken` only makes sense together with `--cfg loom`");
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard, OnceLock};
 
 #[cfg(loom)]
 pub(crate) use loom::cell::UnsafeCell;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 #[cfg(loom)]
@@ -210,6 +210,9 @@ pub mod broken {
         ReserveAcrossHook,
         /// The cache never reports a hit, so every call asks the hook again.
         NeverHit,
+        /// A flush frees the table it retires at once, without waiting for the grace
+        /// period of the readers that may still be inside it.
+        FreeWithoutGrace,
     }
 
     thread_local! {

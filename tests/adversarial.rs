@@ -628,11 +628,18 @@ fn concurrent_definitions_of_one_name() {
     watchdog(|| {
         let rt = Rt::new();
         let threads: Vec<_> = (0..4)
-            .map(|_| {
+            .map(|t| {
                 let rt = rt.clone();
                 std::thread::spawn(move || {
+                    // Each thread's definition differs (a same definition would return the
+                    // registered class: live reload's "same definition, same type").
                     (0..200)
-                        .filter(|i| rt.class(&format!("C{i}")).define().is_ok())
+                        .filter(|i| {
+                            rt.class(&format!("C{i}"))
+                                .virtual_method(&format!("t{t}"), 0, |_| Ok(Value::Nil))
+                                .define()
+                                .is_ok()
+                        })
                         .count()
                 })
             })

@@ -135,7 +135,8 @@ fn redefining_without_the_flag_is_a_type_load_error() {
         .load(
             r#"
             dynacast.class("Once")
-            local ok, e = pcall(dynacast.class, "Once")
+            -- A different definition (the same one would return the registered class).
+            local ok, e = pcall(dynacast.class, "Once", { methods = { f = function(self) return 1 end } })
             return e.kind, e.message
             "#,
         )

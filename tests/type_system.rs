@@ -709,18 +709,13 @@ fn concurrent_definitions_of_one_name() {
         .iter()
         .filter_map(|(r, _)| r.as_ref().ok())
         .collect();
-    assert_eq!(winners.len(), 1);
-    assert_eq!(rt.lookup("Same"), Some(winners[0].as_type()));
-    for (r, closed) in &results {
-        if let Err(e) = r {
-            assert_eq!(
-                e,
-                &Error::TypeLoad {
-                    type_name: "Same".into(),
-                    message: "a type named 'Same' is already defined".into()
-                }
-            );
-        }
+    // The racing definitions are the same definition, so every one of them returns the
+    // class that registered first (live reload's "same definition, same type").
+    assert_eq!(winners.len(), THREADS);
+    assert!(winners
+        .iter()
+        .all(|w| rt.lookup("Same") == Some(w.as_type())));
+    for (_, closed) in &results {
         assert_eq!(closed, &results[0].1);
     }
 }

@@ -13,6 +13,7 @@
 //!
 //! - `fixtures`: a host, a counting hook, and a small world of types per model iteration;
 //! - `models`: one model per invariant, shared by the passing and the must-fail tests;
+//! - `reload_models`: live reload's models (flush versus call, switch versus call);
 //! - `explore`: runs a model, counts loom's iterations and the outcomes it saw.
 
 #[cfg(loom)]
@@ -21,3 +22,5 @@ pub mod explore;
 pub mod fixtures;
 #[cfg(loom)]
 pub mod models;
+#[cfg(loom)]
+pub mod reload_models;

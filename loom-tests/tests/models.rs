@@ -67,3 +67,13 @@ fn call_site_pairs_types_with_their_targets() {
 fn thin_body_owner() {
     models::thin_body_owner();
 }
+
+#[test]
+fn flush_versus_call() {
+    loom_tests::reload_models::flush_versus_call();
+}
+
+#[test]
+fn switch_versus_call() {
+    loom_tests::reload_models::switch_versus_call();
+}

@@ -110,3 +110,25 @@ fn no_writer_lock_breaks_growth() {
 fn leak_body_owner_breaks_thin_body_owner() {
     broken(Variant::LeakBodyOwner, models::thin_body_owner);
 }
+
+/// A flush that frees the table it retires at once: a caller still reading it is reported
+/// (the free's write to the slot's cell does not happen after the caller's read).
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn free_without_grace_breaks_flush_versus_call() {
+    broken(
+        Variant::FreeWithoutGrace,
+        loom_tests::reload_models::flush_versus_call,
+    );
+}
+
+/// A takeover that drops the forward target it replaces at once: a caller that is
+/// following the old forward is reported.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn free_without_grace_breaks_switch_versus_call() {
+    broken(
+        Variant::FreeWithoutGrace,
+        loom_tests::reload_models::switch_versus_call,
+    );
+}
