@@ -119,7 +119,7 @@ fn call_method(lua: &Lua, obj: &Object<LuaHost>, m: &LuaMethod, args: &[Value]) 
 
 /// The engine object behind a script's value.
 fn object(lua: &Lua, value: &Value) -> Result<Object<LuaHost>> {
-    Ok(binding(lua)?.object_of(value)?)
+    Ok(binding(lua)?.object_of(lua, value)?)
 }
 
 fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
@@ -362,7 +362,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     raw.raw_set(
         "static_answer",
         status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
-            let class = binding(lua)?.object_of(&obj)?.class().clone();
+            let class = binding(lua)?.object_of(lua, &obj)?.class().clone();
             // The metadata's answer holds for every object of the class, for good; without
             // a hook it is also the final answer. Otherwise the hook decides, every time.
             Ok(if class.as_type().is_assignable_to(&t.0) {
@@ -381,7 +381,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 return Ok(Value::Nil);
             };
             let b = binding(lua)?;
-            let body = b.object_of(&obj)?.resolve(m, &mut lua.clone())?;
+            let body = b.object_of(lua, &obj)?.resolve(m, &mut lua.clone())?;
             Ok(b.bodies.raw_get::<Value>(body_id(&body))?)
         })?,
     )?;

@@ -78,6 +78,10 @@ pub(crate) struct Binding {
     objects: Table,
     /// class uid → the metatable of its objects (made by the prelude's `class_mt`).
     class_mts: RefCell<HashMap<u64, Table>>,
+    /// The address of a class's *light* metatable → the class, and that metatable (kept
+    /// here so that the address stays its own). Objects made by a script get it: they have
+    /// no engine object until Rust first needs one ([`Binding::object_of`]).
+    lights: RefCell<HashMap<usize, (ClassRef<LuaHost>, Table)>>,
     /// Objects entered in `by_id` since it was last rebuilt (see [`Binding::compact`]).
     entered: Cell<usize>,
     /// `handles` was rebuilt while finalizers were pending: rebuild it once more.
@@ -116,6 +120,7 @@ impl Binding {
             handles: RefCell::new(prelude.get("handles")?),
             objects: prelude.get("objects")?,
             class_mts: RefCell::new(HashMap::new()),
+            lights: RefCell::new(HashMap::new()),
             entered: Cell::new(0),
             rebuild_handles: Cell::new(false),
             pins: prelude.get("pins")?,
@@ -201,20 +206,46 @@ impl Binding {
         self.objects.raw_set(METHODS_OF, copy)
     }
 
-    /// The engine object behind `value`, a dynacast object of this state.
-    pub(crate) fn object_of(&self, value: &Value) -> mlua::Result<Object<LuaHost>> {
-        let handle = match value {
-            // No Lua code (no finalizer) runs during a raw read: the borrow is not re-entered.
-            Value::Table(t) => self.handles.borrow().raw_get::<Value>(t)?,
-            _ => Value::Nil,
-        };
-        match handle {
-            Value::UserData(ud) => Ok(ud.borrow::<LuaObject>()?.0.clone()),
-            _ => Err(bad_argument(format!(
+    /// The engine object behind `value`, a dynacast object of this state. An object a
+    /// script made (a table with its class's light metatable) gets its engine object here,
+    /// the first time Rust needs it.
+    pub(crate) fn object_of(&self, lua: &Lua, value: &Value) -> mlua::Result<Object<LuaHost>> {
+        let not_an_object = || {
+            bad_argument(format!(
                 "expected a dynacast object, got a {}",
                 value.type_name()
-            ))),
+            ))
+        };
+        let Value::Table(t) = value else {
+            return Err(not_an_object());
+        };
+        // No Lua code (no finalizer) runs during a raw read: the borrow is not re-entered.
+        let handle = self.handles.borrow().raw_get::<Value>(t)?;
+        if let Value::UserData(ud) = handle {
+            return Ok(ud.borrow::<LuaObject>()?.0.clone());
         }
+        let class = t.metatable().and_then(|mt| {
+            let lights = self.lights.borrow();
+            lights
+                .get(&(mt.to_pointer() as usize))
+                .map(|(c, _)| c.clone())
+        });
+        match class {
+            Some(class) => self.materialize(lua, t, &class),
+            None => Err(not_an_object()),
+        }
+    }
+
+    /// Gives `table`, an object a script made, its engine object.
+    fn materialize(
+        &self,
+        lua: &Lua,
+        table: &Table,
+        class: &ClassRef<LuaHost>,
+    ) -> mlua::Result<Object<LuaHost>> {
+        let obj = Object::new(class, LuaPayload::unattached()).map_err(mlua::Error::external)?;
+        register(self, lua, &obj, table)?;
+        Ok(obj)
     }
 }
 
@@ -357,7 +388,7 @@ pub fn object_to_lua(lua: &Lua, obj: &Object<LuaHost>) -> mlua::Result<Table> {
 /// The engine object behind `value` (an object table of `lua`'s binding); a `BadArgument`
 /// error for anything else.
 pub fn lua_to_object(lua: &Lua, value: &Value) -> mlua::Result<Object<LuaHost>> {
-    binding(lua)?.object_of(value)
+    binding(lua)?.object_of(lua, value)
 }
 
 /// The table of `obj`; a new one is `fields` (a new object made in Lua), else the pinned
@@ -387,11 +418,17 @@ pub(crate) fn object_table(
             "the fields of a new object must be a table without a metatable",
         ));
     }
-    let mt = class_metatable(b, lua, obj.class())?;
-    attach(b, lua, obj, &table, &mt)?;
-    *payload.lua.borrow_mut() = Some(b.lua.clone());
-    b.enter(id, &table)?;
+    register(b, lua, obj, &table)?;
     Ok(table)
+}
+
+/// Makes `table` the Lua side of `obj`, a new object: its handle, its class metatable, its
+/// identity entry.
+fn register(b: &Binding, lua: &Lua, obj: &Object<LuaHost>, table: &Table) -> mlua::Result<()> {
+    let mt = class_metatable(b, lua, obj.class())?;
+    attach(b, lua, obj, table, &mt)?;
+    *obj.payload().lua.borrow_mut() = Some(b.lua.clone());
+    b.enter(obj.payload().id, table)
 }
 
 /// Gives `table` a new handle of `obj` and then the class metatable. The order matters:
@@ -412,7 +449,8 @@ fn attach(
     table.set_metatable(Some(mt.clone()))
 }
 
-/// The metatable of `class`'s objects (made by the prelude on first use, then cached).
+/// The metatable of `class`'s objects (made by the prelude on first use, then cached), and
+/// the class's light metatable (see [`Binding::object_of`]) noted.
 pub(crate) fn class_metatable(
     b: &Binding,
     lua: &Lua,
@@ -422,7 +460,12 @@ pub(crate) fn class_metatable(
         return Ok(mt.clone());
     }
     let class_mt: Function = b.prelude.get("class_mt")?;
-    let mt: Table = class_mt.call(type_userdata(b, lua, &class.as_type())?)?;
+    let ud = type_userdata(b, lua, &class.as_type())?;
+    let (mt, light): (Table, Option<Table>) = class_mt.call((ud, !class.is_abstract()))?;
+    if let Some(light) = light {
+        let key = light.to_pointer() as usize;
+        b.lights.borrow_mut().insert(key, (class.clone(), light));
+    }
     b.class_mts.borrow_mut().insert(class.uid(), mt.clone());
     Ok(mt)
 }

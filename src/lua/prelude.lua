@@ -43,9 +43,11 @@ local function finalize(obj)
   pcall(rescue, obj)
 end
 -- Once per GC cycle, the pins of objects that Rust let go of are released.
+local compact_methods_of -- (below)
 local function sentinel()
   setmetatable({}, {
     __gc = function()
+      pcall(compact_methods_of)
       pcall(sweep)
       sentinel()
     end,
@@ -187,10 +189,17 @@ local function register_class(class, base, own, metamethods, init, own_statics)
 end
 
 local resolve = wrap(raw.resolve)
-local function class_mt(class)
+-- Objects a script makes get their class's *light* metatable: the same metamethods and
+-- method table, but no finalizer, and no engine object until Rust first needs one (a call
+-- through the engine, a cast the class's kept answers do not give, a hook, a hand-over to
+-- Rust: the binding then gives the table its engine object and the full metatable). So
+-- making an object, and dropping it, never leaves Lua. Both metatables are protected
+-- (`__metatable`): `getmetatable(obj)` is the full one, for every object of the class.
+local lights = {} -- class type -> its light metatable (instantiable classes)
+local function class_mt(class, instantiable)
   local mt = class_mts[class]
   if mt ~= nil then
-    return mt
+    return mt, lights[class]
   end
   local methods, misses = {}, {}
   for k, v in next, defs[class] or {} do
@@ -219,7 +228,6 @@ local function class_mt(class)
   local name = class.name
   mt = {
     __index = methods,
-    __gc = finalize,
     __name = name,
     __tostring = function(obj)
       return format("%s: %p", name, obj)
@@ -228,15 +236,68 @@ local function class_mt(class)
   for k, v in next, metas[class] or {} do
     mt[k] = v
   end
+  mt.__metatable = mt
+  if instantiable then
+    local light = {}
+    for k, v in next, mt do
+      light[k] = v
+    end
+    lights[class] = light
+  end
+  mt.__gc = finalize
   class_mts[class] = mt
-  return mt
+  return mt, lights[class]
+end
+
+-- `Class:new(fields)`, `dynacast.new(Class, fields)`: once the class has a light
+-- metatable (after its first object), made in Lua; anything else (the first object, a
+-- type name, fields that are no plain table) goes through the engine, which checks.
+local engine_new = api.new
+local created = 0 -- entries added to `objects.methods_of` since it was last rebuilt
+local function new(class, fields)
+  local light = lights[class]
+  if light ~= nil then
+    if fields == nil then
+      fields = {}
+    elseif type(fields) ~= "table" or getmetatable(fields) ~= nil then
+      return engine_new(class, fields)
+    end
+    setmetatable(fields, light)
+    objects.methods_of[fields] = light.__index
+    created = created + 1
+    return fields
+  end
+  return engine_new(class, fields)
+end
+api.new = new
+
+-- Rebuilds `objects.methods_of` once the objects made since the last rebuild outnumber
+-- the live ones by far (Lua keeps a table's size until it rehashes: after a burst of
+-- objects it would keep the burst's). Run once per GC cycle (see `sentinel`).
+local SLACK = 4096
+function compact_methods_of()
+  if created < SLACK then
+    return
+  end
+  local old, live = objects.methods_of, 0
+  for _ in next, old do
+    live = live + 1
+  end
+  if created < 2 * live + SLACK then
+    return
+  end
+  local copy = setmetatable({}, getmetatable(old))
+  for k, v in next, old do
+    copy[k] = v
+  end
+  objects.methods_of, created = copy, live
 end
 
 -- Types: a few read-only fields and methods, then their members: `I.m` is the method
 -- handle of `I.m` (callable as `I.m(obj, ...)`, through `I`); `C.m` is the class's own
 -- implementation when it is written in Lua (a non-virtual call: `Base.m(self)` is a super
 -- call), else the virtual method's handle.
-local type_methods = { method = api.method, new = api.new, methods = api.methods,
+local type_methods = { method = api.method, new = new, methods = api.methods,
   interfaces = api.interfaces, base = api.base, assignable_to = api.assignable_to }
 local type_field = raw.type_field
 local members = setmetatable({}, { __mode = "k" })
@@ -325,7 +386,6 @@ local function type_index(t, key)
   return v
 end
 
-local new = api.new
 local function type_call(t, ...)
   local obj = new(t)
   local init = inits[t]
