@@ -3,8 +3,8 @@
 -- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
 -- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, getmetatable, load, next, pcall, rawset, select, setmetatable, type =
-  error, getmetatable, load, next, pcall, rawset, select, setmetatable, type
+local error, getmetatable, load, next, pcall, rawget, rawset, select, setmetatable, type =
+  error, getmetatable, load, next, pcall, rawget, rawset, select, setmetatable, type
 local format = string.format
 
 local function finish(ok, ...)
@@ -35,8 +35,10 @@ local pins = {}
 -- `objects.methods_of`: object -> its class's method table (see `I.m` below), weak keys, set
 -- when the object gets its handle. Read through `objects`: the binding rebuilds it with
 -- `handles` (Lua never shrinks a table until it rehashes).
-local objects = { methods_of = setmetatable({}, { __mode = "k" }) }
-local caller_keys = setmetatable({}, { __mode = "k" }) -- the private keys of `I.m`s
+-- A value that is no object reads as `NONE` (see `I.m` below).
+local caller_keys = setmetatable({}, { __mode = "k" }) -- the private keys of `I.m`s -> `first`
+local NONE = setmetatable({}, { __index = caller_keys })
+local objects = { methods_of = setmetatable({}, { __mode = "k", __index = function() return NONE end }) }
 
 local rescue, sweep = raw.rescue, raw.sweep
 local function finalize(obj)
@@ -210,8 +212,12 @@ local function class_mt(class, instantiable)
   -- keys are remembered too, so reading an absent field stays in Lua.
   setmetatable(methods, {
     __index = function(_, key)
-      if misses[key] or caller_keys[key] then
+      if misses[key] then
         return nil
+      end
+      local first = caller_keys[key]
+      if first ~= nil then
+        return first
       end
       local found = resolve(class, key)
       if found == nil then
@@ -312,13 +318,14 @@ local resolve_call = wrap(raw.resolve_call)
 -- through the engine), so a cached call is a table look-up and a Lua call, and never
 -- leaves Lua. The first call per class goes to the engine, which resolves (the hook runs
 -- at most once per class, exactly as from Rust) and publishes; failures are not kept.
--- `objects.methods_of` maps each object to its class's method table: a look-up that,
--- unlike indexing, does not fail on a number or nil (those reach the engine, which
--- refuses them with a `BadArgument` error). The caller has `I.m`'s parameters (its
--- arity), so, like `obj:m()`, it follows Lua's argument rules: a missing argument is nil,
--- an extra one is dropped. The body is called from Lua by tail calls, so it may yield,
--- and `error(msg, 2)` and tracebacks see the script's call as the body's caller.
-local NONE = {}
+-- `objects.methods_of` maps each object to its class's method table, and anything else to
+-- `NONE` (a look-up that, unlike indexing, does not fail on a number or nil: those reach
+-- the engine, which refuses them with a `BadArgument` error). A key not yet published
+-- reads, on a method table as on `NONE`, as the `I.m`'s `first`, so the caller is one
+-- look-up chain and one call. The caller has `I.m`'s parameters (its arity), so, like
+-- `obj:m()`, it follows Lua's argument rules: a missing argument is nil, an extra one is
+-- dropped. The body is called from Lua by tail calls, so it may yield, and
+-- `error(msg, 2)` and tracebacks see the script's call as the body's caller.
 local callers = {} -- arity -> the chunk making a caller of that arity
 local function caller_chunk(arity)
   local chunk = callers[arity]
@@ -328,11 +335,9 @@ local function caller_chunk(arity)
       params = params .. ", a" .. i
     end
     chunk = load(
-      "local objects, NONE, key, first = ...\n"
+      "local objects, key = ...\n"
         .. "return function(" .. params .. ")\n"
-        .. "  local f = (objects.methods_of[obj] or NONE)[key]\n"
-        .. "  if f ~= nil then return f(" .. params .. ") end\n"
-        .. "  return first(" .. params .. ")\n"
+        .. "  return objects.methods_of[obj][key](" .. params .. ")\n"
         .. "end",
       "=dynacast"
     )
@@ -342,20 +347,20 @@ local function caller_chunk(arity)
 end
 local function caller(handle, arity)
   local key = {}
-  caller_keys[key] = true
   local function through_engine(obj, ...)
     return invoke(handle, obj, ...)
   end
   -- The first call on an object of a class: the engine resolves and publishes.
   local function first(obj, ...)
     local f = resolve_call(handle, obj) or through_engine
-    local methods = objects.methods_of[obj]
+    local methods = rawget(objects.methods_of, obj)
     if methods ~= nil then
       rawset(methods, key, f)
     end
     return f(obj, ...)
   end
-  return caller_chunk(arity)(objects, NONE, key, first)
+  caller_keys[key] = first
+  return caller_chunk(arity)(objects, key)
 end
 local function type_index(t, key)
   local m = type_methods[key]
