@@ -165,6 +165,15 @@ fn binding_errors_are_dynacast_errors_with_a_kind_and_the_calling_line() {
         local o = dynacast.class("Plain", {}):new()
         check(function() local v = o.is(42, I) return v end, "BadArgument", "expected a dynacast object, got a integer", 16)
         check(function() local v = o.cast(o, I) return v end, "InvalidCast", "Unable to cast object of type 'Plain' to type 'I'.", 17)
+        -- `I.m` on what is no object: nil, a plain table, a string; then on an object, once
+        -- resolved, a non-object still reaches the engine's check.
+        check(function() local v = I.m(nil) return v end, "BadArgument", "expected a dynacast object, got a nil", 20)
+        check(function() local v = I.m({}) return v end, "BadArgument", "expected a dynacast object, got a table", 21)
+        check(function() local v = I.m("s") return v end, "BadArgument", "expected a dynacast object, got a string", 22)
+        local C = dynacast.class("C", { implements = { I } })
+        local _, c = C:new(), C:new()
+        assert(I.m(c) == 1)
+        check(function() local v = I.m(nil) return v end, "BadArgument", "expected a dynacast object, got a nil", 26)
         "#,
     );
 }
