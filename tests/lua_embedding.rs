@@ -185,3 +185,69 @@ fn bodies_and_hooks_may_set_app_data_while_they_run() {
     .unwrap();
     assert_eq!(lua.app_data_ref::<Seen>().unwrap().0, 2);
 }
+
+#[test]
+fn a_body_run_from_rust_keeps_the_raised_table_and_its_traceback() {
+    let (lua, rt) = lua();
+    lua.load(
+        r#"
+        local function deeper(t)
+            error(t)
+        end
+        IDeep = dynacast.interface("IDeep", { methods = {
+            table = function(self) deeper(self.err) end,
+            text = function(self) local x = nil; return x.field end,
+        } })
+        Deep = dynacast.class("Deep", { implements = { IDeep } })
+        "#,
+    )
+    .set_name("=script")
+    .exec()
+    .unwrap();
+    let obj = lua_to_object(
+        &lua,
+        &lua.load("return Deep:new { err = { code = 7 } }")
+            .eval()
+            .unwrap(),
+    )
+    .unwrap();
+    let deep = rt.lookup("IDeep").unwrap().as_interface().unwrap().clone();
+    let raised = |name: &str| {
+        let m = deep.method(name).unwrap();
+        match obj.call(&m, &[], &mut lua.clone()).unwrap_err() {
+            Error::Host(LuaError::Raised(r)) => r,
+            other => panic!("expected a raised value, got {other:?}"),
+        }
+    };
+
+    // The table itself, and the frames it was raised in: `error`, `deeper`, the body.
+    let r = raised("table");
+    let err: Table = obj.payload().fields(&lua).unwrap().get("err").unwrap();
+    assert_eq!(r.value(&lua).unwrap(), Value::Table(err));
+    let traceback = r.traceback().unwrap();
+    let frames: Vec<&str> = traceback.lines().take(4).map(str::trim).collect();
+    assert_eq!(
+        frames,
+        [
+            "stack traceback:",
+            "[C]: in function 'error'",
+            "script:3: in upvalue 'deeper'",
+            "script:6: in function <script:6>",
+        ],
+        "{traceback}"
+    );
+
+    // A runtime error: its position, and the body's frame first.
+    let r = raised("text");
+    assert_eq!(
+        r.text(),
+        "script:7: attempt to index a nil value (local 'x')"
+    );
+    let traceback = r.traceback().unwrap();
+    let frames: Vec<&str> = traceback.lines().take(2).map(str::trim).collect();
+    assert_eq!(
+        frames,
+        ["stack traceback:", "script:7: in function <script:7>"],
+        "{traceback}"
+    );
+}

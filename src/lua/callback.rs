@@ -2,12 +2,14 @@
 //!
 //! Engine bodies and hooks must be `Send + Sync`, and Lua values are neither, so they hold
 //! only registry keys (which are) and fetch the Lua function through the call's context,
-//! the [`Lua`] handle, when they run. Lua code is called under the original `pcall`, so a
-//! raised value is kept as it is ([`LuaError::Raised`]).
+//! the [`Lua`] handle, when they run. Lua code is called by [`call_protected`]: one
+//! `lua_pcall` whose message handler notes the traceback, so a raised value is kept as it
+//! is ([`LuaError::Raised`]) with the frames it was raised in.
 
+use std::ffi::{c_int, CStr};
 use std::sync::Arc;
 
-use mlua::{Function, IntoLuaMulti, Lua, RegistryKey, Table, Value, Variadic};
+use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
 
 use super::error::LuaError;
 use super::handles::{binding, object_table, type_userdata, LuaType};
@@ -19,19 +21,86 @@ use crate::interface::InterfaceRef;
 use crate::object::Object;
 use crate::types::TypeRef;
 
-/// Calls `f(args...)` under the original `pcall`: its first result, or the value it raised.
-/// One fixed pair comes back, so no result list is allocated.
+/// The registry field where [`note_traceback`] leaves the traceback of the last error.
+const TRACEBACK: &CStr = c"dynacast.traceback";
+
+/// The message handler of [`call_protected`]: notes the traceback of the stack the error
+/// was raised in (level 1: the function that raised) in the registry, and leaves the raised
+/// value itself as the error value, unchanged.
+unsafe extern "C-unwind" fn note_traceback(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls a message handler with the error value at index 1 and at least
+    // LUA_MINSTACK free slots; `luaL_traceback` pushes one string, which `lua_setfield`
+    // pops into the registry (a table without metamethods). A memory error raised here
+    // becomes LUA_ERRERR of the protected call, a normal error return.
+    unsafe {
+        ffi::luaL_traceback(state, state, std::ptr::null(), 1);
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+    }
+    1
+}
+
+/// Calls `f(first, args...)` in one `lua_pcall`: its first result, or the value it raised
+/// (unchanged: a table stays that table) with the traceback of where it was raised.
+///
+/// One protected call, not mlua's `Function::call` (which turns a raised table into a
+/// string) under Lua's `pcall` (a second C level per crossing, halving how deep calls
+/// that cross Rust nest, and a third of the call's cost).
 pub(crate) fn call_protected(
     lua: &Lua,
-    pcall: &Function,
     f: &Function,
-    args: impl IntoLuaMulti,
+    first: Option<&Value>,
+    args: &[Value],
 ) -> Result<Value, LuaError> {
-    let (ok, value): (bool, Value) = pcall.call((f, args))?;
+    let (ok, value, traceback) = lua.exec_raw_lua(|raw| {
+        let state = raw.state();
+        let nargs = args.len() + usize::from(first.is_some());
+        let (Ok(nargs), Ok(room)) = (c_int::try_from(nargs), c_int::try_from(nargs + 4)) else {
+            return Err(mlua::Error::runtime("too many arguments for a Lua call"));
+        };
+        // SAFETY: every push below is within the `room` slots `lua_checkstack` granted
+        // (mlua's `push_value` uses at most 2 per value, on top of which `lua_pcall` leaves
+        // one result); the stack is put back to `top` on every path, so mlua's view of the
+        // stack is unchanged; values are pushed by mlua from references of this state
+        // (`f` and the arguments come from `lua`, checked by the callers' lookups).
+        unsafe {
+            let top = ffi::lua_gettop(state);
+            if ffi::lua_checkstack(state, room) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            ffi::lua_pushcfunction(state, note_traceback);
+            let pushed = (|| {
+                raw.push(f)?;
+                if let Some(v) = first {
+                    raw.push_value(v)?;
+                }
+                for v in args {
+                    raw.push_value(v)?;
+                }
+                Ok::<_, mlua::Error>(())
+            })();
+            if let Err(e) = pushed {
+                ffi::lua_settop(state, top);
+                return Err(e);
+            }
+            let status = ffi::lua_pcall(state, nargs, 1, top + 1);
+            let value = raw.pop::<Value>();
+            let traceback = if status == ffi::LUA_OK {
+                None
+            } else {
+                ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+                let tb = raw.pop::<Option<String>>().ok().flatten();
+                ffi::lua_pushnil(state);
+                ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+                tb
+            };
+            ffi::lua_settop(state, top);
+            Ok((status == ffi::LUA_OK, value?, traceback))
+        }
+    })?;
     if ok {
         Ok(value)
     } else {
-        Err(LuaError::raised(lua, value))
+        Err(LuaError::raised(lua, value, traceback))
     }
 }
 
@@ -42,10 +111,9 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     Ok(body::<LuaHost, _>(move |call| {
         let (this, args, lua): (_, _, &mut Lua) = call.into_parts();
         let b = binding(lua)?;
+        let this = Value::Table(object_table(&b, lua, this, None)?);
         let f: Function = lua.registry_value(&key)?;
-        let this = object_table(&b, lua, this, None)?;
-        let args: Variadic<Value> = args.iter().cloned().collect();
-        Ok(call_protected(lua, &b.pcall, &f, (this, args))?)
+        Ok(call_protected(lua, &f, Some(&this), args)?)
     }))
 }
 
@@ -69,10 +137,9 @@ pub(crate) fn known_lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHos
 pub(crate) fn lua_static_body(lua: &Lua, f: Function) -> mlua::Result<StaticBody<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);
     Ok(static_body::<LuaHost, _>(move |args, lua: &mut Lua| {
-        let b = binding(lua)?;
+        binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
-        let args: Variadic<Value> = args.iter().cloned().collect();
-        Ok(call_protected(lua, &b.pcall, &f, args)?)
+        Ok(call_protected(lua, &f, None, args)?)
     }))
 }
 
@@ -115,12 +182,12 @@ impl DynamicCastable<LuaHost> for LuaHook {
         let Some(f) = self.function(lua, &b.is_implemented_key)? else {
             return Ok(false);
         };
-        let args = (
-            object_table(&b, lua, obj, None)?,
-            type_userdata(&b, lua, &iface.as_type())?,
-            throw_if_not_implemented,
-        );
-        let answer = call_protected(lua, &b.pcall, &f, args)?;
+        let args = [
+            Value::UserData(type_userdata(&b, lua, &iface.as_type())?),
+            Value::Boolean(throw_if_not_implemented),
+        ];
+        let this = Value::Table(object_table(&b, lua, obj, None)?);
+        let answer = call_protected(lua, &f, Some(&this), &args)?;
         Ok(!matches!(answer, Value::Nil | Value::Boolean(false)))
     }
 
@@ -134,11 +201,9 @@ impl DynamicCastable<LuaHost> for LuaHook {
         let Some(f) = self.function(lua, &b.get_implementation_key)? else {
             return Ok(None);
         };
-        let args = (
-            object_table(&b, lua, obj, None)?,
-            type_userdata(&b, lua, &iface.as_type())?,
-        );
-        match call_protected(lua, &b.pcall, &f, args)? {
+        let iface = Value::UserData(type_userdata(&b, lua, &iface.as_type())?);
+        let this = Value::Table(object_table(&b, lua, obj, None)?);
+        match call_protected(lua, &f, Some(&this), &[iface])? {
             Value::Nil | Value::Boolean(false) => Ok(None),
             Value::UserData(ud) if ud.is::<LuaType>() => {
                 Ok(Some(ud.borrow::<LuaType>()?.0.clone()))

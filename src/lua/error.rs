@@ -32,6 +32,7 @@ pub enum LuaError {
 pub struct RaisedValue {
     key: Arc<RegistryKey>,
     text: Arc<str>,
+    traceback: Option<Arc<str>>,
 }
 
 impl RaisedValue {
@@ -44,6 +45,13 @@ impl RaisedValue {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// The traceback of the stack the value was raised in (`"stack traceback:\n\t…"`, as
+    /// `debug.traceback` prints it, starting at the function that raised), when Rust called
+    /// the Lua code that raised it; `None` for a value raised by a script's own call.
+    pub fn traceback(&self) -> Option<&str> {
+        self.traceback.as_deref()
+    }
 }
 
 impl fmt::Debug for RaisedValue {
@@ -54,7 +62,7 @@ impl fmt::Debug for RaisedValue {
 
 impl LuaError {
     /// Keeps `value`, raised by Lua code, so that it can be raised again unchanged.
-    pub(crate) fn raised(lua: &Lua, value: Value) -> LuaError {
+    pub(crate) fn raised(lua: &Lua, value: Value, traceback: Option<String>) -> LuaError {
         // `tostring` runs a `__tostring` metamethod, which may itself fail: fall back to the
         // type name rather than lose the value.
         let text = value
@@ -64,6 +72,7 @@ impl LuaError {
             Ok(key) => LuaError::Raised(RaisedValue {
                 key: Arc::new(key),
                 text: text.into(),
+                traceback: traceback.map(Into::into),
             }),
             Err(e) => LuaError::Lua(e),
         }

@@ -66,8 +66,6 @@ pub(crate) struct Binding {
     pub(crate) runtime_id: u64,
     /// This state, weakly: values of other states are refused by comparing with it.
     pub(crate) lua: WeakLua,
-    /// The original `pcall`, kept so that a script replacing the global cannot break calls.
-    pub(crate) pcall: Function,
     /// payload id → object table, weak values.
     by_id: RefCell<Table>,
     /// object table → its handle userdata ([`LuaObject`]), weak keys (ephemeron).
@@ -115,7 +113,6 @@ impl Binding {
         Ok(Binding {
             runtime_id,
             lua: lua.weak(),
-            pcall: lua.globals().get("pcall")?,
             by_id: RefCell::new(prelude.get("by_id")?),
             handles: RefCell::new(prelude.get("handles")?),
             objects: prelude.get("objects")?,
