@@ -2,16 +2,9 @@
 //! classes and objects, and cast and call them (issue 6, point 1).
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, LuaHost};
-use dynacast::Runtime;
-use mlua::Lua;
-
-fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    (lua, rt)
-}
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua;
 
 #[test]
 fn interface_default_methods_and_class_methods_are_lua_functions() {

@@ -3,6 +3,10 @@
 //! a Lua body raised is visible to Rust.
 #![cfg(feature = "lua")]
 
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
 use dynacast::lua::{
     install, lua_to_object, object_to_lua, LuaError, LuaHost, LuaPayload, LuaType,
 };
@@ -10,10 +14,7 @@ use dynacast::{Error, Runtime};
 use mlua::{Lua, Table, Value};
 
 fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(
+    lua_with(
         r#"
         IEcho = dynacast.interface("IEcho", {
             methods = {
@@ -25,9 +26,6 @@ fn lua() -> (Lua, Runtime<LuaHost>) {
         Echo = dynacast.class("Echo", { implements = { IEcho } })
         "#,
     )
-    .exec()
-    .unwrap();
-    (lua, rt)
 }
 
 #[test]

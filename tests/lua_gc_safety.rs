@@ -4,6 +4,10 @@
 //! refused with an error, never a panic.
 #![cfg(feature = "lua")]
 
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
 use dynacast::lua::{
     install, lua_to_object, object_to_lua, type_to_lua, BindingError, LuaHost, LuaPayload,
 };
@@ -11,13 +15,7 @@ use dynacast::{Object, Runtime};
 use mlua::{Lua, Table, Value};
 
 fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(r#"Node = dynacast.class("Node", {})"#)
-        .exec()
-        .unwrap();
-    (lua, rt)
+    lua_with(r#"Node = dynacast.class("Node", {})"#)
 }
 
 fn binding_kind(e: &mlua::Error) -> &'static str {

@@ -3,22 +3,13 @@
 //! yield (point 7) and reflection (point 8).
 #![cfg(feature = "lua")]
 
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::{lua, run};
+
 use dynacast::lua::{create_function, install, lua_to_object, LuaHost};
 use dynacast::Runtime;
 use mlua::{Lua, LuaOptions, StdLib};
-
-fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    (lua, rt)
-}
-
-fn run(lua: &Lua, script: &str) {
-    if let Err(e) = lua.load(script).set_name("=script").exec() {
-        panic!("{e}");
-    }
-}
 
 #[test]
 fn objects_call_their_methods_like_lua_objects() {
