@@ -467,6 +467,17 @@ pub(crate) fn class_metatable(
     Ok(mt)
 }
 
+/// Clears what the Lua side mirrors of the engine's resolutions for `class` (its method
+/// table's entries beyond the class's own Lua methods: see `mirrors` in `prelude.lua`), so
+/// that the next call asks the engine again. For a reload that flushes the engine's caches.
+// Its caller, the live reload (`dynacast.reload`), is still to come; a unit test uses it.
+#[allow(dead_code)]
+pub(crate) fn forget_resolutions(lua: &Lua, class: &ClassRef<LuaHost>) -> mlua::Result<()> {
+    let b = binding(lua)?;
+    let forget: Function = b.prelude.get("forget_resolutions")?;
+    forget.call(type_userdata(&b, lua, &class.as_type())?)
+}
+
 /// The class metatable's finalizer: Lua dropped `table`; when Rust still holds the object,
 /// the table is resurrected (pinned, with a new handle and its finalizer armed again).
 pub(crate) fn rescue(lua: &Lua, table: Table) -> mlua::Result<()> {
@@ -600,5 +611,42 @@ impl UserData for LuaMethod {
                 LuaMethod::Class(m) => format!("method {}.{}", m.class().name(), m.name()),
             })
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Runtime;
+
+    #[test]
+    fn forgetting_a_class_resolutions_leaves_its_own_methods() {
+        let lua = Lua::new();
+        let rt = Runtime::<LuaHost>::new();
+        super::super::install(&lua, &rt).unwrap();
+        let count = r#"
+            local n = 0
+            for k in next, getmetatable(o).__index do n = n + 1 end
+            return n
+        "#;
+        lua.load(
+            r#"
+            I = dynacast.interface("I", { methods = { m = function(self) return 1 end } })
+            C = dynacast.class("C", { implements = { I }, methods = { own = function(self) return 2 end } })
+            o = C:new()
+            assert(I.m(o) == 1 and o:m() == 1 and o.absent == nil)
+            "#,
+        )
+        .exec()
+        .unwrap();
+        // `own`, `m` (resolved by name) and `I.m`'s resolution.
+        assert_eq!(lua.load(count).eval::<i64>().unwrap(), 3);
+        let class = rt.lookup("C").unwrap().as_class().unwrap().clone();
+        forget_resolutions(&lua, &class).unwrap();
+        assert_eq!(lua.load(count).eval::<i64>().unwrap(), 1);
+        lua.load("assert(I.m(o) == 1 and o:m() == 1 and o:own() == 2)")
+            .exec()
+            .unwrap();
+        assert_eq!(lua.load(count).eval::<i64>().unwrap(), 3);
     }
 }

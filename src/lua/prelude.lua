@@ -198,6 +198,10 @@ local resolve = wrap(raw.resolve)
 -- making an object, and dropping it, never leaves Lua. Both metatables are protected
 -- (`__metatable`): `getmetatable(obj)` is the full one, for every object of the class.
 local lights = {} -- class type -> its light metatable (instantiable classes)
+-- What each class's method table mirrors of the engine: everything beyond the class's own
+-- Lua methods (names the engine resolved, the `I.m` resolutions it published) and the
+-- names it remembers as missing. The one place that holds them: `forget_resolutions`.
+local mirrors = setmetatable({}, { __mode = "k" }) -- class type -> { methods, misses }
 local function class_mt(class, instantiable)
   local mt = class_mts[class]
   if mt ~= nil then
@@ -231,6 +235,7 @@ local function class_mt(class, instantiable)
       return found
     end,
   })
+  mirrors[class] = { methods = methods, misses = misses }
   local name = class.name
   mt = {
     __index = methods,
@@ -253,6 +258,24 @@ local function class_mt(class, instantiable)
   mt.__gc = finalize
   class_mts[class] = mt
   return mt, lights[class]
+end
+
+-- Clears what `class`'s method table mirrors of the engine (see `mirrors`), for a reload
+-- that flushes the engine's caches: the next call asks the engine again.
+local function forget_resolutions(class)
+  local m = mirrors[class]
+  if m == nil then
+    return
+  end
+  local own, methods = defs[class] or {}, m.methods
+  for k, v in next, methods do
+    if own[k] ~= v then
+      rawset(methods, k, nil) -- (clearing a field while traversing is allowed)
+    end
+  end
+  for k in next, m.misses do
+    m.misses[k] = nil
+  end
 end
 
 -- `Class:new(fields)`, `dynacast.new(Class, fields)`: once the class has a light
@@ -439,6 +462,7 @@ return {
   objects = objects,
   pins = pins,
   class_mt = class_mt,
+  forget_resolutions = forget_resolutions,
   register_class = register_class,
   type_index = type_index,
   type_call = type_call,
