@@ -8,9 +8,9 @@ use super::callback::body_id;
 use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
-    binding, claim_runtime, class_to_lua, object_table, rescue, sweep, type_to_lua, Binding,
-    LuaGeneric, LuaMethod, LuaPayload, LuaType, GENERIC_CALL, METHOD_CALL, METHOD_INDEX, TYPE_CALL,
-    TYPE_INDEX,
+    binding, claim_runtime, class_to_lua, object_table, publish_identity, rescue, sweep,
+    type_to_lua, Binding, LuaGeneric, LuaMethod, LuaPayload, LuaType, GENERIC_CALL, METHOD_CALL,
+    METHOD_INDEX, TYPE_CALL, TYPE_INDEX,
 };
 use super::LuaHost;
 use crate::by_name::NamedMethod;
@@ -420,6 +420,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
+    publish_identity(lua, &built.get("by_id")?)?;
     lua.set_app_data(Rc::new(Binding::new(
         lua,
         rt.id(),

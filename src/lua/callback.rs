@@ -12,7 +12,7 @@ use std::sync::Arc;
 use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
 
 use super::error::LuaError;
-use super::handles::{binding, object_table, type_userdata, LuaType};
+use super::handles::{binding, object_table, type_userdata, LuaType, IDENTITY};
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -39,29 +39,53 @@ unsafe extern "C-unwind" fn note_traceback(state: *mut ffi::lua_State) -> c_int 
     1
 }
 
+/// The function [`call_protected`] calls.
+pub(crate) enum Callee<'a> {
+    Function(&'a Function),
+    /// A function kept in the registry, pushed straight from there.
+    Registry(&'a RegistryKey),
+}
+
+/// The first argument of [`call_protected`], before `args`.
+pub(crate) enum First<'a> {
+    None,
+    Value(&'a Value),
+    /// The table of the object with this payload id, read straight from the binding's
+    /// identity table (found in the registry under [`IDENTITY`]); when it is not there,
+    /// the call is not made ([`Outcome::NoTable`]).
+    Object(i64),
+}
+
+enum Outcome {
+    Returned(Value),
+    Raised(Value, Option<String>),
+    NoTable,
+}
+
 /// Calls `f(first, args...)` in one `lua_pcall`: its first result, or the value it raised
 /// (unchanged: a table stays that table) with the traceback of where it was raised.
 ///
 /// One protected call, not mlua's `Function::call` (which turns a raised table into a
 /// string) under Lua's `pcall` (a second C level per crossing, halving how deep calls
-/// that cross Rust nest, and a third of the call's cost).
-pub(crate) fn call_protected(
-    lua: &Lua,
-    f: &Function,
-    first: Option<&Value>,
-    args: &[Value],
-) -> Result<Value, LuaError> {
-    let (ok, value, traceback) = lua.exec_raw_lua(|raw| {
+/// that cross Rust nest); the function and the object's table are pushed straight from
+/// the registry and the identity table, without taking mlua references to them.
+fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua::Result<Outcome> {
+    lua.exec_raw_lua(|raw| {
         let state = raw.state();
-        let nargs = args.len() + usize::from(first.is_some());
-        let (Ok(nargs), Ok(room)) = (c_int::try_from(nargs), c_int::try_from(nargs + 4)) else {
+        let nargs = args.len() + usize::from(!matches!(first, First::None));
+        let (Ok(nargs), Ok(room)) = (c_int::try_from(nargs), c_int::try_from(nargs * 2 + 6)) else {
             return Err(mlua::Error::runtime("too many arguments for a Lua call"));
         };
         // SAFETY: every push below is within the `room` slots `lua_checkstack` granted
-        // (mlua's `push_value` uses at most 2 per value, on top of which `lua_pcall` leaves
-        // one result); the stack is put back to `top` on every path, so mlua's view of the
-        // stack is unchanged; values are pushed by mlua from references of this state
-        // (`f` and the arguments come from `lua`, checked by the callers' lookups).
+        // (mlua's `push`/`push_value` use at most 2 per value; the handler, the function,
+        // the identity table and its entry take one each); the stack is put back to `top`
+        // on every path, so mlua's view of its stack is unchanged. The values come from
+        // this state: payload ids are unique across states, so an id found in this state's
+        // identity table is this state's object; a registry id of another state would only
+        // read some value of this registry (calling a non-function is a Lua error, returned
+        // as such), never memory outside the state. Only raw reads run before `lua_pcall`
+        // (no metamethod, no Lua code); a registry field read (`lua_getfield`) is raw too,
+        // as the registry has no metatable.
         unsafe {
             let top = ffi::lua_gettop(state);
             if ffi::lua_checkstack(state, room) == 0 {
@@ -69,38 +93,75 @@ pub(crate) fn call_protected(
             }
             ffi::lua_pushcfunction(state, note_traceback);
             let pushed = (|| {
-                raw.push(f)?;
-                if let Some(v) = first {
-                    raw.push_value(v)?;
+                match f {
+                    Callee::Function(f) => raw.push(f)?,
+                    Callee::Registry(key) => {
+                        ffi::lua_rawgeti(
+                            state,
+                            ffi::LUA_REGISTRYINDEX,
+                            ffi::lua_Integer::from(key.id()),
+                        );
+                    }
+                }
+                match first {
+                    First::None => {}
+                    First::Value(v) => raw.push_value(v)?,
+                    First::Object(id) => {
+                        let ids =
+                            ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, IDENTITY.as_ptr());
+                        if ids != ffi::LUA_TTABLE
+                            || ffi::lua_rawgeti(state, -1, id) != ffi::LUA_TTABLE
+                        {
+                            return Ok(false);
+                        }
+                        ffi::lua_remove(state, -2);
+                    }
                 }
                 for v in args {
                     raw.push_value(v)?;
                 }
-                Ok::<_, mlua::Error>(())
+                Ok::<_, mlua::Error>(true)
             })();
-            if let Err(e) = pushed {
-                ffi::lua_settop(state, top);
-                return Err(e);
+            match pushed {
+                Ok(true) => {}
+                Ok(false) => {
+                    ffi::lua_settop(state, top);
+                    return Ok(Outcome::NoTable);
+                }
+                Err(e) => {
+                    ffi::lua_settop(state, top);
+                    return Err(e);
+                }
             }
             let status = ffi::lua_pcall(state, nargs, 1, top + 1);
             let value = raw.pop::<Value>();
-            let traceback = if status == ffi::LUA_OK {
-                None
+            let outcome = if status == ffi::LUA_OK {
+                value.map(Outcome::Returned)
             } else {
                 ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
-                let tb = raw.pop::<Option<String>>().ok().flatten();
+                let traceback = raw.pop::<Option<String>>().ok().flatten();
                 ffi::lua_pushnil(state);
                 ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
-                tb
+                value.map(|v| Outcome::Raised(v, traceback))
             };
             ffi::lua_settop(state, top);
-            Ok((status == ffi::LUA_OK, value?, traceback))
+            outcome
         }
-    })?;
-    if ok {
-        Ok(value)
-    } else {
-        Err(LuaError::raised(lua, value, traceback))
+    })
+}
+
+/// [`call_raw`] with its first argument given: its first result, or the value it raised.
+pub(crate) fn call_protected(
+    lua: &Lua,
+    f: Callee<'_>,
+    first: Option<&Value>,
+    args: &[Value],
+) -> Result<Value, LuaError> {
+    let first = first.map_or(First::None, First::Value);
+    match call_raw(lua, f, first, args)? {
+        Outcome::Returned(v) => Ok(v),
+        Outcome::Raised(v, traceback) => Err(LuaError::raised(lua, v, traceback)),
+        Outcome::NoTable => Err(mlua::Error::runtime("no first argument").into()),
     }
 }
 
@@ -110,10 +171,23 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);
     Ok(body::<LuaHost, _>(move |call| {
         let (this, args, lua): (_, _, &mut Lua) = call.into_parts();
+        // The object's table straight from the identity table when Lua has it (the
+        // common case); else (pinned, not yet handed over, of another state) the checked way.
+        let first = First::Object(this.payload().id());
+        match call_raw(lua, Callee::Registry(&key), first, args)? {
+            Outcome::Returned(v) => return Ok(v),
+            Outcome::Raised(v, traceback) => return Err(LuaError::raised(lua, v, traceback).into()),
+            Outcome::NoTable => {}
+        }
         let b = binding(lua)?;
         let this = Value::Table(object_table(&b, lua, this, None)?);
         let f: Function = lua.registry_value(&key)?;
-        Ok(call_protected(lua, &f, Some(&this), args)?)
+        Ok(call_protected(
+            lua,
+            Callee::Function(&f),
+            Some(&this),
+            args,
+        )?)
     }))
 }
 
@@ -139,7 +213,7 @@ pub(crate) fn lua_static_body(lua: &Lua, f: Function) -> mlua::Result<StaticBody
     Ok(static_body::<LuaHost, _>(move |args, lua: &mut Lua| {
         binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
-        Ok(call_protected(lua, &f, None, args)?)
+        Ok(call_protected(lua, Callee::Function(&f), None, args)?)
     }))
 }
 
@@ -187,7 +261,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             Value::Boolean(throw_if_not_implemented),
         ];
         let this = Value::Table(object_table(&b, lua, obj, None)?);
-        let answer = call_protected(lua, &f, Some(&this), &args)?;
+        let answer = call_protected(lua, Callee::Function(&f), Some(&this), &args)?;
         Ok(!matches!(answer, Value::Nil | Value::Boolean(false)))
     }
 
@@ -203,7 +277,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
         };
         let iface = Value::UserData(type_userdata(&b, lua, &iface.as_type())?);
         let this = Value::Table(object_table(&b, lua, obj, None)?);
-        match call_protected(lua, &f, Some(&this), &[iface])? {
+        match call_protected(lua, Callee::Function(&f), Some(&this), &[iface])? {
             Value::Nil | Value::Boolean(false) => Ok(None),
             Value::UserData(ud) if ud.is::<LuaType>() => {
                 Ok(Some(ud.borrow::<LuaType>()?.0.clone()))

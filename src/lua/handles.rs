@@ -45,6 +45,9 @@ pub(crate) const TYPE_CALL: &str = "dynacast.type_call";
 pub(crate) const METHOD_INDEX: &str = "dynacast.method_index";
 pub(crate) const METHOD_CALL: &str = "dynacast.method_call";
 pub(crate) const GENERIC_CALL: &str = "dynacast.generic_call";
+/// The registry field holding the identity table (payload id → object table), for raw
+/// reads that need no binding look-up (see `callback::call_raw`); kept equal to `by_id`.
+pub(crate) const IDENTITY: &std::ffi::CStr = c"dynacast.identity";
 /// The field of the prelude's `objects` holding the object → method table map.
 const METHODS_OF: &str = "methods_of";
 
@@ -186,6 +189,7 @@ impl Binding {
         let by_id = rebuilt(lua, &old_ids)?;
         let handles = rebuilt(lua, &self.handles.borrow().clone())?;
         swap_in(&self.by_id, by_id);
+        publish_identity(lua, &self.by_id.borrow().clone())?;
         swap_in(&self.handles, handles);
         self.rebuild_methods_of(lua)?;
         self.entered.set(live);
@@ -244,6 +248,12 @@ impl Binding {
         register(self, lua, &obj, table)?;
         Ok(obj)
     }
+}
+
+/// Makes `by_id` the identity table raw reads find (under [`IDENTITY`]).
+pub(crate) fn publish_identity(lua: &Lua, by_id: &Table) -> mlua::Result<()> {
+    let key = IDENTITY.to_str().map_err(mlua::Error::external)?;
+    lua.set_named_registry_value(key, by_id)
 }
 
 /// Replaces the table in `cell` by `copy`, an equivalent copy. Borrows of these cells are
@@ -341,6 +351,11 @@ impl LuaPayload {
             Some(key) => lua.registry_value(key),
             None => Err(foreign_state("the object has no fields in this Lua state")),
         }
+    }
+
+    /// The object's id: the key of its table in the binding's identity table.
+    pub(crate) fn id(&self) -> i64 {
+        self.id
     }
 
     /// Refuses `lua` when the object belongs to another state.
