@@ -9,7 +9,8 @@ mod common_lua;
 use common_lua::lua_with;
 
 use dynacast::lua::{
-    install, lua_to_object, object_to_lua, type_to_lua, BindingError, LuaHost, LuaPayload,
+    install, lua_to_object, object_to_lua, type_to_lua, BindingError, LuaHost, LuaMethod,
+    LuaPayload,
 };
 use dynacast::{Object, Runtime};
 use mlua::{Lua, Table, Value};
@@ -177,6 +178,34 @@ fn objects_of_another_state_are_refused_not_a_panic() {
     assert_eq!(
         err.to_string(),
         "ForeignState: the fields table belongs to another Lua state"
+    );
+
+    // A body of the first state, run from Rust with the second state as the context:
+    // refused, never called in the wrong state.
+    let (m, o): (mlua::AnyUserData, Table) = lua
+        .load(
+            r#"
+            local IM = dynacast.interface("IM", { methods = { m = function(self) return 1 end } })
+            local o = dynacast.class("WithM", { implements = { IM } }):new()
+            assert(IM.m(o) == 1)
+            return IM:method("m"), o
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let with_m = lua_to_object(&lua, &Value::Table(o)).unwrap();
+    let m = match &*m.borrow::<LuaMethod>().unwrap() {
+        LuaMethod::Interface(m) => m.clone(),
+        LuaMethod::Class(_) => panic!("an interface method"),
+    };
+    assert_eq!(
+        with_m.call(&m, &[], &mut lua.clone()).unwrap(),
+        Value::Integer(1)
+    );
+    let err = with_m.call(&m, &[], &mut lua2.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ForeignState: type 'WithM' belongs to a dynacast runtime installed in another Lua state"
     );
 
     // After the state closed: errors, not panics.

@@ -79,13 +79,12 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
         // SAFETY: every push below is within the `room` slots `lua_checkstack` granted
         // (mlua's `push`/`push_value` use at most 2 per value; the handler, the function,
         // the identity table and its entry take one each); the stack is put back to `top`
-        // on every path, so mlua's view of its stack is unchanged. The values come from
-        // this state: payload ids are unique across states, so an id found in this state's
-        // identity table is this state's object; a registry id of another state would only
-        // read some value of this registry (calling a non-function is a Lua error, returned
-        // as such), never memory outside the state. Only raw reads run before `lua_pcall`
-        // (no metamethod, no Lua code); a registry field read (`lua_getfield`) is raw too,
-        // as the registry has no metatable.
+        // on every path, so mlua's view of its stack is unchanged. Reads are raw (the
+        // registry has no metatable), so no Lua code runs before `lua_pcall`. The call is
+        // made only when the object's id is in this state's identity table: payload ids
+        // are unique across states, so the object is this state's, so is its runtime (one
+        // runtime per state), so is the body and its registry id. In another state the
+        // pushed function is some value of that registry, popped again, never called.
         unsafe {
             let top = ffi::lua_gettop(state);
             if ffi::lua_checkstack(state, room) == 0 {
