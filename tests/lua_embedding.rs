@@ -249,3 +249,79 @@ fn a_body_run_from_rust_keeps_the_raised_table_and_its_traceback() {
         "{traceback}"
     );
 }
+
+#[test]
+fn bodies_run_from_rust_survive_identity_rebuilds_errors_and_nesting() {
+    // Stress for the raw protected call (`callback::call_raw`): tens of thousands of calls
+    // from Rust on objects that come and go (so the identity table is rebuilt under it),
+    // half of them raising, some nesting a call from Rust inside the body.
+    let (lua, rt) = lua_with(
+        r#"
+        IStress = dynacast.interface("IStress", { methods = {
+            echo = function(self, n) return self.id * 1000 + n end,
+            fail = function(self, n) error({ id = self.id, n = n }) end,
+            nest = function(self, n) return again(self, n) + 1 end,
+        } })
+        Stress = dynacast.class("Stress", { implements = { IStress } })
+        "#,
+    );
+    let stress = rt.lookup("IStress").unwrap().as_interface().unwrap().clone();
+    let (echo, fail, nest) = (
+        stress.method("echo").unwrap(),
+        stress.method("fail").unwrap(),
+        stress.method("nest").unwrap(),
+    );
+    let again = {
+        let echo = echo.clone();
+        lua.create_function(move |lua, (o, n): (Value, i64)| {
+            let obj = lua_to_object(lua, &o)?;
+            obj.call(&echo, &[Value::Integer(n)], &mut lua.clone())
+                .map_err(mlua::Error::from)
+        })
+        .unwrap()
+    };
+    lua.globals().set("again", again).unwrap();
+    let make: mlua::Function = lua
+        .load("return function(i) return Stress:new { id = i } end")
+        .eval()
+        .unwrap();
+    let mut kept = Vec::new();
+    for i in 0..30_000i64 {
+        let table: Table = make.call(i).unwrap();
+        let obj = lua_to_object(&lua, &Value::Table(table)).unwrap();
+        let cx = &mut lua.clone();
+        assert_eq!(
+            obj.call(&echo, &[Value::Integer(7)], cx).unwrap(),
+            Value::Integer(i * 1000 + 7)
+        );
+        match obj.call(&fail, &[Value::Integer(i)], cx).unwrap_err() {
+            Error::Host(LuaError::Raised(r)) => {
+                let t: Table = r.value(&lua).unwrap().as_table().unwrap().clone();
+                assert_eq!(t.get::<i64>("id").unwrap(), i);
+                assert!(r.traceback().unwrap().starts_with("stack traceback:"));
+            }
+            other => panic!("{other:?}"),
+        }
+        if i % 10 == 0 {
+            assert_eq!(
+                obj.call(&nest, &[Value::Integer(1)], cx).unwrap(),
+                Value::Integer(i * 1000 + 2)
+            );
+        }
+        // Keep one in a hundred in Rust only; Lua drops every table.
+        if i % 100 == 0 {
+            kept.push((i, obj));
+        }
+        if i % 5_000 == 0 {
+            lua.gc_collect().unwrap();
+        }
+    }
+    lua.gc_collect().unwrap();
+    lua.gc_collect().unwrap();
+    for (i, obj) in &kept {
+        assert_eq!(
+            obj.call(&echo, &[Value::Integer(1)], &mut lua.clone()).unwrap(),
+            Value::Integer(i * 1000 + 1)
+        );
+    }
+}
