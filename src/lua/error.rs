@@ -1,7 +1,8 @@
 //! Errors across the Lua boundary, both ways.
 //!
-//! - A Lua body or hook that raises (`error(v)`) is called under `pcall`, so the raised value
-//!   `v` itself is kept (in the Lua registry) as [`LuaError::Raised`]; when the engine hands
+//! - A Lua body or hook that raises (`error(v)`) is called in a protected call, so the raised
+//!   value `v` itself is kept (in the Lua registry) as [`LuaError::Raised`], with the
+//!   traceback of where it was raised; when the engine hands
 //!   the failure back to a Lua caller, the binding raises `v` again, unchanged.
 //! - Every other failure (the engine's, the binding's own checks, mlua's) reaches Lua as an
 //!   error table `{ kind = "...", message = "...", where = "chunk:line" }` whose metatable
