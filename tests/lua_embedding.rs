@@ -265,7 +265,12 @@ fn bodies_run_from_rust_survive_identity_rebuilds_errors_and_nesting() {
         Stress = dynacast.class("Stress", { implements = { IStress } })
         "#,
     );
-    let stress = rt.lookup("IStress").unwrap().as_interface().unwrap().clone();
+    let stress = rt
+        .lookup("IStress")
+        .unwrap()
+        .as_interface()
+        .unwrap()
+        .clone();
     let (echo, fail, nest) = (
         stress.method("echo").unwrap(),
         stress.method("fail").unwrap(),
@@ -320,7 +325,8 @@ fn bodies_run_from_rust_survive_identity_rebuilds_errors_and_nesting() {
     lua.gc_collect().unwrap();
     for (i, obj) in &kept {
         assert_eq!(
-            obj.call(&echo, &[Value::Integer(1)], &mut lua.clone()).unwrap(),
+            obj.call(&echo, &[Value::Integer(1)], &mut lua.clone())
+                .unwrap(),
             Value::Integer(i * 1000 + 1)
         );
     }

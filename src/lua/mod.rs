@@ -65,7 +65,7 @@
 //! - `I.m(obj, ...)` calls interface `I`'s method `m` through `I`, on any object (hook
 //!   dispatch on proxies included). The first call on an object of a class asks the engine
 //!   to resolve (and publish: the hook runs at most once per class, as from Rust); the
-//!   class's method table then keeps that resolution under a key private to `I.m`, so later
+//!   class's method table then keeps that resolution under a key of `I.m`'s own, so later
 //!   calls never leave Lua. A body written in Lua is always called from Lua (tail calls);
 //!   `I.m` has the method's parameters, so it follows Lua's argument rules like `obj:m()`.
 //!   `C.m(obj, ...)` is class `C`'s own Lua implementation of `m`, a non-virtual call:
@@ -76,7 +76,8 @@
 //!   object's `is(T)`, `cast(T)` (returns the object or raises), `call(handle, ...)` and
 //!   `class()`, reached when neither a field nor a class method has the name; a type's
 //!   `name`, `is_interface`, `is_implementation`, `cached_resolutions`, `new`, `method`,
-//!   `methods()`, `interfaces()`, `base()` and `assignable_to(T)` (reflection).
+//!   `methods()`, `interfaces()`, `base()` and `assignable_to(T)` (reflection). Member
+//!   names beginning with `"\0dynacast."` are the binding's (a `TypeLoad` error).
 //! - `tostring(obj)` is `"<Class>: 0x…"` (identity) unless the class declares
 //!   `__tostring`. Objects and types keep their identity: usable as table keys.
 //! - `dynacast.lookup(name)` finds a type. The arity of a method written in Lua is its

@@ -36,7 +36,7 @@ local pins = {}
 -- when the object gets its handle. Read through `objects`: the binding rebuilds it with
 -- `handles` (Lua never shrinks a table until it rehashes).
 -- A value that is no object reads as `NONE` (see `I.m` below).
-local caller_keys = setmetatable({}, { __mode = "k" }) -- the private keys of `I.m`s -> `first`
+local caller_keys = {} -- the private keys of `I.m`s (strings) -> their `first`
 local NONE = setmetatable({}, { __index = caller_keys })
 local objects = { methods_of = setmetatable({}, { __mode = "k", __index = function() return NONE end }) }
 
@@ -335,8 +335,8 @@ local invoke = api.invoke
 local resolve_call = wrap(raw.resolve_call)
 
 -- `I.m` for an instance method of interface `I`: a function that mirrors, per class, what
--- the engine resolved and published (rule D1, like a `CallSite`). Each `I.m` has a private
--- key; once the engine has resolved `I.m` for a class, the class's method table holds the
+-- the engine resolved and published (rule D1, like a `CallSite`). Each `I.m` has its own
+-- key (a string beginning "\0dynacast.", a name definitions refuse); once the engine has resolved `I.m` for a class, the class's method table holds the
 -- implementation under that key (the Lua function of a body written in Lua, else a call
 -- through the engine), so a cached call is a table look-up and a Lua call, and never
 -- leaves Lua. The first call per class goes to the engine, which resolves (the hook runs
@@ -368,8 +368,12 @@ local function caller_chunk(arity)
   end
   return chunk
 end
+local caller_count = 0
 local function caller(handle, arity)
-  local key = {}
+  -- A string key: hashed once when made, where a table key is hashed by address on each
+  -- look-up (a division), about a tenth of a cached call. Reserved: no method is named so.
+  caller_count = caller_count + 1
+  local key = format("\0dynacast.%d", caller_count)
   local function through_engine(obj, ...)
     return invoke(handle, obj, ...)
   end
