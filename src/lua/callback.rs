@@ -12,7 +12,7 @@ use std::sync::Arc;
 use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
 
 use super::error::LuaError;
-use super::handles::{binding, object_table, type_userdata, LuaType, IDENTITY};
+use super::handles::{binding, identity_key, object_table, type_userdata, LuaType};
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -51,7 +51,7 @@ pub(crate) enum First<'a> {
     None,
     Value(&'a Value),
     /// The table of the object with this payload id, read straight from the binding's
-    /// identity table (found in the registry under [`IDENTITY`]); when it is not there,
+    /// identity table (found in the registry under `handles::IDENTITY`); when it is not there,
     /// the call is not made ([`Outcome::NoTable`]).
     Object(i64),
 }
@@ -79,8 +79,8 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
         // SAFETY: every push below is within the `room` slots `lua_checkstack` granted
         // (mlua's `push`/`push_value` use at most 2 per value; the handler, the function,
         // the identity table and its entry take one each); the stack is put back to `top`
-        // on every path, so mlua's view of its stack is unchanged. Reads are raw (the
-        // registry has no metatable), so no Lua code runs before `lua_pcall`. The call is
+        // on every path, so mlua's view of its stack is unchanged. Reads are raw, so no
+        // Lua code runs before `lua_pcall`. The call is
         // made only when the object's id is in this state's identity table: payload ids
         // are unique across states, so the object is this state's, so is its runtime (one
         // runtime per state), so is the body and its registry id. In another state the
@@ -106,8 +106,7 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
                     First::None => {}
                     First::Value(v) => raw.push_value(v)?,
                     First::Object(id) => {
-                        let ids =
-                            ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, IDENTITY.as_ptr());
+                        let ids = ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, identity_key());
                         if ids != ffi::LUA_TTABLE
                             || ffi::lua_rawgeti(state, -1, id) != ffi::LUA_TTABLE
                         {

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use mlua::{
-    AnyUserData, Function, Lua, LuaString, RegistryKey, Table, UserData, UserDataFields,
+    ffi, AnyUserData, Function, Lua, LuaString, RegistryKey, Table, UserData, UserDataFields,
     UserDataMethods, Value, WeakLua,
 };
 
@@ -45,9 +45,15 @@ pub(crate) const TYPE_CALL: &str = "dynacast.type_call";
 pub(crate) const METHOD_INDEX: &str = "dynacast.method_index";
 pub(crate) const METHOD_CALL: &str = "dynacast.method_call";
 pub(crate) const GENERIC_CALL: &str = "dynacast.generic_call";
-/// The registry field holding the identity table (payload id → object table), for raw
-/// reads that need no binding look-up (see `callback::call_raw`); kept equal to `by_id`.
-pub(crate) const IDENTITY: &std::ffi::CStr = c"dynacast.identity";
+/// The registry key (this static's address, a light userdata: no string to intern on each
+/// read) of the identity table (payload id → object table), for raw reads that need no
+/// binding look-up (see `callback::call_raw`); kept equal to `by_id`.
+pub(crate) static IDENTITY: u8 = 0;
+
+/// [`IDENTITY`] as the pointer Lua's `lua_rawgetp` and `lua_rawsetp` take.
+pub(crate) fn identity_key() -> *const std::ffi::c_void {
+    std::ptr::addr_of!(IDENTITY).cast()
+}
 /// The field of the prelude's `objects` holding the object → method table map.
 const METHODS_OF: &str = "methods_of";
 
@@ -252,8 +258,15 @@ impl Binding {
 
 /// Makes `by_id` the identity table raw reads find (under [`IDENTITY`]).
 pub(crate) fn publish_identity(lua: &Lua, by_id: &Table) -> mlua::Result<()> {
-    let key = IDENTITY.to_str().map_err(mlua::Error::external)?;
-    lua.set_named_registry_value(key, by_id)
+    // SAFETY: `exec_raw` runs the closure in a protected call with `by_id` (a table of this
+    // state: the binding's, made in `lua`) on top of its stack; `lua_rawsetp` pops it into
+    // the registry, a raw set (no metamethod, no Lua code) whose allocation failure is
+    // caught by that protected call and returned as an error.
+    unsafe {
+        lua.exec_raw::<()>(by_id, |state| {
+            ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, identity_key());
+        })
+    }
 }
 
 /// Replaces the table in `cell` by `copy`, an equivalent copy. Borrows of these cells are
