@@ -92,6 +92,19 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
             }
             ffi::lua_pushcfunction(state, note_traceback);
             let pushed = (|| {
+                // The identity table goes below the function (the call leaves it there, and
+                // `lua_settop` takes it away): no stack rotation.
+                let ids = match first {
+                    First::Object(_) => {
+                        if ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, identity_key())
+                            != ffi::LUA_TTABLE
+                        {
+                            return Ok(false);
+                        }
+                        ffi::lua_gettop(state)
+                    }
+                    _ => 0,
+                };
                 match f {
                     Callee::Function(f) => raw.push(f)?,
                     Callee::Registry(key) => {
@@ -106,13 +119,9 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
                     First::None => {}
                     First::Value(v) => raw.push_value(v)?,
                     First::Object(id) => {
-                        let ids = ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, identity_key());
-                        if ids != ffi::LUA_TTABLE
-                            || ffi::lua_rawgeti(state, -1, id) != ffi::LUA_TTABLE
-                        {
+                        if ffi::lua_rawgeti(state, ids, id) != ffi::LUA_TTABLE {
                             return Ok(false);
                         }
-                        ffi::lua_remove(state, -2);
                     }
                 }
                 for v in args {
@@ -132,6 +141,7 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
                 }
             }
             let status = ffi::lua_pcall(state, nargs, 1, top + 1);
+            // (The result is at the top, above the identity table when there is one.)
             let value = raw.pop::<Value>();
             let outcome = if status == ffi::LUA_OK {
                 value.map(Outcome::Returned)
