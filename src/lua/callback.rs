@@ -40,6 +40,7 @@ unsafe extern "C-unwind" fn note_traceback(state: *mut ffi::lua_State) -> c_int 
 }
 
 /// The function [`call_protected`] calls.
+#[derive(Clone, Copy)]
 pub(crate) enum Callee<'a> {
     Function(&'a Function),
     /// A function kept in the registry, pushed straight from there.
@@ -179,24 +180,36 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);
     Ok(body::<LuaHost, _>(move |call| {
         let (this, args, lua): (_, _, &mut Lua) = call.into_parts();
-        // The object's table straight from the identity table when Lua has it (the
-        // common case); else (pinned, not yet handed over, of another state) the checked way.
-        let first = First::Object(this.payload().id());
-        match call_raw(lua, Callee::Registry(&key), first, args)? {
-            Outcome::Returned(v) => return Ok(v),
-            Outcome::Raised(v, traceback) => return Err(LuaError::raised(lua, v, traceback).into()),
-            Outcome::NoTable => {}
-        }
-        let b = binding(lua)?;
-        let this = Value::Table(object_table(&b, lua, this, None)?);
-        let f: Function = lua.registry_value(&key)?;
-        Ok(call_protected(
-            lua,
-            Callee::Function(&f),
-            Some(&this),
-            args,
-        )?)
+        call_on_object(lua, Callee::Registry(&key), this, args)
     }))
+}
+
+/// Calls `f(obj, args...)` with `obj`'s table: straight from the identity table when Lua
+/// has it (the common case); else (pinned, not yet handed over, of another state) the
+/// checked way.
+fn call_on_object(
+    lua: &Lua,
+    f: Callee<'_>,
+    obj: &Object<LuaHost>,
+    args: &[Value],
+) -> Result<Value, Error<LuaError>> {
+    match call_raw(lua, f, First::Object(obj.payload().id()), args)? {
+        Outcome::Returned(v) => return Ok(v),
+        Outcome::Raised(v, traceback) => return Err(LuaError::raised(lua, v, traceback).into()),
+        Outcome::NoTable => {}
+    }
+    let b = binding(lua)?;
+    let this = Value::Table(object_table(&b, lua, obj, None)?);
+    let f = match f {
+        Callee::Function(f) => f.clone(),
+        Callee::Registry(key) => lua.registry_value::<Function>(key)?,
+    };
+    Ok(call_protected(
+        lua,
+        Callee::Function(&f),
+        Some(&this),
+        args,
+    )?)
 }
 
 /// The identity of a body (the address its clones share), to find the Lua function behind
@@ -268,8 +281,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             Value::UserData(type_userdata(&b, lua, &iface.as_type())?),
             Value::Boolean(throw_if_not_implemented),
         ];
-        let this = Value::Table(object_table(&b, lua, obj, None)?);
-        let answer = call_protected(lua, Callee::Function(&f), Some(&this), &args)?;
+        let answer = call_on_object(lua, Callee::Function(&f), obj, &args)?;
         Ok(!matches!(answer, Value::Nil | Value::Boolean(false)))
     }
 
@@ -284,8 +296,7 @@ impl DynamicCastable<LuaHost> for LuaHook {
             return Ok(None);
         };
         let iface = Value::UserData(type_userdata(&b, lua, &iface.as_type())?);
-        let this = Value::Table(object_table(&b, lua, obj, None)?);
-        match call_protected(lua, Callee::Function(&f), Some(&this), &[iface])? {
+        match call_on_object(lua, Callee::Function(&f), obj, &[iface])? {
             Value::Nil | Value::Boolean(false) => Ok(None),
             Value::UserData(ud) if ud.is::<LuaType>() => {
                 Ok(Some(ud.borrow::<LuaType>()?.0.clone()))
