@@ -334,6 +334,18 @@ fn a_hook_cannot_yield_a_body_called_from_lua_can() {
         local co4 = coroutine.create(function() return I.step(P:new()) end)
         ok, e = coroutine.resume(co4)
         assert(not ok and tostring(e):find("attempt to yield across a C-call boundary", 1, true), tostring(e))
+        -- A hook that does not yield: the resolution runs in the engine, then the body it
+        -- chose runs from Lua, so it may yield, on the first call and the cached ones.
+        local IImpl2 = dynacast.interface("IYieldImpl2", { bases = { I }, implementation = true,
+            overrides = { step = function(self) coroutine.yield(4) return 5 end } })
+        local P2 = dynacast.class("YieldingProxy2", { hook = {
+            get_interface_implementation = function(self, iface) return IImpl2 end,
+        } })
+        local p2 = P2:new()
+        for _ = 1, 2 do
+            local co6 = coroutine.wrap(function() return I.step(p2) end)
+            assert(co6() == 4 and co6() == 5)
+        end
         "#,
     );
 }
