@@ -102,7 +102,7 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
                         {
                             return Ok(false);
                         }
-                        ffi::lua_gettop(state)
+                        top + 2 // (above the message handler)
                     }
                     _ => 0,
                 };
