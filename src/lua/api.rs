@@ -82,6 +82,22 @@ where
     })
 }
 
+/// [`status_fn`] for a function of two values (the casts, which every hook cast goes
+/// through): taken straight from the Lua stack, no argument list is made, and the
+/// conversion cannot fail (a missing value is nil, an extra one is dropped).
+fn status_fn_of_two<R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    R: IntoLua,
+    F: Fn(&Lua, (Value, Value)) -> Result<R> + 'static,
+{
+    lua.create_function(move |lua, args: (Value, Value)| {
+        match f(lua, args).and_then(|r| Ok(r.into_lua(lua)?)) {
+            Ok(r) => Ok((true, r)),
+            Err(e) => Ok((false, error_value(lua, e)?)),
+        }
+    })
+}
+
 /// mlua's conversion error, without its Rust-side wrapping.
 fn argument_message(e: &mlua::Error) -> String {
     match e {
@@ -193,14 +209,14 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     let r = rt.clone();
     api.raw_set(
         "is",
-        status_fn(lua, move |lua, (obj, t): (Value, Value)| {
+        status_fn_of_two(lua, move |lua, (obj, t)| {
             object(lua, &obj)?.is_instance_of(&target(&r, &t)?, &mut lua.clone())
         })?,
     )?;
     let r = rt.clone();
     api.raw_set(
         "cast",
-        status_fn(lua, move |lua, (value, t): (Value, Value)| {
+        status_fn_of_two(lua, move |lua, (value, t)| {
             object(lua, &value)?.cast(&target(&r, &t)?, &mut lua.clone())?;
             Ok(value)
         })?,
