@@ -89,7 +89,23 @@ local function known_answer(obj, t)
   end
   return a
 end
-local engine_is, engine_cast = api.is, api.cast
+-- The engine's answers, raised like `wrap`'s but without its variadic frames: every cast
+-- a hook answers comes this way.
+local raw_is, raw_cast = raw.api.is, raw.api.cast
+local function engine_is(obj, t)
+  local ok, answer = raw_is(obj, t)
+  if ok then
+    return answer
+  end
+  error(answer, 0)
+end
+local function engine_cast(obj, t)
+  local ok, answer = raw_cast(obj, t)
+  if ok then
+    return answer
+  end
+  error(answer, 0)
+end
 object_methods.is = function(obj, t)
   local mt, a = getmetatable(obj), nil
   local known = mt ~= nil and answers[mt] or nil
