@@ -52,8 +52,8 @@ pub(crate) enum First<'a> {
     None,
     Value(&'a Value),
     /// The table of the object with this payload id, read straight from the binding's
-    /// identity table (found in the registry under `handles::IDENTITY`); when it is not there,
-    /// the call is not made ([`Outcome::NoTable`]).
+    /// identity table (found in the registry under `handles::IDENTITY`); when it is not
+    /// there, the call is not made ([`Outcome::NoTable`]).
     Object(i64),
 }
 
@@ -81,11 +81,11 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
         // (mlua's `push`/`push_value` use at most 2 per value; the handler, the function,
         // the identity table and its entry take one each); the stack is put back to `top`
         // on every path, so mlua's view of its stack is unchanged. Reads are raw, so no
-        // Lua code runs before `lua_pcall`. The call is
-        // made only when the object's id is in this state's identity table: payload ids
-        // are unique across states, so the object is this state's, so is its runtime (one
-        // runtime per state), so is the body and its registry id. In another state the
-        // pushed function is some value of that registry, popped again, never called.
+        // Lua code runs before `lua_pcall`. With `First::Object`, the call is made only
+        // when the object's id is in this state's identity table: payload ids are unique
+        // across states, so the object is this state's, so is its runtime (one runtime per
+        // state), so is the body and its registry id. In another state the pushed function
+        // is some value of that registry, popped again, never called.
         unsafe {
             let top = ffi::lua_gettop(state);
             if ffi::lua_checkstack(state, room) == 0 {
