@@ -54,6 +54,7 @@ pub(crate) static IDENTITY: u8 = 0;
 pub(crate) fn identity_key() -> *const std::ffi::c_void {
     std::ptr::addr_of!(IDENTITY).cast()
 }
+
 /// The field of the prelude's `objects` holding the object → method table map.
 const METHODS_OF: &str = "methods_of";
 
