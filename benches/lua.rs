@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use dynacast::lua::{install, lua_to_object, LuaHost};
+use dynacast::lua::{install, lua_to_object, LuaHost, LuaType};
 use dynacast::{MethodRef, Object, Runtime};
 use mlua::{Function, Lua, UserData, UserDataMethods, Value};
 
@@ -39,6 +39,7 @@ IGreet.hello(proxy) -- resolve once: every measured dispatch is a cache hit
 local plain_mt = { __index = { hello = function(self) return 1 end } }
 plain = setmetatable({ x = 1 }, plain_mt)
 local function lua_fn() return 1 end
+local function plain_hello(o) return o:hello() end
 
 loops = {
   -- baselines
@@ -48,6 +49,9 @@ loops = {
   table_read = function(n) local o, x = plain; for _ = 1, n do x = o.x end return x end,
   table_write = function(n) local o = plain; for i = 1, n do o.x = i end end,
   setmetatable = function(n) local mt, s = plain_mt, setmetatable; for _ = 1, n do s({ x = 1 }, mt) end end,
+  -- floors (reported, no target): what a path cannot go below in plain Lua
+  two_calls = function(n) local o, m = plain, plain_hello; for _ = 1, n do m(o) end end,
+  hook_floor = function(n) local o, I, f = proxy, IGreet, hook_floor_fn; for _ = 1, n do f(o, I) end end,
   -- paths
   method_call = function(n) local o = static; for _ = 1, n do o:hello() end end,
   interface_call = function(n) local o, m = static, IGreet.hello; for _ = 1, n do m(o) end end,
@@ -59,6 +63,14 @@ loops = {
   hook_cast = function(n) local o, I = proxy, IGreet; for _ = 1, n do o:is(I) end end,
 }
 "#;
+
+/// (path, floor): the same path against the least plain Lua could do for it, reported
+/// (`FLOOR` lines) to show how much of a ratio is the binding's own.
+const FLOORS: &[(&str, &str)] = &[
+    ("interface_call", "two_calls"),
+    ("hook_dispatch", "two_calls"),
+    ("hook_cast", "hook_floor"),
+];
 
 /// (path, baseline, target ratio)
 const PATHS: &[(&str, &str, f64)] = &[
@@ -100,6 +112,21 @@ impl Fixture {
             lua.create_function(|_, f: Function| f.call::<Value>(()))?,
         )?;
         lua.load(SETUP).exec()?;
+        // The least a hook cast's crossings need through mlua: Lua → Rust with the object
+        // and the type, the object's handle found in a weak table and the type checked,
+        // then Rust → Lua calling the hook function with (object, type, true).
+        let handles: mlua::Table = lua
+            .load(r#"return setmetatable({ [proxy] = userdata }, { __mode = "k" })"#)
+            .eval()?;
+        let hook: Function = lua
+            .load("return function(self, iface, throw) return iface == IGreet end")
+            .eval()?;
+        let floor = lua.create_function(move |_, (obj, t): (mlua::Table, mlua::AnyUserData)| {
+            let _handle: mlua::AnyUserData = handles.raw_get(&obj)?;
+            let _type = t.borrow::<LuaType>()?;
+            hook.call::<bool>((obj, t, true))
+        })?;
+        lua.globals().set("hook_floor_fn", floor)?;
         let static_value: Value = lua.globals().get("static")?;
         let static_obj = lua_to_object(&lua, &static_value)?;
         let greet = rt.lookup("IGreet").and_then(|t| t.as_interface().cloned());
@@ -161,9 +188,14 @@ fn main() -> mlua::Result<()> {
         .iter()
         .filter(|(p, _, _)| only.as_deref().is_none_or(|o| p.contains(o)))
         .collect();
+    let floors: Vec<_> = FLOORS
+        .iter()
+        .filter(|(p, _)| paths.iter().any(|(q, _, _)| q == p))
+        .collect();
     let mut names: Vec<&str> = Vec::new();
-    for (path, base, _) in &paths {
-        for n in [*base, *path] {
+    let pairs = paths.iter().map(|(p, b, _)| (*p, *b));
+    for (path, base) in pairs.chain(floors.iter().map(|(p, f)| (*p, *f))) {
+        for n in [base, path] {
             if !names.contains(&n) {
                 names.push(n);
             }
@@ -184,10 +216,16 @@ fn main() -> mlua::Result<()> {
     for (i, n) in names.iter().enumerate() {
         println!("NS {n} {:.1}", median(&mut ns[i].clone()));
     }
-    for (path, base, target) in &paths {
+    let ratio = |path: &str, base: &str| {
         let (p, b) = (&ns[index(path)], &ns[index(base)]);
         let mut ratios: Vec<f64> = p.iter().zip(b).map(|(p, b)| p / b).collect();
-        let r = median(&mut ratios);
+        median(&mut ratios)
+    };
+    for (path, floor) in &floors {
+        println!("FLOOR lua_{path} {:.2} x {floor}", ratio(path, floor));
+    }
+    for (path, base, target) in &paths {
+        let r = ratio(path, base);
         let verdict = if r <= *target { "ok" } else { "MISSED" };
         println!("RATIO lua_{path} {r:.2} (target <= {target} x {base}) {verdict}");
     }

@@ -2,16 +2,9 @@
 //! classes and objects, and cast and call them (issue 6, point 1).
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, LuaHost};
-use dynacast::Runtime;
-use mlua::Lua;
-
-fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    (lua, rt)
-}
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua;
 
 #[test]
 fn interface_default_methods_and_class_methods_are_lua_functions() {
@@ -220,6 +213,7 @@ fn bad_definitions_are_type_load_errors() {
             try(dynacast.interface, "I4", { methods = { m = "zero" } })
             try(dynacast.class, "C2", { implements = { "IOne" } })
             try(dynacast.interface, "I5", { bases = { "IOne" }, overrides = { nope = function(self) end } })
+            try(dynacast.class, "C3", { methods = { ["\0dynacast.1"] = function(self) end } })
             local ok, e = pcall(dynacast.new, "IOne")
             assert(not ok and tostring(e):find("dynacast.new needs a class; 'IOne' is an interface", 1, true))
             local r = {}
@@ -240,6 +234,7 @@ fn bad_definitions_are_type_load_errors() {
         ("TypeLoad", "Could not load type 'I4': method 'm' must be an arity (abstract) or a function (default body), got a string"),
         ("TypeLoad", "Could not load type 'C2': the class is not abstract but does not implement interface method 'IOne.m'"),
         ("TypeLoad", "Could not load type 'I5': no base interface of 'I5' declares a method 'nope'"),
+        ("TypeLoad", "Could not load type 'C3': 'methods' has a member name beginning with \"\\0dynacast.\", which the binding reserves"),
     ];
     let got: Vec<(&str, &str)> = errors
         .iter()

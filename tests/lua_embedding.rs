@@ -3,6 +3,10 @@
 //! a Lua body raised is visible to Rust.
 #![cfg(feature = "lua")]
 
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
 use dynacast::lua::{
     install, lua_to_object, object_to_lua, LuaError, LuaHost, LuaPayload, LuaType,
 };
@@ -10,10 +14,7 @@ use dynacast::{Error, Runtime};
 use mlua::{Lua, Table, Value};
 
 fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(
+    lua_with(
         r#"
         IEcho = dynacast.interface("IEcho", {
             methods = {
@@ -25,9 +26,6 @@ fn lua() -> (Lua, Runtime<LuaHost>) {
         Echo = dynacast.class("Echo", { implements = { IEcho } })
         "#,
     )
-    .exec()
-    .unwrap();
-    (lua, rt)
 }
 
 #[test]
@@ -184,4 +182,152 @@ fn bodies_and_hooks_may_set_app_data_while_they_run() {
     .exec()
     .unwrap();
     assert_eq!(lua.app_data_ref::<Seen>().unwrap().0, 2);
+}
+
+#[test]
+fn a_body_run_from_rust_keeps_the_raised_table_and_its_traceback() {
+    let (lua, rt) = lua();
+    lua.load(
+        r#"
+        local function deeper(t)
+            error(t)
+        end
+        IDeep = dynacast.interface("IDeep", { methods = {
+            table = function(self) deeper(self.err) end,
+            text = function(self) local x = nil; return x.field end,
+        } })
+        Deep = dynacast.class("Deep", { implements = { IDeep } })
+        "#,
+    )
+    .set_name("=script")
+    .exec()
+    .unwrap();
+    let obj = lua_to_object(
+        &lua,
+        &lua.load("return Deep:new { err = { code = 7 } }")
+            .eval()
+            .unwrap(),
+    )
+    .unwrap();
+    let deep = rt.lookup("IDeep").unwrap().as_interface().unwrap().clone();
+    let raised = |name: &str| {
+        let m = deep.method(name).unwrap();
+        match obj.call(&m, &[], &mut lua.clone()).unwrap_err() {
+            Error::Host(LuaError::Raised(r)) => r,
+            other => panic!("expected a raised value, got {other:?}"),
+        }
+    };
+
+    // The table itself, and the frames it was raised in: `error`, `deeper`, the body.
+    let r = raised("table");
+    let err: Table = obj.payload().fields(&lua).unwrap().get("err").unwrap();
+    assert_eq!(r.value(&lua).unwrap(), Value::Table(err));
+    let traceback = r.traceback().unwrap();
+    let frames: Vec<&str> = traceback.lines().take(4).map(str::trim).collect();
+    assert_eq!(
+        frames,
+        [
+            "stack traceback:",
+            "[C]: in function 'error'",
+            "script:3: in upvalue 'deeper'",
+            "script:6: in function <script:6>",
+        ],
+        "{traceback}"
+    );
+
+    // A runtime error: its position, and the body's frame first.
+    let r = raised("text");
+    assert_eq!(
+        r.text(),
+        "script:7: attempt to index a nil value (local 'x')"
+    );
+    let traceback = r.traceback().unwrap();
+    let frames: Vec<&str> = traceback.lines().take(2).map(str::trim).collect();
+    assert_eq!(
+        frames,
+        ["stack traceback:", "script:7: in function <script:7>"],
+        "{traceback}"
+    );
+}
+
+#[test]
+fn bodies_run_from_rust_survive_identity_rebuilds_errors_and_nesting() {
+    // Stress for the raw protected call (`callback::call_raw`): tens of thousands of calls
+    // from Rust on objects that come and go (so the identity table is rebuilt under it),
+    // half of them raising, some nesting a call from Rust inside the body.
+    let (lua, rt) = lua_with(
+        r#"
+        IStress = dynacast.interface("IStress", { methods = {
+            echo = function(self, n) return self.id * 1000 + n end,
+            fail = function(self, n) error({ id = self.id, n = n }) end,
+            nest = function(self, n) return again(self, n) + 1 end,
+        } })
+        Stress = dynacast.class("Stress", { implements = { IStress } })
+        "#,
+    );
+    let stress = rt
+        .lookup("IStress")
+        .unwrap()
+        .as_interface()
+        .unwrap()
+        .clone();
+    let (echo, fail, nest) = (
+        stress.method("echo").unwrap(),
+        stress.method("fail").unwrap(),
+        stress.method("nest").unwrap(),
+    );
+    let again = {
+        let echo = echo.clone();
+        lua.create_function(move |lua, (o, n): (Value, i64)| {
+            let obj = lua_to_object(lua, &o)?;
+            obj.call(&echo, &[Value::Integer(n)], &mut lua.clone())
+                .map_err(mlua::Error::from)
+        })
+        .unwrap()
+    };
+    lua.globals().set("again", again).unwrap();
+    let make: mlua::Function = lua
+        .load("return function(i) return Stress:new { id = i } end")
+        .eval()
+        .unwrap();
+    let mut kept = Vec::new();
+    for i in 0..30_000i64 {
+        let table: Table = make.call(i).unwrap();
+        let obj = lua_to_object(&lua, &Value::Table(table)).unwrap();
+        let cx = &mut lua.clone();
+        assert_eq!(
+            obj.call(&echo, &[Value::Integer(7)], cx).unwrap(),
+            Value::Integer(i * 1000 + 7)
+        );
+        match obj.call(&fail, &[Value::Integer(i)], cx).unwrap_err() {
+            Error::Host(LuaError::Raised(r)) => {
+                let t: Table = r.value(&lua).unwrap().as_table().unwrap().clone();
+                assert_eq!(t.get::<i64>("id").unwrap(), i);
+                assert!(r.traceback().unwrap().starts_with("stack traceback:"));
+            }
+            other => panic!("{other:?}"),
+        }
+        if i % 10 == 0 {
+            assert_eq!(
+                obj.call(&nest, &[Value::Integer(1)], cx).unwrap(),
+                Value::Integer(i * 1000 + 2)
+            );
+        }
+        // Keep one in a hundred in Rust only; Lua drops every table.
+        if i % 100 == 0 {
+            kept.push((i, obj));
+        }
+        if i % 5_000 == 0 {
+            lua.gc_collect().unwrap();
+        }
+    }
+    lua.gc_collect().unwrap();
+    lua.gc_collect().unwrap();
+    for (i, obj) in &kept {
+        assert_eq!(
+            obj.call(&echo, &[Value::Integer(1)], &mut lua.clone())
+                .unwrap(),
+            Value::Integer(i * 1000 + 1)
+        );
+    }
 }

@@ -3,6 +3,10 @@
 //! by a Lua hook or body reaches the caller unchanged.
 #![cfg(feature = "lua")]
 
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
 use dynacast::lua::{install, LuaHost};
 use dynacast::Runtime;
 use mlua::Lua;
@@ -10,10 +14,7 @@ use mlua::Lua;
 /// scenario S6 in Lua: one object whose hook is switched between modes by the global
 /// `mode`. `outcome(method)` calls it on the object and returns `kind, message` of the error.
 fn switched() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(
+    lua_with(
         r#"
         ITest = dynacast.interface("ITest", { methods = { get_number = 0, call_missing = 0, pass_this = 0 } })
         IOther = dynacast.interface("IOther", { methods = { other = 0 } })
@@ -85,9 +86,6 @@ fn switched() -> (Lua, Runtime<LuaHost>) {
         end
         "#,
     )
-    .exec()
-    .unwrap();
-    (lua, rt)
 }
 
 fn outcome(lua: &Lua, mode: &str, method: &str) -> (String, String) {

@@ -4,20 +4,19 @@
 //! refused with an error, never a panic.
 #![cfg(feature = "lua")]
 
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
 use dynacast::lua::{
-    install, lua_to_object, object_to_lua, type_to_lua, BindingError, LuaHost, LuaPayload,
+    install, lua_to_object, object_to_lua, type_to_lua, BindingError, LuaHost, LuaMethod,
+    LuaPayload,
 };
 use dynacast::{Object, Runtime};
 use mlua::{Lua, Table, Value};
 
 fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(r#"Node = dynacast.class("Node", {})"#)
-        .exec()
-        .unwrap();
-    (lua, rt)
+    lua_with(r#"Node = dynacast.class("Node", {})"#)
 }
 
 fn binding_kind(e: &mlua::Error) -> &'static str {
@@ -181,6 +180,34 @@ fn objects_of_another_state_are_refused_not_a_panic() {
         "ForeignState: the fields table belongs to another Lua state"
     );
 
+    // A body of the first state, run from Rust with the second state as the context:
+    // refused, never called in the wrong state.
+    let (m, o): (mlua::AnyUserData, Table) = lua
+        .load(
+            r#"
+            local IM = dynacast.interface("IM", { methods = { m = function(self) return 1 end } })
+            local o = dynacast.class("WithM", { implements = { IM } }):new()
+            assert(IM.m(o) == 1)
+            return IM:method("m"), o
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let with_m = lua_to_object(&lua, &Value::Table(o)).unwrap();
+    let m = match &*m.borrow::<LuaMethod>().unwrap() {
+        LuaMethod::Interface(m) => m.clone(),
+        LuaMethod::Class(_) => panic!("an interface method"),
+    };
+    assert_eq!(
+        with_m.call(&m, &[], &mut lua.clone()).unwrap(),
+        Value::Integer(1)
+    );
+    let err = with_m.call(&m, &[], &mut lua2.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "ForeignState: type 'WithM' belongs to a dynacast runtime installed in another Lua state"
+    );
+
     // After the state closed: errors, not panics.
     drop(ud);
     drop(lua);
@@ -203,4 +230,79 @@ fn a_runtime_serves_one_lua_state() {
         .get::<Option<mlua::Table>>("dynacast")
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn objects_a_script_makes_get_their_engine_object_when_rust_first_needs_it() {
+    let (lua, _rt) = lua();
+    // After a class's first object, `Class:new` stays in Lua: the engine object is made
+    // when Rust first needs it, and it is the same object (and table) from then on.
+    let (o, first): (Table, Table) = lua
+        .load(
+            r#"
+            local first = Node:new {}
+            local o = Node:new { hp = 7 }
+            o.me = o
+            assert(getmetatable(o) == getmetatable(first), "one metatable per class")
+            local ok, e = pcall(setmetatable, o, {})
+            assert(not ok and e == "cannot change a protected metatable", tostring(e))
+            assert(dynacast.is(o, Node) and o:class() == Node)
+            return o, first
+            "#,
+        )
+        .eval()
+        .unwrap();
+    let obj = lua_to_object(&lua, &Value::Table(o.clone())).unwrap();
+    let again = lua_to_object(&lua, &Value::Table(o.clone())).unwrap();
+    assert!(Object::ptr_eq(&obj, &again));
+    let other = lua_to_object(&lua, &Value::Table(first)).unwrap();
+    assert!(!Object::ptr_eq(&obj, &other));
+    drop((o, again));
+    for _ in 0..3 {
+        lua.gc_collect().unwrap();
+    }
+    // Lua let go; Rust's handle kept the table, fields and cycle included.
+    lua.globals()
+        .set("o", object_to_lua(&lua, &obj).unwrap())
+        .unwrap();
+    lua.load("assert(o.hp == 7 and rawequal(o.me, o) and tostring(o):match('^Node: '))")
+        .exec()
+        .unwrap();
+
+    // A hook sees the object the script made, itself.
+    lua.load(
+        r#"
+        local IGreet = dynacast.interface("IGreet", { methods = { hello = 0 } })
+        local seen = {}
+        local Proxy = dynacast.class("Proxy", {
+            hook = { is_interface_implemented = function(self) seen[#seen + 1] = self; return true end },
+        })
+        local _, p = Proxy:new {}, Proxy:new { tag = "p" }
+        assert(p:is(IGreet) and p:is(IGreet))
+        assert(#seen == 2 and rawequal(seen[1], p) and rawequal(seen[2], p))
+        "#,
+    )
+    .exec()
+    .unwrap();
+}
+
+#[test]
+fn fields_that_are_no_plain_table_go_through_the_engine_checks() {
+    let (lua, _rt) = lua();
+    lua.load(
+        r#"
+        local _ = Node:new {}
+        for _, bad in ipairs({ 5, "x", setmetatable({}, {}) }) do
+            local ok, e = pcall(Node.new, Node, bad)
+            assert(not ok and getmetatable(e) == dynacast.Error and e.kind == "BadArgument", tostring(e))
+        end
+        local A = dynacast.class("A", { abstract = true, methods = { m = 0 } })
+        for _ = 1, 2 do
+            local ok, e = pcall(A.new, A, {})
+            assert(not ok and e.kind == "InvalidOperation", tostring(e))
+        end
+        "#,
+    )
+    .exec()
+    .unwrap();
 }

@@ -2,7 +2,11 @@
 //! are counted from Lua, and the counts are exact.
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, LuaHost};
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
+use dynacast::lua::LuaHost;
 use dynacast::Runtime;
 use mlua::Lua;
 
@@ -10,10 +14,7 @@ use mlua::Lua;
 /// (marked, gives `hello` only), a class `DynamicCastable` whose hook maps `IGreet` to
 /// `IGreetImpl` and counts its calls in the global `calls`.
 fn greeter() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(
+    lua_with(
         r#"
         calls = { is_interface_implemented = 0, get_interface_implementation = 0 }
         asked = {}
@@ -42,9 +43,6 @@ fn greeter() -> (Lua, Runtime<LuaHost>) {
         end
         "#,
     )
-    .exec()
-    .unwrap();
-    (lua, rt)
 }
 
 fn counts(lua: &Lua, script: &str) -> (i64, i64) {

@@ -3,15 +3,16 @@
 //! once (never cached) and for dispatch on classes defined after the change.
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, LuaHost};
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::lua_with;
+
+use dynacast::lua::LuaHost;
 use dynacast::Runtime;
 use mlua::Lua;
 
 fn fixtures() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    lua.load(
+    lua_with(
         r#"
         IGreet = dynacast.interface("IGreet", { methods = { hello = 0 } })
         IEnglish = dynacast.interface("IEnglish", {
@@ -42,9 +43,6 @@ fn fixtures() -> (Lua, Runtime<LuaHost>) {
         end
         "#,
     )
-    .exec()
-    .unwrap();
-    (lua, rt)
 }
 
 #[test]

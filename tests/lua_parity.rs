@@ -2,22 +2,12 @@
 //! Lua (with variance), explicit interface maps, statics on classes and interfaces.
 #![cfg(feature = "lua")]
 
-use dynacast::lua::{install, lua_to_object, LuaHost, LuaType};
-use dynacast::Runtime;
-use mlua::{Lua, Value};
+#[path = "common/lua.rs"]
+mod common_lua;
+use common_lua::{lua, run};
 
-fn lua() -> (Lua, Runtime<LuaHost>) {
-    let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
-    install(&lua, &rt).unwrap();
-    (lua, rt)
-}
-
-fn run(lua: &Lua, script: &str) {
-    if let Err(e) = lua.load(script).set_name("=script").exec() {
-        panic!("{e}");
-    }
-}
+use dynacast::lua::{lua_to_object, LuaType};
+use mlua::Value;
 
 #[test]
 fn generic_interfaces_are_instantiated_from_lua_and_cast_with_variance() {

@@ -8,9 +8,9 @@ use super::callback::body_id;
 use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
-    binding, claim_runtime, class_to_lua, object_table, rescue, sweep, type_to_lua, Binding,
-    LuaGeneric, LuaMethod, LuaPayload, LuaType, GENERIC_CALL, METHOD_CALL, METHOD_INDEX, TYPE_CALL,
-    TYPE_INDEX,
+    binding, claim_runtime, class_to_lua, object_table, publish_identity, rescue, sweep,
+    type_to_lua, Binding, LuaGeneric, LuaMethod, LuaPayload, LuaType, GENERIC_CALL, METHOD_CALL,
+    METHOD_INDEX, TYPE_CALL, TYPE_INDEX,
 };
 use super::LuaHost;
 use crate::by_name::NamedMethod;
@@ -82,6 +82,22 @@ where
     })
 }
 
+/// [`status_fn`] for a function of two values (the casts, which every hook cast goes
+/// through): taken straight from the Lua stack, no argument list is made, and the
+/// conversion cannot fail (a missing value is nil, an extra one is dropped).
+fn status_fn_of_two<R, F>(lua: &Lua, f: F) -> mlua::Result<Function>
+where
+    R: IntoLua,
+    F: Fn(&Lua, (Value, Value)) -> Result<R> + 'static,
+{
+    lua.create_function(move |lua, args: (Value, Value)| {
+        match f(lua, args).and_then(|r| Ok(r.into_lua(lua)?)) {
+            Ok(r) => Ok((true, r)),
+            Err(e) => Ok((false, error_value(lua, e)?)),
+        }
+    })
+}
+
 /// mlua's conversion error, without its Rust-side wrapping.
 fn argument_message(e: &mlua::Error) -> String {
     match e {
@@ -119,7 +135,7 @@ fn call_method(lua: &Lua, obj: &Object<LuaHost>, m: &LuaMethod, args: &[Value]) 
 
 /// The engine object behind a script's value.
 fn object(lua: &Lua, value: &Value) -> Result<Object<LuaHost>> {
-    Ok(binding(lua)?.object_of(value)?)
+    Ok(binding(lua)?.object_of(lua, value)?)
 }
 
 fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
@@ -193,14 +209,14 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     let r = rt.clone();
     api.raw_set(
         "is",
-        status_fn(lua, move |lua, (obj, t): (Value, Value)| {
+        status_fn_of_two(lua, move |lua, (obj, t)| {
             object(lua, &obj)?.is_instance_of(&target(&r, &t)?, &mut lua.clone())
         })?,
     )?;
     let r = rt.clone();
     api.raw_set(
         "cast",
-        status_fn(lua, move |lua, (value, t): (Value, Value)| {
+        status_fn_of_two(lua, move |lua, (value, t)| {
             object(lua, &value)?.cast(&target(&r, &t)?, &mut lua.clone())?;
             Ok(value)
         })?,
@@ -362,7 +378,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     raw.raw_set(
         "static_answer",
         status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
-            let class = binding(lua)?.object_of(&obj)?.class().clone();
+            let class = binding(lua)?.object_of(lua, &obj)?.class().clone();
             // The metadata's answer holds for every object of the class, for good; without
             // a hook it is also the final answer. Otherwise the hook decides, every time.
             Ok(if class.as_type().is_assignable_to(&t.0) {
@@ -381,7 +397,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 return Ok(Value::Nil);
             };
             let b = binding(lua)?;
-            let body = b.object_of(&obj)?.resolve(m, &mut lua.clone())?;
+            let body = b.object_of(lua, &obj)?.resolve(m, &mut lua.clone())?;
             Ok(b.bodies.raw_get::<Value>(body_id(&body))?)
         })?,
     )?;
@@ -420,6 +436,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;
+    publish_identity(lua, &built.get("by_id")?)?;
     lua.set_app_data(Rc::new(Binding::new(
         lua,
         rt.id(),

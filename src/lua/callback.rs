@@ -2,15 +2,17 @@
 //!
 //! Engine bodies and hooks must be `Send + Sync`, and Lua values are neither, so they hold
 //! only registry keys (which are) and fetch the Lua function through the call's context,
-//! the [`Lua`] handle, when they run. Lua code is called under the original `pcall`, so a
-//! raised value is kept as it is ([`LuaError::Raised`]).
+//! the [`Lua`] handle, when they run. Lua code is called by [`call_protected`]: one
+//! `lua_pcall` whose message handler notes the traceback, so a raised value is kept as it
+//! is ([`LuaError::Raised`]) with the frames it was raised in.
 
+use std::ffi::{c_int, CStr};
 use std::sync::Arc;
 
-use mlua::{Function, IntoLuaMulti, Lua, RegistryKey, Table, Value, Variadic};
+use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
 
 use super::error::LuaError;
-use super::handles::{binding, object_table, type_userdata, LuaType};
+use super::handles::{binding, identity_key, object_table, type_userdata, LuaType};
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -19,19 +21,156 @@ use crate::interface::InterfaceRef;
 use crate::object::Object;
 use crate::types::TypeRef;
 
-/// Calls `f(args...)` under the original `pcall`: its first result, or the value it raised.
-/// One fixed pair comes back, so no result list is allocated.
+/// The registry field where [`note_traceback`] leaves the traceback of the last error.
+const TRACEBACK: &CStr = c"dynacast.traceback";
+
+/// The message handler of [`call_protected`]: notes the traceback of the stack the error
+/// was raised in (level 1: the function that raised) in the registry, and leaves the raised
+/// value itself as the error value, unchanged.
+unsafe extern "C-unwind" fn note_traceback(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls a message handler with the error value at index 1 and at least
+    // LUA_MINSTACK free slots; `luaL_traceback` pushes one string, which `lua_setfield`
+    // pops into the registry (a table without metamethods). A memory error raised here
+    // becomes LUA_ERRERR of the protected call, a normal error return.
+    unsafe {
+        ffi::luaL_traceback(state, state, std::ptr::null(), 1);
+        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+    }
+    1
+}
+
+/// The function [`call_protected`] calls.
+#[derive(Clone, Copy)]
+pub(crate) enum Callee<'a> {
+    Function(&'a Function),
+    /// A function kept in the registry, pushed straight from there.
+    Registry(&'a RegistryKey),
+}
+
+/// The first argument of [`call_protected`], before `args`.
+pub(crate) enum First<'a> {
+    None,
+    Value(&'a Value),
+    /// The table of the object with this payload id, read straight from the binding's
+    /// identity table (found in the registry under `handles::IDENTITY`); when it is not
+    /// there, the call is not made ([`Outcome::NoTable`]).
+    Object(i64),
+}
+
+enum Outcome {
+    Returned(Value),
+    Raised(Value, Option<String>),
+    NoTable,
+}
+
+/// Calls `f(first, args...)` in one `lua_pcall`: its first result, or the value it raised
+/// (unchanged: a table stays that table) with the traceback of where it was raised.
+///
+/// One protected call, not mlua's `Function::call` (which turns a raised table into a
+/// string) under Lua's `pcall` (a second C level per crossing, halving how deep calls
+/// that cross Rust nest); the function and the object's table are pushed straight from
+/// the registry and the identity table, without taking mlua references to them.
+fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua::Result<Outcome> {
+    lua.exec_raw_lua(|raw| {
+        let state = raw.state();
+        let nargs = args.len() + usize::from(!matches!(first, First::None));
+        let (Ok(nargs), Ok(room)) = (c_int::try_from(nargs), c_int::try_from(nargs * 2 + 6)) else {
+            return Err(mlua::Error::runtime("too many arguments for a Lua call"));
+        };
+        // SAFETY: every push below is within the `room` slots `lua_checkstack` granted
+        // (mlua's `push`/`push_value` use at most 2 per value; the handler, the function,
+        // the identity table and its entry take one each); the stack is put back to `top`
+        // on every path, so mlua's view of its stack is unchanged. Reads are raw, so no
+        // Lua code runs before `lua_pcall`. With `First::Object`, the call is made only
+        // when the object's id is in this state's identity table: payload ids are unique
+        // across states, so the object is this state's, so is its runtime (one runtime per
+        // state), so is the body and its registry id. In another state the pushed function
+        // is some value of that registry, popped again, never called.
+        unsafe {
+            let top = ffi::lua_gettop(state);
+            if ffi::lua_checkstack(state, room) == 0 {
+                return Err(mlua::Error::StackError);
+            }
+            ffi::lua_pushcfunction(state, note_traceback);
+            let pushed = (|| {
+                // The identity table goes below the function (the call leaves it there, and
+                // `lua_settop` takes it away): no stack rotation.
+                let ids = match first {
+                    First::Object(_) => {
+                        if ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, identity_key())
+                            != ffi::LUA_TTABLE
+                        {
+                            return Ok(false);
+                        }
+                        top + 2 // (above the message handler)
+                    }
+                    _ => 0,
+                };
+                match f {
+                    Callee::Function(f) => raw.push(f)?,
+                    Callee::Registry(key) => {
+                        ffi::lua_rawgeti(
+                            state,
+                            ffi::LUA_REGISTRYINDEX,
+                            ffi::lua_Integer::from(key.id()),
+                        );
+                    }
+                }
+                match first {
+                    First::None => {}
+                    First::Value(v) => raw.push_value(v)?,
+                    First::Object(id) => {
+                        if ffi::lua_rawgeti(state, ids, id) != ffi::LUA_TTABLE {
+                            return Ok(false);
+                        }
+                    }
+                }
+                for v in args {
+                    raw.push_value(v)?;
+                }
+                Ok::<_, mlua::Error>(true)
+            })();
+            match pushed {
+                Ok(true) => {}
+                Ok(false) => {
+                    ffi::lua_settop(state, top);
+                    return Ok(Outcome::NoTable);
+                }
+                Err(e) => {
+                    ffi::lua_settop(state, top);
+                    return Err(e);
+                }
+            }
+            let status = ffi::lua_pcall(state, nargs, 1, top + 1);
+            // (The result is at the top, above the identity table when there is one.)
+            let value = raw.pop::<Value>();
+            let outcome = if status == ffi::LUA_OK {
+                value.map(Outcome::Returned)
+            } else {
+                ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+                let traceback = raw.pop::<Option<String>>().ok().flatten();
+                ffi::lua_pushnil(state);
+                ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+                value.map(|v| Outcome::Raised(v, traceback))
+            };
+            ffi::lua_settop(state, top);
+            outcome
+        }
+    })
+}
+
+/// [`call_raw`] with its first argument given: its first result, or the value it raised.
 pub(crate) fn call_protected(
     lua: &Lua,
-    pcall: &Function,
-    f: &Function,
-    args: impl IntoLuaMulti,
+    f: Callee<'_>,
+    first: Option<&Value>,
+    args: &[Value],
 ) -> Result<Value, LuaError> {
-    let (ok, value): (bool, Value) = pcall.call((f, args))?;
-    if ok {
-        Ok(value)
-    } else {
-        Err(LuaError::raised(lua, value))
+    let first = first.map_or(First::None, First::Value);
+    match call_raw(lua, f, first, args)? {
+        Outcome::Returned(v) => Ok(v),
+        Outcome::Raised(v, traceback) => Err(LuaError::raised(lua, v, traceback)),
+        Outcome::NoTable => Err(mlua::Error::runtime("no first argument").into()),
     }
 }
 
@@ -41,12 +180,36 @@ pub(crate) fn lua_body(lua: &Lua, f: Function) -> mlua::Result<Body<LuaHost>> {
     let key = Arc::new(lua.create_registry_value(f)?);
     Ok(body::<LuaHost, _>(move |call| {
         let (this, args, lua): (_, _, &mut Lua) = call.into_parts();
-        let b = binding(lua)?;
-        let f: Function = lua.registry_value(&key)?;
-        let this = object_table(&b, lua, this, None)?;
-        let args: Variadic<Value> = args.iter().cloned().collect();
-        Ok(call_protected(lua, &b.pcall, &f, (this, args))?)
+        call_on_object(lua, Callee::Registry(&key), this, args)
     }))
+}
+
+/// Calls `f(obj, args...)` with `obj`'s table: straight from the identity table when Lua
+/// has it (the common case); else (pinned, not yet handed over, of another state) the
+/// checked way.
+fn call_on_object(
+    lua: &Lua,
+    f: Callee<'_>,
+    obj: &Object<LuaHost>,
+    args: &[Value],
+) -> Result<Value, Error<LuaError>> {
+    match call_raw(lua, f, First::Object(obj.payload().id()), args)? {
+        Outcome::Returned(v) => return Ok(v),
+        Outcome::Raised(v, traceback) => return Err(LuaError::raised(lua, v, traceback).into()),
+        Outcome::NoTable => {}
+    }
+    let b = binding(lua)?;
+    let this = Value::Table(object_table(&b, lua, obj, None)?);
+    let f = match f {
+        Callee::Function(f) => f.clone(),
+        Callee::Registry(key) => lua.registry_value::<Function>(key)?,
+    };
+    Ok(call_protected(
+        lua,
+        Callee::Function(&f),
+        Some(&this),
+        args,
+    )?)
 }
 
 /// The identity of a body (the address its clones share), to find the Lua function behind
@@ -70,10 +233,9 @@ pub(crate) fn lua_static_body(lua: &Lua, f: Function) -> mlua::Result<StaticBody
     let key = Arc::new(lua.create_registry_value(f)?);
     Ok(static_body::<LuaHost, _>(move |call| {
         let (args, lua) = call.into_parts();
-        let b = binding(lua)?;
+        binding(lua)?;
         let f: Function = lua.registry_value(&key)?;
-        let args: Variadic<Value> = args.iter().cloned().collect();
-        Ok(call_protected(lua, &b.pcall, &f, args)?)
+        Ok(call_protected(lua, Callee::Function(&f), None, args)?)
     }))
 }
 
@@ -116,12 +278,11 @@ impl DynamicCastable<LuaHost> for LuaHook {
         let Some(f) = self.function(lua, &b.is_implemented_key)? else {
             return Ok(false);
         };
-        let args = (
-            object_table(&b, lua, obj, None)?,
-            type_userdata(&b, lua, &iface.as_type())?,
-            throw_if_not_implemented,
-        );
-        let answer = call_protected(lua, &b.pcall, &f, args)?;
+        let args = [
+            Value::UserData(type_userdata(&b, lua, &iface.as_type())?),
+            Value::Boolean(throw_if_not_implemented),
+        ];
+        let answer = call_on_object(lua, Callee::Function(&f), obj, &args)?;
         Ok(!matches!(answer, Value::Nil | Value::Boolean(false)))
     }
 
@@ -135,11 +296,8 @@ impl DynamicCastable<LuaHost> for LuaHook {
         let Some(f) = self.function(lua, &b.get_implementation_key)? else {
             return Ok(None);
         };
-        let args = (
-            object_table(&b, lua, obj, None)?,
-            type_userdata(&b, lua, &iface.as_type())?,
-        );
-        match call_protected(lua, &b.pcall, &f, args)? {
+        let iface = Value::UserData(type_userdata(&b, lua, &iface.as_type())?);
+        match call_on_object(lua, Callee::Function(&f), obj, &[iface])? {
             Value::Nil | Value::Boolean(false) => Ok(None),
             Value::UserData(ud) if ud.is::<LuaType>() => {
                 Ok(Some(ud.borrow::<LuaType>()?.0.clone()))

@@ -199,6 +199,9 @@ fn type_list(owner: &str, spec: &Table, field: &str) -> Result<Vec<TypeExpr<LuaH
 }
 
 /// `spec[field]` as `(name, value)` pairs in name order; names must be strings.
+/// Member names reserved for the binding's own keys in class method tables.
+const RESERVED_PREFIX: &[u8] = b"\0dynacast.";
+
 fn members(owner: &str, spec: &Table, field: &str) -> Result<Vec<(String, Value)>> {
     let Some(table) = optional_table(owner, spec, field, "table")? else {
         return Ok(Vec::new());
@@ -207,6 +210,16 @@ fn members(owner: &str, spec: &Table, field: &str) -> Result<Vec<(String, Value)
     for pair in table.pairs::<Value, Value>() {
         let (k, v) = pair?;
         match k {
+            // The method tables keep `I.m` resolutions under names beginning so (see
+            // `caller` in `prelude.lua`).
+            Value::String(s) if s.as_bytes().starts_with(RESERVED_PREFIX) => {
+                return Err(type_load(
+                    owner,
+                    format!(
+                        "'{field}' has a member name beginning with \"\\0dynacast.\", which the binding reserves"
+                    ),
+                ))
+            }
             Value::String(s) => out.push((s.to_str()?.to_owned(), v)),
             other => {
                 return Err(type_load(

@@ -1,7 +1,8 @@
 //! Errors across the Lua boundary, both ways.
 //!
-//! - A Lua body or hook that raises (`error(v)`) is called under `pcall`, so the raised value
-//!   `v` itself is kept (in the Lua registry) as [`LuaError::Raised`]; when the engine hands
+//! - A Lua body or hook that raises (`error(v)`) is called in a protected call, so the raised
+//!   value `v` itself is kept (in the Lua registry) as [`LuaError::Raised`], with the
+//!   traceback of where it was raised; when the engine hands
 //!   the failure back to a Lua caller, the binding raises `v` again, unchanged.
 //! - Every other failure (the engine's, the binding's own checks, mlua's) reaches Lua as an
 //!   error table `{ kind = "...", message = "...", where = "chunk:line" }` whose metatable
@@ -32,6 +33,7 @@ pub enum LuaError {
 pub struct RaisedValue {
     key: Arc<RegistryKey>,
     text: Arc<str>,
+    traceback: Option<Arc<str>>,
 }
 
 impl RaisedValue {
@@ -44,6 +46,13 @@ impl RaisedValue {
     pub fn text(&self) -> &str {
         &self.text
     }
+
+    /// The traceback of the stack the value was raised in (`"stack traceback:\n\t…"`, as
+    /// `debug.traceback` prints it, starting at the function that raised), when Rust called
+    /// the Lua code that raised it; `None` for a value raised by a script's own call.
+    pub fn traceback(&self) -> Option<&str> {
+        self.traceback.as_deref()
+    }
 }
 
 impl fmt::Debug for RaisedValue {
@@ -54,7 +63,7 @@ impl fmt::Debug for RaisedValue {
 
 impl LuaError {
     /// Keeps `value`, raised by Lua code, so that it can be raised again unchanged.
-    pub(crate) fn raised(lua: &Lua, value: Value) -> LuaError {
+    pub(crate) fn raised(lua: &Lua, value: Value, traceback: Option<String>) -> LuaError {
         // `tostring` runs a `__tostring` metamethod, which may itself fail: fall back to the
         // type name rather than lose the value.
         let text = value
@@ -64,6 +73,7 @@ impl LuaError {
             Ok(key) => LuaError::Raised(RaisedValue {
                 key: Arc::new(key),
                 text: text.into(),
+                traceback: traceback.map(Into::into),
             }),
             Err(e) => LuaError::Lua(e),
         }

@@ -52,7 +52,11 @@
 //! - Objects: `Class(...)` makes one and runs `init(obj, ...)`; `Class:new(fields)` (or
 //!   `dynacast.new(Class, fields)`) makes one from a table without a metatable, which
 //!   becomes the object. An object **is** that Lua table: its entries are its fields
-//!   (`obj.x` is a table read, `pairs(obj)` walks the fields), its metatable is its class's.
+//!   (`obj.x` is a table read, `pairs(obj)` walks the fields), its metatable is its
+//!   class's, protected (`getmetatable(obj)` is the class's; `setmetatable(obj, …)` is
+//!   refused). Making an object never leaves Lua (after a class's first object): its
+//!   engine object is made when Rust first needs it (a call or cast through the engine, a
+//!   hook, [`lua_to_object`]), and is the same object from then on.
 //! - `obj:m(...)`: the class's own Lua method `m` (the most derived override; a plain Lua
 //!   call that never leaves Lua: it may yield, and recursion is as deep as Lua's), else
 //!   the class's virtual method `m`, else the one interface method `m` among the interfaces
@@ -61,7 +65,7 @@
 //! - `I.m(obj, ...)` calls interface `I`'s method `m` through `I`, on any object (hook
 //!   dispatch on proxies included). The first call on an object of a class asks the engine
 //!   to resolve (and publish: the hook runs at most once per class, as from Rust); the
-//!   class's method table then keeps that resolution under a key private to `I.m`, so later
+//!   class's method table then keeps that resolution under a key of `I.m`'s own, so later
 //!   calls never leave Lua. A body written in Lua is always called from Lua (tail calls);
 //!   `I.m` has the method's parameters, so it follows Lua's argument rules like `obj:m()`.
 //!   `C.m(obj, ...)` is class `C`'s own Lua implementation of `m`, a non-virtual call:
@@ -72,7 +76,8 @@
 //!   object's `is(T)`, `cast(T)` (returns the object or raises), `call(handle, ...)` and
 //!   `class()`, reached when neither a field nor a class method has the name; a type's
 //!   `name`, `is_interface`, `is_implementation`, `cached_resolutions`, `new`, `method`,
-//!   `methods()`, `interfaces()`, `base()` and `assignable_to(T)` (reflection).
+//!   `methods()`, `interfaces()`, `base()` and `assignable_to(T)` (reflection). Member
+//!   names beginning with `"\0dynacast."` are the binding's (a `TypeLoad` error).
 //! - `tostring(obj)` is `"<Class>: 0x…"` (identity) unless the class declares
 //!   `__tostring`. Objects and types keep their identity: usable as table keys.
 //! - `dynacast.lookup(name)` finds a type. The arity of a method written in Lua is its
@@ -84,14 +89,18 @@
 //! # What cannot yield, and depth
 //!
 //! A body written in Lua that a script reaches through `obj:m()`, `I.m(obj)`, a handle
-//! `I:method("m")(obj)` or `dynacast.call(obj, handle, ...)` is called from Lua, so it may yield and it nests as deep as Lua
-//! calls do (tests: 1,000 levels). What runs *inside* a crossing of Rust cannot yield
-//! ("attempt to yield across a C-call boundary") and each nested crossing takes two of
-//! Lua's 200 C levels (about 95 deep, then a clean "C stack overflow" error): a hook (it
-//! runs inside the engine's resolution or cast), a class method's handle, a body written
-//! in Rust, and a method called from Rust (an embedder's function included). A body called from Rust runs under
-//! `pcall` (so that a raised table reaches Rust unchanged): its traceback ends there.
-
+//! `I:method("m")(obj)` or `dynacast.call(obj, handle, ...)` is called from Lua, so it may
+//! yield and it nests as deep as Lua calls do (tests: 1,000 levels). What runs *inside* a
+//! crossing of Rust cannot yield ("attempt to yield across a C-call boundary"): a hook (it
+//! runs inside the engine's resolution or cast, so the *first* call per class through an
+//! interface a hook serves cannot yield, the cached ones can), a class method's handle, a
+//! body written in Rust, and a method called from Rust (an embedder's function included).
+//! Each nested crossing takes one of Lua's 200 C levels, so calls that cross Rust nest
+//! about 190 deep, then fail with a clean "C stack overflow" error (tests: 180 nest). Each
+//! crossing also takes Rust stack (about 16 KiB in a debug build, far less optimized): a
+//! thread that nests that deep needs the room (a test thread's 2 MiB holds about 120 in a
+//! debug build).
+//!
 //! # Hooks
 //!
 //! A class's `hook` is a table with `is_interface_implemented(obj, iface, throw)` and
@@ -121,9 +130,12 @@
 //! `ArgumentCount`), the binding's own ([`BindingError`]: `BadArgument`, `ForeignState`,
 //! `AmbiguousName`) and `LuaError` (mlua failed). A body a script reaches (`obj:m()`,
 //! `I.m(obj)`, a handle) is called from Lua and keeps its frames and `error(msg, 2)`
-//! positions, on the first call too; only a body run from Rust is called under `pcall`, so
-//! its traceback ends at the engine. Embedders' own Rust functions raise the same
-//! values with [`create_function`] (or [`error_value`]).
+//! positions, on the first call too. A body or hook run from Rust is called in one
+//! protected call whose message handler notes the traceback where the value was raised:
+//! Rust gets the value unchanged with that traceback ([`RaisedValue::traceback`]); a
+//! script that catches it (after it crossed Rust) sees its own frames from the re-raise.
+//! Embedders' own Rust functions raise the same values with [`create_function`] (or
+//! [`error_value`]).
 //!
 //! # Rust side
 //!

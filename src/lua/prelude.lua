@@ -3,8 +3,8 @@
 -- Lua body or hook raised reaches the caller's pcall unchanged, and every other failure
 -- arrives as a `dynacast.Error` table. Objects, classes and types are built here too.
 local raw = ...
-local error, getmetatable, load, next, pcall, rawset, select, setmetatable, type =
-  error, getmetatable, load, next, pcall, rawset, select, setmetatable, type
+local error, getmetatable, load, next, pcall, rawget, rawset, select, setmetatable, type =
+  error, getmetatable, load, next, pcall, rawget, rawset, select, setmetatable, type
 local format = string.format
 
 local function finish(ok, ...)
@@ -35,17 +35,21 @@ local pins = {}
 -- `objects.methods_of`: object -> its class's method table (see `I.m` below), weak keys, set
 -- when the object gets its handle. Read through `objects`: the binding rebuilds it with
 -- `handles` (Lua never shrinks a table until it rehashes).
-local objects = { methods_of = setmetatable({}, { __mode = "k" }) }
-local caller_keys = setmetatable({}, { __mode = "k" }) -- the private keys of `I.m`s
+-- A value that is no object reads as `NONE` (see `I.m` below).
+local caller_keys = {} -- the private keys of `I.m`s (strings) -> their `first`
+local NONE = setmetatable({}, { __index = caller_keys })
+local objects = { methods_of = setmetatable({}, { __mode = "k", __index = function() return NONE end }) }
 
 local rescue, sweep = raw.rescue, raw.sweep
 local function finalize(obj)
   pcall(rescue, obj)
 end
 -- Once per GC cycle, the pins of objects that Rust let go of are released.
+local compact_methods_of -- (below)
 local function sentinel()
   setmetatable({}, {
     __gc = function()
+      pcall(compact_methods_of)
       pcall(sweep)
       sentinel()
     end,
@@ -85,7 +89,23 @@ local function known_answer(obj, t)
   end
   return a
 end
-local engine_is, engine_cast = api.is, api.cast
+-- The engine's answers, raised like `wrap`'s but without its variadic frames: every cast
+-- a hook answers comes this way.
+local raw_is, raw_cast = raw.api.is, raw.api.cast
+local function engine_is(obj, t)
+  local ok, answer = raw_is(obj, t)
+  if ok then
+    return answer
+  end
+  error(answer, 0)
+end
+local function engine_cast(obj, t)
+  local ok, answer = raw_cast(obj, t)
+  if ok then
+    return answer
+  end
+  error(answer, 0)
+end
 object_methods.is = function(obj, t)
   local mt, a = getmetatable(obj), nil
   local known = mt ~= nil and answers[mt] or nil
@@ -187,10 +207,21 @@ local function register_class(class, base, own, metamethods, init, own_statics)
 end
 
 local resolve = wrap(raw.resolve)
-local function class_mt(class)
+-- Objects a script makes get their class's *light* metatable: the same metamethods and
+-- method table, but no finalizer, and no engine object until Rust first needs one (a call
+-- through the engine, a cast the class's kept answers do not give, a hook, a hand-over to
+-- Rust: the binding then gives the table its engine object and the full metatable). So
+-- making an object, and dropping it, never leaves Lua. Both metatables are protected
+-- (`__metatable`): `getmetatable(obj)` is the full one, for every object of the class.
+local lights = {} -- class type -> its light metatable (instantiable classes)
+-- What each class's method table mirrors of the engine: everything beyond the class's own
+-- Lua methods (names the engine resolved, the `I.m` resolutions it published) and the
+-- names it remembers as missing. The one place that holds them: `forget_resolutions`.
+local mirrors = setmetatable({}, { __mode = "k" }) -- class type -> { methods, misses }
+local function class_mt(class, instantiable)
   local mt = class_mts[class]
   if mt ~= nil then
-    return mt
+    return mt, lights[class]
   end
   local methods, misses = {}, {}
   for k, v in next, defs[class] or {} do
@@ -201,8 +232,12 @@ local function class_mt(class)
   -- keys are remembered too, so reading an absent field stays in Lua.
   setmetatable(methods, {
     __index = function(_, key)
-      if misses[key] or caller_keys[key] then
+      if misses[key] then
         return nil
+      end
+      local first = caller_keys[key]
+      if first ~= nil then
+        return first
       end
       local found = resolve(class, key)
       if found == nil then
@@ -216,10 +251,10 @@ local function class_mt(class)
       return found
     end,
   })
+  mirrors[class] = { methods = methods, misses = misses }
   local name = class.name
   mt = {
     __index = methods,
-    __gc = finalize,
     __name = name,
     __tostring = function(obj)
       return format("%s: %p", name, obj)
@@ -228,15 +263,86 @@ local function class_mt(class)
   for k, v in next, metas[class] or {} do
     mt[k] = v
   end
+  mt.__metatable = mt
+  if instantiable then
+    local light = {}
+    for k, v in next, mt do
+      light[k] = v
+    end
+    lights[class] = light
+  end
+  mt.__gc = finalize
   class_mts[class] = mt
-  return mt
+  return mt, lights[class]
+end
+
+-- Clears what `class`'s method table mirrors of the engine (see `mirrors`), for a reload
+-- that flushes the engine's caches: the next call asks the engine again.
+local function forget_resolutions(class)
+  local m = mirrors[class]
+  if m == nil then
+    return
+  end
+  local own, methods = defs[class] or {}, m.methods
+  for k, v in next, methods do
+    if own[k] ~= v then
+      rawset(methods, k, nil) -- (clearing a field while traversing is allowed)
+    end
+  end
+  for k in next, m.misses do
+    m.misses[k] = nil
+  end
+end
+
+-- `Class:new(fields)`, `dynacast.new(Class, fields)`: once the class has a light
+-- metatable (after its first object), made in Lua; anything else (the first object, a
+-- type name, fields that are no plain table) goes through the engine, which checks.
+local engine_new = api.new
+local created = 0 -- entries added to `objects.methods_of` since it was last rebuilt
+local function new(class, fields)
+  local light = lights[class]
+  if light ~= nil then
+    if fields == nil then
+      fields = {}
+    elseif type(fields) ~= "table" or getmetatable(fields) ~= nil then
+      return engine_new(class, fields)
+    end
+    setmetatable(fields, light)
+    objects.methods_of[fields] = light.__index
+    created = created + 1
+    return fields
+  end
+  return engine_new(class, fields)
+end
+api.new = new
+
+-- Rebuilds `objects.methods_of` once the objects made since the last rebuild outnumber
+-- the live ones by far (Lua keeps a table's size until it rehashes: after a burst of
+-- objects it would keep the burst's). Run once per GC cycle (see `sentinel`).
+local SLACK = 4096
+function compact_methods_of()
+  if created < SLACK then
+    return
+  end
+  local old, live = objects.methods_of, 0
+  for _ in next, old do
+    live = live + 1
+  end
+  if created < 2 * live + SLACK then
+    return
+  end
+  local copy = setmetatable({}, getmetatable(old))
+  for k, v in next, old do
+    copy[k] = v
+  end
+  objects.methods_of, created = copy, live
 end
 
 -- Types: a few read-only fields and methods, then their members: `I.m` is the method
 -- handle of `I.m` (callable as `I.m(obj, ...)`, through `I`); `C.m` is the class's own
 -- implementation when it is written in Lua (a non-virtual call: `Base.m(self)` is a super
 -- call), else the virtual method's handle.
-local type_methods = { method = api.method, new = api.new, methods = api.methods,
+local type_methods = { method = api.method, new = new, methods = api.methods,
   interfaces = api.interfaces, base = api.base, assignable_to = api.assignable_to }
 local type_field = raw.type_field
 local members = setmetatable({}, { __mode = "k" })
@@ -245,19 +351,20 @@ local invoke = api.invoke
 local resolve_call = wrap(raw.resolve_call)
 
 -- `I.m` for an instance method of interface `I`: a function that mirrors, per class, what
--- the engine resolved and published (rule D1, like a `CallSite`). Each `I.m` has a private
--- key; once the engine has resolved `I.m` for a class, the class's method table holds the
+-- the engine resolved and published (rule D1, like a `CallSite`). Each `I.m` has its own
+-- key (a string beginning "\0dynacast.", a name definitions refuse); once the engine has resolved `I.m` for a class, the class's method table holds the
 -- implementation under that key (the Lua function of a body written in Lua, else a call
 -- through the engine), so a cached call is a table look-up and a Lua call, and never
 -- leaves Lua. The first call per class goes to the engine, which resolves (the hook runs
 -- at most once per class, exactly as from Rust) and publishes; failures are not kept.
--- `objects.methods_of` maps each object to its class's method table: a look-up that,
--- unlike indexing, does not fail on a number or nil (those reach the engine, which
--- refuses them with a `BadArgument` error). The caller has `I.m`'s parameters (its
--- arity), so, like `obj:m()`, it follows Lua's argument rules: a missing argument is nil,
--- an extra one is dropped. The body is called from Lua by tail calls, so it may yield,
--- and `error(msg, 2)` and tracebacks see the script's call as the body's caller.
-local NONE = {}
+-- `objects.methods_of` maps each object to its class's method table, and anything else to
+-- `NONE` (a look-up that, unlike indexing, does not fail on a number or nil: those reach
+-- the engine, which refuses them with a `BadArgument` error). A key not yet published
+-- reads, on a method table as on `NONE`, as the `I.m`'s `first`, so the caller is one
+-- look-up chain and one call. The caller has `I.m`'s parameters (its arity), so, like
+-- `obj:m()`, it follows Lua's argument rules: a missing argument is nil, an extra one is
+-- dropped. The body is called from Lua by tail calls, so it may yield, and
+-- `error(msg, 2)` and tracebacks see the script's call as the body's caller.
 local callers = {} -- arity -> the chunk making a caller of that arity
 local function caller_chunk(arity)
   local chunk = callers[arity]
@@ -267,11 +374,9 @@ local function caller_chunk(arity)
       params = params .. ", a" .. i
     end
     chunk = load(
-      "local objects, NONE, key, first = ...\n"
+      "local objects, key = ...\n"
         .. "return function(" .. params .. ")\n"
-        .. "  local f = (objects.methods_of[obj] or NONE)[key]\n"
-        .. "  if f ~= nil then return f(" .. params .. ") end\n"
-        .. "  return first(" .. params .. ")\n"
+        .. "  return objects.methods_of[obj][key](" .. params .. ")\n"
         .. "end",
       "=dynacast"
     )
@@ -279,22 +384,26 @@ local function caller_chunk(arity)
   end
   return chunk
 end
+local caller_count = 0
 local function caller(handle, arity)
-  local key = {}
-  caller_keys[key] = true
+  -- A string key: hashed once when made, where a table key is hashed by address on each
+  -- look-up (a division), about a tenth of a cached call. Reserved: no method is named so.
+  caller_count = caller_count + 1
+  local key = format("\0dynacast.%d", caller_count)
   local function through_engine(obj, ...)
     return invoke(handle, obj, ...)
   end
   -- The first call on an object of a class: the engine resolves and publishes.
   local function first(obj, ...)
     local f = resolve_call(handle, obj) or through_engine
-    local methods = objects.methods_of[obj]
+    local methods = rawget(objects.methods_of, obj)
     if methods ~= nil then
       rawset(methods, key, f)
     end
     return f(obj, ...)
   end
-  return caller_chunk(arity)(objects, NONE, key, first)
+  caller_keys[key] = first
+  return caller_chunk(arity)(objects, key)
 end
 local function type_index(t, key)
   local m = type_methods[key]
@@ -325,7 +434,6 @@ local function type_index(t, key)
   return v
 end
 
-local new = api.new
 local function type_call(t, ...)
   local obj = new(t)
   local init = inits[t]
@@ -374,6 +482,7 @@ return {
   objects = objects,
   pins = pins,
   class_mt = class_mt,
+  forget_resolutions = forget_resolutions,
   register_class = register_class,
   type_index = type_index,
   type_call = type_call,
