@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::class::ClassMethodRef;
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::{InterfaceRef, MethodRef};
@@ -10,7 +11,8 @@ use crate::object::Object;
 use crate::runtime::Runtime;
 
 /// One call of a method body: the object it runs on, its arguments, the caller's context
-/// and the method that was called.
+/// and the method that was called (an interface method, [`method`](Self::method), or a
+/// class's virtual method, [`class_method`](Self::class_method)).
 ///
 /// A body takes a single `Call`, so a closure passed to a builder needs no annotations:
 /// the builder fixes the host, and every accessor has a concrete type. A body reaches
@@ -39,8 +41,26 @@ pub struct Call<'a, H: Host> {
     this: &'a Object<H>,
     args: &'a [H::Value],
     cx: &'a mut H::Context,
-    method: Option<&'a MethodRef<H>>,
+    called: Called<'a, H>,
 }
+
+/// What the caller called: one word of tag and one pointer, passed to a body's thin entry
+/// point in registers.
+pub(crate) enum Called<'a, H: Host> {
+    /// A body run directly ([`Body::call`](crate::Body::call)).
+    Nothing,
+    /// An interface method ([`Object::call`], a call site, a call by name).
+    Interface(&'a MethodRef<H>),
+    /// A class's virtual method ([`Object::call_virtual`]).
+    Class(&'a ClassMethodRef<H>),
+}
+
+impl<H: Host> Clone for Called<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H: Host> Copy for Called<'_, H> {}
 
 impl<'a, H: Host> Call<'a, H> {
     /// A call of a body on `this` made outside the engine's dispatch (for a [`Body`]
@@ -48,22 +68,27 @@ impl<'a, H: Host> Call<'a, H> {
     ///
     /// [`Body`]: crate::Body
     pub fn new(this: &'a Object<H>, args: &'a [H::Value], cx: &'a mut H::Context) -> Self {
-        Self::with_method(this, args, cx, None)
+        Self::with_called(this, args, cx, Called::Nothing)
     }
 
     #[inline(always)]
-    pub(crate) fn with_method(
+    pub(crate) fn with_called(
         this: &'a Object<H>,
         args: &'a [H::Value],
         cx: &'a mut H::Context,
-        method: Option<&'a MethodRef<H>>,
+        called: Called<'a, H>,
     ) -> Self {
         Call {
             this,
             args,
             cx,
-            method,
+            called,
         }
+    }
+
+    /// What the caller called (for passing a call on to another body).
+    pub(crate) fn called(&self) -> Called<'a, H> {
+        self.called
     }
 
     /// The object the method runs on (always the original object, never a proxy).
@@ -100,12 +125,27 @@ impl<'a, H: Host> Call<'a, H> {
 
     /// The interface method the caller called, when the call went through one
     /// ([`Object::call`], a call site, [`Object::call_by_name`] resolving to an interface
-    /// method); `None` for [`Object::call_virtual`] (a class method body knows its class
-    /// method already) and a [`Body`](crate::Body) run directly. For a default body reached
-    /// through a hook this is the *requested* method; the body itself belongs to the
-    /// implementation interface the hook returned.
+    /// method); `None` for [`Object::call_virtual`] (see
+    /// [`class_method`](Self::class_method)) and a [`Body`](crate::Body) run directly. For a
+    /// default body reached through a hook this is the *requested* method; the body itself
+    /// belongs to the implementation interface the hook returned.
     pub fn method(&self) -> Option<&'a MethodRef<H>> {
-        self.method
+        match self.called {
+            Called::Interface(method) => Some(method),
+            Called::Class(_) | Called::Nothing => None,
+        }
+    }
+
+    /// The class's virtual method the caller called with [`Object::call_virtual`] (or
+    /// [`Object::call_by_name`] resolving to one), as the caller named it: for an override
+    /// running on a subclass's object this is the method of the class the caller looked
+    /// it up on. `None` for calls through an interface (see [`method`](Self::method)) and
+    /// a [`Body`](crate::Body) run directly.
+    pub fn class_method(&self) -> Option<&'a ClassMethodRef<H>> {
+        match self.called {
+            Called::Class(method) => Some(method),
+            Called::Interface(_) | Called::Nothing => None,
+        }
     }
 
     /// The interface of [`method`](Self::method).
@@ -126,9 +166,12 @@ impl<'a, H: Host> Call<'a, H> {
     }
 
     fn method_name(&self) -> Arc<str> {
-        match self.method {
-            Some(m) => Arc::from(format!("{}.{}", m.interface().name(), m.name())),
-            None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
+        match self.called {
+            Called::Interface(m) => Arc::from(format!("{}.{}", m.interface().name(), m.name())),
+            Called::Class(m) => Arc::from(format!("{}.{}", m.class().name(), m.name())),
+            Called::Nothing => {
+                Arc::from(format!("a method body of '{}'", self.this.class().name()))
+            }
         }
     }
 }

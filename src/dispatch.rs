@@ -157,7 +157,7 @@ impl<H: Host> Object<H> {
         if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
-                    return body.invoke_for(self, args, cx, None);
+                    return body.invoke_class(self, args, cx, method);
                 }
             }
         }
@@ -192,7 +192,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body.invoke_for(self, args, cx, None),
+            Some(body) => body.invoke_class(self, args, cx, method),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

@@ -9,7 +9,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::call::Call;
+use crate::call::{Call, Called};
+use crate::class::ClassMethodRef;
 use crate::error::Error;
 use crate::interface::MethodRef;
 use crate::object::Object;
@@ -58,23 +59,38 @@ pub type StaticBodyFn<H> =
 /// every static, virtual, cached and call-site call).
 pub struct Body<H: Host> {
     call: ThinCall<H>,
+    call_class: ThinClassCall<H>,
     /// The closure inside `owner`'s allocation.
     data: *const (),
     /// Keeps the closure alive (and gives the `dyn Fn` view for `Deref`).
     owner: Arc<BodyFn<H>>,
 }
 
-/// A body's monomorphized entry point: `data` is the closure's address.
+/// A body's monomorphized entry point for calls through an interface method (or none):
+/// `data` is the closure's address.
 ///
-/// The call's parts travel as separate arguments (all in registers), not as one [`Call`]:
-/// a `Call` built by the caller goes through memory, which cost 30–45 % on the static,
-/// virtual and call-site paths. `call_thin` assembles it, where the closure is inlined.
+/// The call's parts travel as separate arguments, not as one [`Call`]: a `Call` built by
+/// the caller goes through memory, which cost 30–45 % on the static, virtual and
+/// call-site paths. `call_thin` assembles it, where the closure is inlined. What was
+/// called has an entry point per kind ([`ThinClassCall`] for class methods) so that it
+/// stays one word: an enum of the two kinds takes two, and the second extra stack
+/// argument cost 5–15 % on every call path (BENCHMARKS.md, "Call::class_method").
 type ThinCall<H> = for<'a> unsafe fn(
     *const (),
     &'a Object<H>,
     &'a [<H as Host>::Value],
     &'a mut <H as Host>::Context,
     Option<&'a MethodRef<H>>,
+) -> CallResult<H>;
+
+/// A body's monomorphized entry point for [`Object::call_virtual`]: as [`ThinCall`], with
+/// the class method called.
+type ThinClassCall<H> = for<'a> unsafe fn(
+    *const (),
+    &'a Object<H>,
+    &'a [<H as Host>::Value],
+    &'a mut <H as Host>::Context,
+    &'a ClassMethodRef<H>,
 ) -> CallResult<H>;
 
 /// The entry point of a body whose closure has type `F`.
@@ -97,7 +113,32 @@ where
     // "thin body pointer": `Body::data` always points into `Body::owner`'s allocation,
     // which the `Body` keeps alive while it is borrowed for the call).
     let f = unsafe { &*data.cast::<F>() };
-    f(Call::with_method(this, args, cx, method))
+    let called = match method {
+        Some(method) => Called::Interface(method),
+        None => Called::Nothing,
+    };
+    f(Call::with_called(this, args, cx, called))
+}
+
+/// The class-method entry point of a body whose closure has type `F`.
+///
+/// # Safety
+///
+/// As [`call_thin`].
+unsafe fn call_thin_class<'a, H, F>(
+    data: *const (),
+    this: &'a Object<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+    method: &'a ClassMethodRef<H>,
+) -> CallResult<H>
+where
+    H: Host,
+    F: Fn(Call<'_, H>) -> CallResult<H>,
+{
+    // SAFETY: as in `call_thin` (invariant "thin body pointer").
+    let f = unsafe { &*data.cast::<F>() };
+    f(Call::with_called(this, args, cx, Called::Class(method)))
 }
 
 // SAFETY: `data` only ever points at the closure `owner` holds, which is `Send + Sync`
@@ -115,15 +156,20 @@ impl<H: Host> Body<H> {
     }
 
     /// Runs the body with a prepared [`Call`] (a binding passing a call on to a shared
-    /// body): the body sees the same method.
+    /// body): the body sees the same method or class method.
     pub fn invoke(&self, call: Call<'_, H>) -> CallResult<H> {
-        let method = call.method();
+        let called = call.called();
         let (this, args, cx) = call.into_parts();
-        self.invoke_for(this, args, cx, method)
+        match called {
+            Called::Interface(method) => self.invoke_for(this, args, cx, Some(method)),
+            Called::Class(method) => self.invoke_class(this, args, cx, method),
+            Called::Nothing => self.invoke_for(this, args, cx, None),
+        }
     }
 
-    /// Runs the body: the engine's hot paths use this (one indirect call through the thin
-    /// entry point) rather than the `dyn Fn` that `Deref` gives.
+    /// Runs the body for a call through `method` (or none): the engine's hot paths use
+    /// this (one indirect call through the thin entry point) rather than the `dyn Fn` that
+    /// `Deref` gives.
     #[inline(always)]
     pub(crate) fn invoke_for(
         &self,
@@ -134,9 +180,22 @@ impl<H: Host> Body<H> {
     ) -> CallResult<H> {
         // SAFETY: invariant "thin body pointer": `self.data` points at the closure that
         // `self.owner` keeps alive for as long as `self` is borrowed, and `self.call` was
-        // instantiated for that closure's type (both are set together, only in `body`, and
-        // copied together, only in `clone`).
+        // instantiated for that closure's type (all three are set together, only in
+        // `body`, and copied together, only in `clone`).
         unsafe { (self.call)(self.data, this, args, cx, method) }
+    }
+
+    /// Runs the body for a call of class method `method` ([`Object::call_virtual`]).
+    #[inline(always)]
+    pub(crate) fn invoke_class(
+        &self,
+        this: &Object<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+        method: &ClassMethodRef<H>,
+    ) -> CallResult<H> {
+        // SAFETY: as in `invoke_for` (invariant "thin body pointer"), for `call_class`.
+        unsafe { (self.call_class)(self.data, this, args, cx, method) }
     }
 }
 
@@ -153,6 +212,7 @@ impl<H: Host> Clone for Body<H> {
         }
         Body {
             call: self.call,
+            call_class: self.call_class,
             data: self.data,
             owner: self.owner.clone(),
         }
@@ -211,6 +271,7 @@ where
     let owner = Arc::new(f);
     Body {
         call: call_thin::<H, F>,
+        call_class: call_thin_class::<H, F>,
         data: Arc::as_ptr(&owner).cast::<()>(),
         owner,
     }
