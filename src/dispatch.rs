@@ -67,7 +67,7 @@ impl<H: Host> Object<H> {
             // (C1): only resolutions of interfaces it did not answer are ever published,
             // and a class's metadata never changes.
             if let Some(cache) = &class.dispatch_cache {
-                if let Some(hit) = cache.get_at_home(method.key) {
+                if let Some(hit) = cache.get_at_home(method.key, method.key_hash) {
                     return hit.body.invoke_for(self, args, cx, Some(method));
                 }
             }

@@ -315,6 +315,9 @@ pub struct MethodRef<H: Host> {
     /// re-check the kind, so the sentinel only ever costs a detour, never a wrong call.)
     arity: usize,
     pub(crate) virtual_arity: usize,
+    /// `key`'s hash in the per-type dispatch cache, computed once here so a cached
+    /// dispatch finds its home slot with a shift (no multiply on the call path).
+    pub(crate) key_hash: u64,
 }
 
 impl<H: Host> Clone for MethodRef<H> {
@@ -324,6 +327,7 @@ impl<H: Host> Clone for MethodRef<H> {
             key: self.key,
             arity: self.arity,
             virtual_arity: self.virtual_arity,
+            key_hash: self.key_hash,
         }
     }
 }
@@ -357,6 +361,7 @@ impl<H: Host> MethodRef<H> {
             key,
             arity,
             virtual_arity,
+            key_hash: crate::dispatch_cache::key_hash(key),
         }
     }
 
