@@ -1,6 +1,7 @@
 //! What a method body receives: one [`Call`] with the object, the arguments, the
 //! caller's context and what was called.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::class::ClassMethodRef;
@@ -44,15 +45,19 @@ pub struct Call<'a, H: Host> {
     called: Called<'a, H>,
 }
 
-/// What the caller called: one word of tag and one pointer, passed to a body's thin entry
-/// point in registers.
-pub(crate) enum Called<'a, H: Host> {
-    /// A body run directly ([`Body::call`](crate::Body::call)).
-    Nothing,
-    /// An interface method ([`Object::call`], a call site, a call by name).
-    Interface(&'a MethodRef<H>),
-    /// A class's virtual method ([`Object::call_virtual`]).
-    Class(&'a ClassMethodRef<H>),
+/// What the caller called, in one word: a body's thin entry point takes it in a register
+/// (an enum of the two references takes two words, and the second extra stack argument
+/// cost 5–15 % on every call path; a second entry point per kind cost about 0.1 of a
+/// direct call on the static or the virtual path: BENCHMARKS.md, "Call::class_method").
+///
+/// The word is 0 (nothing), the address of a [`MethodRef`], or the address of a
+/// [`ClassMethodRef`] with bit 0 set. Invariant **called word**: a word is only made from a
+/// reference of the kind its tag says, by [`interface`](Self::interface) or
+/// [`class`](Self::class), and `'a` keeps that referent borrowed; both types hold an `Arc`,
+/// so their addresses are at least 8-aligned and bit 0 is free for the tag.
+pub(crate) struct Called<'a, H: Host> {
+    word: usize,
+    _refs: PhantomData<(&'a MethodRef<H>, &'a ClassMethodRef<H>)>,
 }
 
 impl<H: Host> Clone for Called<'_, H> {
@@ -62,13 +67,68 @@ impl<H: Host> Clone for Called<'_, H> {
 }
 impl<H: Host> Copy for Called<'_, H> {}
 
+/// Bit 0 of a `Called` word: the address is a `ClassMethodRef`'s.
+const CLASS_TAG: usize = 1;
+
+impl<'a, H: Host> Called<'a, H> {
+    /// A body run directly ([`Body::call`](crate::Body::call)).
+    pub(crate) const NOTHING: Self = Called {
+        word: 0,
+        _refs: PhantomData,
+    };
+
+    /// An interface method ([`Object::call`], a call site, a call by name).
+    #[inline(always)]
+    pub(crate) fn interface(method: &'a MethodRef<H>) -> Self {
+        Called {
+            word: std::ptr::from_ref(method) as usize,
+            _refs: PhantomData,
+        }
+    }
+
+    /// A class's virtual method ([`Object::call_virtual`]).
+    #[inline(always)]
+    pub(crate) fn class(method: &'a ClassMethodRef<H>) -> Self {
+        #[cfg(dynacast_broken)]
+        if crate::sync::broken::is(crate::sync::broken::Variant::CalledTagLost) {
+            return Self::NOTHING;
+        }
+        Called {
+            word: std::ptr::from_ref(method) as usize | CLASS_TAG,
+            _refs: PhantomData,
+        }
+    }
+
+    /// The interface method, if that is what was called.
+    #[inline]
+    pub(crate) fn method(self) -> Option<&'a MethodRef<H>> {
+        if self.word == 0 || self.word & CLASS_TAG != 0 {
+            return None;
+        }
+        // SAFETY: invariant "called word": a non-zero word without the tag was made by
+        // `interface` from a `&'a MethodRef<H>`, which `'a` keeps alive.
+        Some(unsafe { &*(self.word as *const MethodRef<H>) })
+    }
+
+    /// The class method, if that is what was called.
+    #[inline]
+    pub(crate) fn class_method(self) -> Option<&'a ClassMethodRef<H>> {
+        if self.word & CLASS_TAG == 0 {
+            return None;
+        }
+        // SAFETY: invariant "called word": a tagged word was made by `class` from a
+        // `&'a ClassMethodRef<H>` (tag bit cleared here), which `'a` keeps alive.
+        Some(unsafe { &*((self.word & !CLASS_TAG) as *const ClassMethodRef<H>) })
+    }
+}
+
 impl<'a, H: Host> Call<'a, H> {
     /// A call of a body on `this` made outside the engine's dispatch (for a [`Body`]
     /// obtained from [`Object::resolve`](crate::Object::resolve)): it knows no method.
     ///
     /// [`Body`]: crate::Body
     pub fn new(this: &'a Object<H>, args: &'a [H::Value], cx: &'a mut H::Context) -> Self {
-        Self::with_called(this, args, cx, Called::Nothing)
+        Self::with_called(this, args, cx, Called::NOTHING)
     }
 
     #[inline(always)]
@@ -130,10 +190,7 @@ impl<'a, H: Host> Call<'a, H> {
     /// default body reached through a hook this is the *requested* method; the body itself
     /// belongs to the implementation interface the hook returned.
     pub fn method(&self) -> Option<&'a MethodRef<H>> {
-        match self.called {
-            Called::Interface(method) => Some(method),
-            Called::Class(_) | Called::Nothing => None,
-        }
+        self.called.method()
     }
 
     /// The class's virtual method the caller called with [`Object::call_virtual`] (or
@@ -142,10 +199,7 @@ impl<'a, H: Host> Call<'a, H> {
     /// it up on. `None` for calls through an interface (see [`method`](Self::method)) and
     /// a [`Body`](crate::Body) run directly.
     pub fn class_method(&self) -> Option<&'a ClassMethodRef<H>> {
-        match self.called {
-            Called::Class(method) => Some(method),
-            Called::Interface(_) | Called::Nothing => None,
-        }
+        self.called.class_method()
     }
 
     /// The interface of [`method`](Self::method).
@@ -166,12 +220,12 @@ impl<'a, H: Host> Call<'a, H> {
     }
 
     fn method_name(&self) -> Arc<str> {
-        match self.called {
-            Called::Interface(m) => Arc::from(format!("{}.{}", m.interface().name(), m.name())),
-            Called::Class(m) => Arc::from(format!("{}.{}", m.class().name(), m.name())),
-            Called::Nothing => {
-                Arc::from(format!("a method body of '{}'", self.this.class().name()))
-            }
+        if let Some(m) = self.called.method() {
+            return Arc::from(format!("{}.{}", m.interface().name(), m.name()));
+        }
+        match self.called.class_method() {
+            Some(m) => Arc::from(format!("{}.{}", m.class().name(), m.name())),
+            None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::ops::Deref;
 
+use crate::call::Called;
 use crate::cast::foreign_type;
 use crate::class::{ClassMethodRef, SlotImpl};
 use crate::default_methods::{
@@ -60,7 +61,7 @@ impl<H: Host> Object<H> {
         if method.virtual_arity == args.len() {
             let class = self.class_data();
             if let Some(body) = class.static_body(method.key) {
-                return body.invoke_for(self, args, cx, Some(method));
+                return body.invoke_for(self, args, cx, Called::interface(method));
             }
             // A hooked class's usual case: the resolution in its home slot of the per-type
             // cache (D1). A hit implies the metadata does not implement the interface
@@ -68,7 +69,9 @@ impl<H: Host> Object<H> {
             // and a class's metadata never changes.
             if let Some(cache) = &class.dispatch_cache {
                 if let Some(hit) = cache.get_at_home(method.key, method.key_hash) {
-                    return hit.body.invoke_for(self, args, cx, Some(method));
+                    return hit
+                        .body
+                        .invoke_for(self, args, cx, Called::interface(method));
                 }
             }
             return self.call_beyond_static(method, args, cx);
@@ -95,11 +98,13 @@ impl<H: Host> Object<H> {
         // a hit implies the metadata does not implement the interface (see above).
         if let Some(cache) = &self.class_data().dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
-                return hit.body.invoke_for(self, args, cx, Some(method));
+                return hit
+                    .body
+                    .invoke_for(self, args, cx, Called::interface(method));
             }
         }
         let target = self.resolve_target(method, cx)?;
-        target.invoke_for(self, args, cx, Some(method))
+        target.invoke_for(self, args, cx, Called::interface(method))
     }
 
     /// Non-virtual members and argument-count errors.
@@ -115,9 +120,9 @@ impl<H: Host> Object<H> {
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
-                target.invoke_for(self, args, cx, Some(method))
+                target.invoke_for(self, args, cx, Called::interface(method))
             }
-            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Some(method)),
+            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Called::interface(method)),
             MemberKind::Static(body) => body(args, cx),
         }
     }
@@ -157,7 +162,7 @@ impl<H: Host> Object<H> {
         if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
-                    return body.invoke_class(self, args, cx, method);
+                    return body.invoke_for(self, args, cx, Called::class(method));
                 }
             }
         }
@@ -192,7 +197,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body.invoke_class(self, args, cx, method),
+            Some(body) => body.invoke_for(self, args, cx, Called::class(method)),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

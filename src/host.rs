@@ -10,9 +10,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::call::{Call, Called};
-use crate::class::ClassMethodRef;
 use crate::error::Error;
-use crate::interface::MethodRef;
 use crate::object::Object;
 
 /// The types an embedder plugs into the engine.
@@ -59,38 +57,24 @@ pub type StaticBodyFn<H> =
 /// every static, virtual, cached and call-site call).
 pub struct Body<H: Host> {
     call: ThinCall<H>,
-    call_class: ThinClassCall<H>,
     /// The closure inside `owner`'s allocation.
     data: *const (),
     /// Keeps the closure alive (and gives the `dyn Fn` view for `Deref`).
     owner: Arc<BodyFn<H>>,
 }
 
-/// A body's monomorphized entry point for calls through an interface method (or none):
-/// `data` is the closure's address.
+/// A body's monomorphized entry point: `data` is the closure's address.
 ///
-/// The call's parts travel as separate arguments, not as one [`Call`]: a `Call` built by
-/// the caller goes through memory, which cost 30–45 % on the static, virtual and
-/// call-site paths. `call_thin` assembles it, where the closure is inlined. What was
-/// called has an entry point per kind ([`ThinClassCall`] for class methods) so that it
-/// stays one word: an enum of the two kinds takes two, and the second extra stack
-/// argument cost 5–15 % on every call path (BENCHMARKS.md, "Call::class_method").
+/// The call's parts travel as separate arguments (all but the last in registers), not as
+/// one [`Call`]: a `Call` built by the caller goes through memory, which cost 30–45 % on
+/// the static, virtual and call-site paths. `call_thin` assembles it, where the closure is
+/// inlined. What was called is one word ([`Called`]).
 type ThinCall<H> = for<'a> unsafe fn(
     *const (),
     &'a Object<H>,
     &'a [<H as Host>::Value],
     &'a mut <H as Host>::Context,
-    Option<&'a MethodRef<H>>,
-) -> CallResult<H>;
-
-/// A body's monomorphized entry point for [`Object::call_virtual`]: as [`ThinCall`], with
-/// the class method called.
-type ThinClassCall<H> = for<'a> unsafe fn(
-    *const (),
-    &'a Object<H>,
-    &'a [<H as Host>::Value],
-    &'a mut <H as Host>::Context,
-    &'a ClassMethodRef<H>,
+    Called<'a, H>,
 ) -> CallResult<H>;
 
 /// The entry point of a body whose closure has type `F`.
@@ -103,7 +87,7 @@ unsafe fn call_thin<'a, H, F>(
     this: &'a Object<H>,
     args: &'a [H::Value],
     cx: &'a mut H::Context,
-    method: Option<&'a MethodRef<H>>,
+    called: Called<'a, H>,
 ) -> CallResult<H>
 where
     H: Host,
@@ -113,32 +97,7 @@ where
     // "thin body pointer": `Body::data` always points into `Body::owner`'s allocation,
     // which the `Body` keeps alive while it is borrowed for the call).
     let f = unsafe { &*data.cast::<F>() };
-    let called = match method {
-        Some(method) => Called::Interface(method),
-        None => Called::Nothing,
-    };
     f(Call::with_called(this, args, cx, called))
-}
-
-/// The class-method entry point of a body whose closure has type `F`.
-///
-/// # Safety
-///
-/// As [`call_thin`].
-unsafe fn call_thin_class<'a, H, F>(
-    data: *const (),
-    this: &'a Object<H>,
-    args: &'a [H::Value],
-    cx: &'a mut H::Context,
-    method: &'a ClassMethodRef<H>,
-) -> CallResult<H>
-where
-    H: Host,
-    F: Fn(Call<'_, H>) -> CallResult<H>,
-{
-    // SAFETY: as in `call_thin` (invariant "thin body pointer").
-    let f = unsafe { &*data.cast::<F>() };
-    f(Call::with_called(this, args, cx, Called::Class(method)))
 }
 
 // SAFETY: `data` only ever points at the closure `owner` holds, which is `Send + Sync`
@@ -152,7 +111,7 @@ impl<H: Host> Body<H> {
     /// Calls the body on `this` (for a body obtained from
     /// [`Object::resolve`](crate::Object::resolve)): [`Call::method`] is `None` in it.
     pub fn call(&self, this: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
-        self.invoke_for(this, args, cx, None)
+        self.invoke_for(this, args, cx, Called::NOTHING)
     }
 
     /// Runs the body with a prepared [`Call`] (a binding passing a call on to a shared
@@ -160,42 +119,24 @@ impl<H: Host> Body<H> {
     pub fn invoke(&self, call: Call<'_, H>) -> CallResult<H> {
         let called = call.called();
         let (this, args, cx) = call.into_parts();
-        match called {
-            Called::Interface(method) => self.invoke_for(this, args, cx, Some(method)),
-            Called::Class(method) => self.invoke_class(this, args, cx, method),
-            Called::Nothing => self.invoke_for(this, args, cx, None),
-        }
+        self.invoke_for(this, args, cx, called)
     }
 
-    /// Runs the body for a call through `method` (or none): the engine's hot paths use
-    /// this (one indirect call through the thin entry point) rather than the `dyn Fn` that
-    /// `Deref` gives.
+    /// Runs the body: the engine's hot paths use this (one indirect call through the thin
+    /// entry point) rather than the `dyn Fn` that `Deref` gives.
     #[inline(always)]
     pub(crate) fn invoke_for(
         &self,
         this: &Object<H>,
         args: &[H::Value],
         cx: &mut H::Context,
-        method: Option<&MethodRef<H>>,
+        called: Called<'_, H>,
     ) -> CallResult<H> {
         // SAFETY: invariant "thin body pointer": `self.data` points at the closure that
         // `self.owner` keeps alive for as long as `self` is borrowed, and `self.call` was
-        // instantiated for that closure's type (all three are set together, only in
-        // `body`, and copied together, only in `clone`).
-        unsafe { (self.call)(self.data, this, args, cx, method) }
-    }
-
-    /// Runs the body for a call of class method `method` ([`Object::call_virtual`]).
-    #[inline(always)]
-    pub(crate) fn invoke_class(
-        &self,
-        this: &Object<H>,
-        args: &[H::Value],
-        cx: &mut H::Context,
-        method: &ClassMethodRef<H>,
-    ) -> CallResult<H> {
-        // SAFETY: as in `invoke_for` (invariant "thin body pointer"), for `call_class`.
-        unsafe { (self.call_class)(self.data, this, args, cx, method) }
+        // instantiated for that closure's type (both are set together, only in `body`, and
+        // copied together, only in `clone`).
+        unsafe { (self.call)(self.data, this, args, cx, called) }
     }
 }
 
@@ -212,7 +153,6 @@ impl<H: Host> Clone for Body<H> {
         }
         Body {
             call: self.call,
-            call_class: self.call_class,
             data: self.data,
             owner: self.owner.clone(),
         }
@@ -271,7 +211,6 @@ where
     let owner = Arc::new(f);
     Body {
         call: call_thin::<H, F>,
-        call_class: call_thin_class::<H, F>,
         data: Arc::as_ptr(&owner).cast::<()>(),
         owner,
     }

@@ -210,6 +210,9 @@ pub mod broken {
         ReserveAcrossHook,
         /// The cache never reports a hit, so every call asks the hook again.
         NeverHit,
+        /// A class method's `Called` word is made without its tag: a body run by
+        /// `call_virtual` cannot tell what was called.
+        CalledTagLost,
     }
 
     thread_local! {
