@@ -612,3 +612,84 @@ pub fn thin_body_owner() -> usize {
         },
     )
 }
+
+/// What a body learns its caller called (`dynacast::Call::method`, `class_method`): one
+/// word, the address of a `MethodRef` or of a `ClassMethodRef` with bit 0 set, read
+/// through a raw pointer in the body (invariant "called word"). Two actors call one
+/// object at once, one through an interface method (`Object::call`), one through a class
+/// method (`Object::call_virtual`), with their own handles, while the model thread drops
+/// every other handle; each body answers what it saw (1: the interface method `m0` and no
+/// class method; 2: the class method `v` and no interface method; 0: anything else), and
+/// each actor checks the answer for its own kind of call.
+///
+/// Reading a word as the wrong kind is ruled out by construction (the tag is set in
+/// `Called::class` and tested before every read); the must-fail variant `CalledTagLost`
+/// makes a class method's word without its tag, which the class-method actor sees.
+pub fn called_word() -> usize {
+    explore(
+        "called_word",
+        &[
+            "the interface call finished first",
+            "the class-method call finished first",
+        ],
+        |cov: &Coverage| {
+            let rt = dynacast::Runtime::<crate::fixtures::LoomHost>::new();
+            let i = rt
+                .interface("I")
+                .default_method("m0", 0, |call| {
+                    let seen = (
+                        call.method().map(|m| m.name()),
+                        call.class_method().is_some(),
+                    );
+                    Ok(u64::from(seen == (Some("m0"), false)))
+                })
+                .define()
+                .expect("I");
+            let class = rt
+                .class("C")
+                .implement(&i)
+                .virtual_method("v", 0, |call| {
+                    let seen = (
+                        call.class_method().map(|m| m.name()),
+                        call.method().is_some(),
+                    );
+                    Ok(if seen == (Some("v"), false) { 2 } else { 0 })
+                })
+                .define()
+                .expect("C");
+            let obj = rt.new_object(&class, ()).expect("object");
+            let m0 = i.method("m0").expect("m0");
+            let v = class.virtual_method("v").expect("v");
+            let done = Arc::new(AtomicUsize::new(0));
+            let through_interface = {
+                let (obj, done) = (obj.clone(), done.clone());
+                thread::spawn(move || {
+                    let seen = obj.call(&m0, &[], &mut Caller::default()).expect("m0 runs");
+                    (seen, done.fetch_add(1, Ordering::AcqRel))
+                })
+            };
+            let through_class = {
+                let (obj, done) = (obj.clone(), done.clone());
+                thread::spawn(move || {
+                    let seen = obj
+                        .call_virtual(&v, &[], &mut Caller::default())
+                        .expect("v runs");
+                    (seen, done.fetch_add(1, Ordering::AcqRel))
+                })
+            };
+            drop((rt, i, class, obj));
+            let (a, a_order) = through_interface.join().unwrap();
+            let (b, b_order) = through_class.join().unwrap();
+            assert_eq!(
+                a, 1,
+                "called_word: an interface method's body saw another call"
+            );
+            assert_eq!(b, 2, "called_word: a class method's body saw another call");
+            cov.saw(if a_order < b_order {
+                "the interface call finished first"
+            } else {
+                "the class-method call finished first"
+            });
+        },
+    )
+}

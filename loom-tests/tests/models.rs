@@ -67,3 +67,8 @@ fn call_site_pairs_types_with_their_targets() {
 fn thin_body_owner() {
     models::thin_body_owner();
 }
+
+#[test]
+fn called_word() {
+    models::called_word();
+}

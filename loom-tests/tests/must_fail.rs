@@ -110,3 +110,11 @@ fn no_writer_lock_breaks_growth() {
 fn leak_body_owner_breaks_thin_body_owner() {
     broken(Variant::LeakBodyOwner, models::thin_body_owner);
 }
+
+/// A class method's `Called` word made without its tag: its body no longer knows it was
+/// called as a class method.
+#[test]
+#[should_panic(expected = "called_word: a class method's body saw another call")]
+fn called_tag_lost_breaks_called_word() {
+    broken(Variant::CalledTagLost, models::called_word);
+}
