@@ -48,13 +48,15 @@ pub struct Call<'a, H: Host> {
 /// What the caller called, in one word: a body's thin entry point takes it in a register
 /// (an enum of the two references takes two words, and the second extra stack argument
 /// cost 5–15 % on every call path; a second entry point per kind cost about 0.1 of a
-/// direct call on the static or the virtual path: BENCHMARKS.md, "Call::class_method").
+/// direct call on the static or the virtual path: BENCHMARKS.md, "This session").
 ///
 /// The word is 0 (nothing), the address of a [`MethodRef`], or the address of a
 /// [`ClassMethodRef`] with bit 0 set. Invariant **called word**: a word is only made from a
 /// reference of the kind its tag says, by [`interface`](Self::interface) or
 /// [`class`](Self::class), and `'a` keeps that referent borrowed; both types hold an `Arc`,
-/// so their addresses are at least 8-aligned and bit 0 is free for the tag.
+/// so their addresses are at least 8-aligned and bit 0 is free for the tag. The address's
+/// provenance is exposed when the word is made and taken back when it is read (a `usize`
+/// keeps `Call` `Send` and `Sync` as before).
 pub(crate) struct Called<'a, H: Host> {
     word: usize,
     _refs: PhantomData<(&'a MethodRef<H>, &'a ClassMethodRef<H>)>,
@@ -81,7 +83,7 @@ impl<'a, H: Host> Called<'a, H> {
     #[inline(always)]
     pub(crate) fn interface(method: &'a MethodRef<H>) -> Self {
         Called {
-            word: std::ptr::from_ref(method) as usize,
+            word: std::ptr::from_ref(method).expose_provenance(),
             _refs: PhantomData,
         }
     }
@@ -94,7 +96,7 @@ impl<'a, H: Host> Called<'a, H> {
             return Self::NOTHING;
         }
         Called {
-            word: std::ptr::from_ref(method) as usize | CLASS_TAG,
+            word: std::ptr::from_ref(method).expose_provenance() | CLASS_TAG,
             _refs: PhantomData,
         }
     }
@@ -107,7 +109,7 @@ impl<'a, H: Host> Called<'a, H> {
         }
         // SAFETY: invariant "called word": a non-zero word without the tag was made by
         // `interface` from a `&'a MethodRef<H>`, which `'a` keeps alive.
-        Some(unsafe { &*(self.word as *const MethodRef<H>) })
+        Some(unsafe { &*std::ptr::with_exposed_provenance::<MethodRef<H>>(self.word) })
     }
 
     /// The class method, if that is what was called.
@@ -118,7 +120,9 @@ impl<'a, H: Host> Called<'a, H> {
         }
         // SAFETY: invariant "called word": a tagged word was made by `class` from a
         // `&'a ClassMethodRef<H>` (tag bit cleared here), which `'a` keeps alive.
-        Some(unsafe { &*((self.word & !CLASS_TAG) as *const ClassMethodRef<H>) })
+        Some(unsafe {
+            &*std::ptr::with_exposed_provenance::<ClassMethodRef<H>>(self.word & !CLASS_TAG)
+        })
     }
 }
 
