@@ -693,3 +693,83 @@ pub fn called_word() -> usize {
         },
     )
 }
+
+/// A hook that answers casts to one interface and carries a loom allocation tracker, so
+/// loom's leak check sees whether the hook outlived every handle.
+struct TrackedHook {
+    serves: u64,
+    _alive: loom::alloc::Track<()>,
+}
+
+impl dynacast::DynamicCastable<crate::fixtures::LoomHost> for TrackedHook {
+    fn is_interface_implemented(
+        &self,
+        _obj: &dynacast::Object<crate::fixtures::LoomHost>,
+        iface: &dynacast::InterfaceRef<crate::fixtures::LoomHost>,
+        _throw_if_not_implemented: bool,
+        _cx: &mut Caller,
+    ) -> Result<bool, dynacast::Error<crate::fixtures::ModelError>> {
+        Ok(iface.uid() == self.serves)
+    }
+}
+
+/// Thin hook pointers (`Hook` in `dynacast::hook`): a cast calls the class's hook through
+/// a raw pointer into the hook's own `Arc`, so every copy of a class's hook (a subclass
+/// without a hook of its own inherits a copy) must own one count of that `Arc`, and the
+/// hook must live exactly as long as the last copy. Two actors cast objects of a hooked
+/// class and of its subclass (the copy) while the model thread drops the runtime and
+/// every other handle right after spawning them; the hook carries a loom allocation
+/// tracker, so loom's leak check fails if a copy miscounted its ownership, and each actor
+/// checks the hook's answers (yes for the interface it serves, no for another).
+///
+/// As for bodies, use-after-free (a copy owning too little) is ruled out by construction:
+/// `data` and `owner` are set together in `Hook::new` and copied together in `clone`, and
+/// a cast borrows the class (so its hook) for the call.
+pub fn thin_hook_owner() -> usize {
+    explore(
+        "thin_hook_owner",
+        &[
+            "the class's own hook was called last",
+            "the subclass's copy was called last",
+        ],
+        |cov: &Coverage| {
+            let rt = dynacast::Runtime::<crate::fixtures::LoomHost>::new();
+            let j = rt.interface("J").define().expect("J");
+            let other = rt.interface("Other").define().expect("Other");
+            let hook = TrackedHook {
+                serves: j.uid(),
+                _alive: loom::alloc::Track::new(()),
+            };
+            let base = rt.class("Hooked").hook(hook).define().expect("Hooked");
+            let sub = rt.class("Sub").base(&base).define().expect("Sub");
+            let done = Arc::new(AtomicUsize::new(0));
+            let actors: Vec<_> = [&base, &sub]
+                .into_iter()
+                .map(|class| {
+                    let obj = rt.new_object(class, ()).expect("object");
+                    let (j, other, done) = (j.clone(), other.clone(), done.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let yes = obj.is_instance_of(&j, &mut cx).expect("asks the hook");
+                        let no = obj.is_instance_of(&other, &mut cx).expect("asks the hook");
+                        ((yes, no), done.fetch_add(1, Ordering::AcqRel))
+                    })
+                })
+                .collect();
+            drop((rt, j, other, base, sub));
+            let seen: Vec<_> = actors.into_iter().map(|a| a.join().unwrap()).collect();
+            for (answers, _) in &seen {
+                assert_eq!(
+                    *answers,
+                    (true, false),
+                    "thin_hook_owner: a hook gave a wrong answer"
+                );
+            }
+            cov.saw(if seen[0].1 > seen[1].1 {
+                "the class's own hook was called last"
+            } else {
+                "the subclass's copy was called last"
+            });
+        },
+    )
+}

@@ -72,3 +72,8 @@ fn thin_body_owner() {
 fn called_word() {
     models::called_word();
 }
+
+#[test]
+fn thin_hook_owner() {
+    models::thin_hook_owner();
+}

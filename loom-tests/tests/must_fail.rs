@@ -118,3 +118,11 @@ fn leak_body_owner_breaks_thin_body_owner() {
 fn called_tag_lost_breaks_called_word() {
     broken(Variant::CalledTagLost, models::called_word);
 }
+
+/// A copy of a class's hook that keeps one count of the hook's `Arc` too many: the hook
+/// outlives every handle and loom's leak check reports it.
+#[test]
+#[should_panic(expected = "Allocation leaked")]
+fn leak_hook_owner_breaks_thin_hook_owner() {
+    broken(Variant::LeakHookOwner, models::thin_hook_owner);
+}
