@@ -1,8 +1,10 @@
 //! What a method body receives: one [`Call`] with the object, the arguments, the
 //! caller's context and what was called ([`StaticCall`] for a static member's body).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::class::ClassMethodRef;
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::{InterfaceRef, MethodRef};
@@ -10,7 +12,8 @@ use crate::object::Object;
 use crate::runtime::Runtime;
 
 /// One call of a method body: the object it runs on, its arguments, the caller's context
-/// and the method that was called.
+/// and the method that was called (an interface method, [`method`](Self::method), or a
+/// class's virtual method, [`class_method`](Self::class_method)).
 ///
 /// A body takes a single `Call`, so a closure passed to a builder needs no annotations:
 /// the builder fixes the host, and every accessor has a concrete type. A body reaches
@@ -39,7 +42,88 @@ pub struct Call<'a, H: Host> {
     this: &'a Object<H>,
     args: &'a [H::Value],
     cx: &'a mut H::Context,
-    method: Option<&'a MethodRef<H>>,
+    called: Called<'a, H>,
+}
+
+/// What the caller called, in one word: a body's thin entry point takes it in a register
+/// (an enum of the two references takes two words, and the second extra stack argument
+/// cost 5–15 % on every call path; a second entry point per kind cost about 0.1 of a
+/// direct call on the static or the virtual path: BENCHMARKS.md, "This session").
+///
+/// The word is 0 (nothing), the address of a [`MethodRef`], or the address of a
+/// [`ClassMethodRef`] with bit 0 set. Invariant **called word**: a word is only made from a
+/// reference of the kind its tag says, by [`interface`](Self::interface) or
+/// [`class`](Self::class), and `'a` keeps that referent borrowed; both types hold an `Arc`,
+/// so their addresses are at least 8-aligned and bit 0 is free for the tag. The address's
+/// provenance is exposed when the word is made and taken back when it is read (a `usize`
+/// keeps `Call` `Send` and `Sync` as before).
+pub(crate) struct Called<'a, H: Host> {
+    word: usize,
+    _refs: PhantomData<(&'a MethodRef<H>, &'a ClassMethodRef<H>)>,
+}
+
+impl<H: Host> Clone for Called<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H: Host> Copy for Called<'_, H> {}
+
+/// Bit 0 of a `Called` word: the address is a `ClassMethodRef`'s.
+const CLASS_TAG: usize = 1;
+
+impl<'a, H: Host> Called<'a, H> {
+    /// A body run directly ([`Body::call`](crate::Body::call)).
+    pub(crate) const NOTHING: Self = Called {
+        word: 0,
+        _refs: PhantomData,
+    };
+
+    /// An interface method ([`Object::call`], a call site, a call by name).
+    #[inline(always)]
+    pub(crate) fn interface(method: &'a MethodRef<H>) -> Self {
+        Called {
+            word: std::ptr::from_ref(method).expose_provenance(),
+            _refs: PhantomData,
+        }
+    }
+
+    /// A class's virtual method ([`Object::call_virtual`]).
+    #[inline(always)]
+    pub(crate) fn class(method: &'a ClassMethodRef<H>) -> Self {
+        #[cfg(dynacast_broken)]
+        if crate::sync::broken::is(crate::sync::broken::Variant::CalledTagLost) {
+            return Self::NOTHING;
+        }
+        Called {
+            word: std::ptr::from_ref(method).expose_provenance() | CLASS_TAG,
+            _refs: PhantomData,
+        }
+    }
+
+    /// The interface method, if that is what was called.
+    #[inline]
+    pub(crate) fn method(self) -> Option<&'a MethodRef<H>> {
+        if self.word == 0 || self.word & CLASS_TAG != 0 {
+            return None;
+        }
+        // SAFETY: invariant "called word": a non-zero word without the tag was made by
+        // `interface` from a `&'a MethodRef<H>`, which `'a` keeps alive.
+        Some(unsafe { &*std::ptr::with_exposed_provenance::<MethodRef<H>>(self.word) })
+    }
+
+    /// The class method, if that is what was called.
+    #[inline]
+    pub(crate) fn class_method(self) -> Option<&'a ClassMethodRef<H>> {
+        if self.word & CLASS_TAG == 0 {
+            return None;
+        }
+        // SAFETY: invariant "called word": a tagged word was made by `class` from a
+        // `&'a ClassMethodRef<H>` (tag bit cleared here), which `'a` keeps alive.
+        Some(unsafe {
+            &*std::ptr::with_exposed_provenance::<ClassMethodRef<H>>(self.word & !CLASS_TAG)
+        })
+    }
 }
 
 impl<'a, H: Host> Call<'a, H> {
@@ -48,22 +132,27 @@ impl<'a, H: Host> Call<'a, H> {
     ///
     /// [`Body`]: crate::Body
     pub fn new(this: &'a Object<H>, args: &'a [H::Value], cx: &'a mut H::Context) -> Self {
-        Self::with_method(this, args, cx, None)
+        Self::with_called(this, args, cx, Called::NOTHING)
     }
 
     #[inline(always)]
-    pub(crate) fn with_method(
+    pub(crate) fn with_called(
         this: &'a Object<H>,
         args: &'a [H::Value],
         cx: &'a mut H::Context,
-        method: Option<&'a MethodRef<H>>,
+        called: Called<'a, H>,
     ) -> Self {
         Call {
             this,
             args,
             cx,
-            method,
+            called,
         }
+    }
+
+    /// What the caller called (for passing a call on to another body).
+    pub(crate) fn called(&self) -> Called<'a, H> {
+        self.called
     }
 
     /// The object the method runs on (always the original object, never a proxy).
@@ -94,12 +183,21 @@ impl<'a, H: Host> Call<'a, H> {
 
     /// The interface method the caller called, when the call went through one
     /// ([`Object::call`], a call site, [`Object::call_by_name`] resolving to an interface
-    /// method); `None` for [`Object::call_virtual`] (a class method body knows its class
-    /// method already) and a [`Body`](crate::Body) run directly. For a default body reached
-    /// through a hook this is the *requested* method; the body itself belongs to the
-    /// implementation interface the hook returned.
+    /// method); `None` for [`Object::call_virtual`] (see
+    /// [`class_method`](Self::class_method)) and a [`Body`](crate::Body) run directly. For a
+    /// default body reached through a hook this is the *requested* method; the body itself
+    /// belongs to the implementation interface the hook returned.
     pub fn method(&self) -> Option<&'a MethodRef<H>> {
-        self.method
+        self.called.method()
+    }
+
+    /// The class's virtual method the caller called with [`Object::call_virtual`] (or
+    /// [`Object::call_by_name`] resolving to one), as the caller named it: for an override
+    /// running on a subclass's object this is the method of the class the caller looked
+    /// it up on. `None` for calls through an interface (see [`method`](Self::method)) and
+    /// a [`Body`](crate::Body) run directly.
+    pub fn class_method(&self) -> Option<&'a ClassMethodRef<H>> {
+        self.called.class_method()
     }
 
     /// The interface of [`method`](Self::method).
@@ -120,8 +218,11 @@ impl<'a, H: Host> Call<'a, H> {
     }
 
     fn method_name(&self) -> Arc<str> {
-        match self.method {
-            Some(m) => qualified_name(m),
+        if let Some(m) = self.called.method() {
+            return qualified_name(m);
+        }
+        match self.called.class_method() {
+            Some(m) => Arc::from(format!("{}.{}", m.class().name(), m.name())),
             None => Arc::from(format!("a method body of '{}'", self.this.class().name())),
         }
     }

@@ -41,6 +41,7 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::call::Called;
 use crate::class::ClassData;
 use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
@@ -147,7 +148,9 @@ impl<H: Host> CallSite<H> {
         if args.len() == self.virtual_arity {
             if let Some(entry) = self.entries[0].get() {
                 if entry.serves(obj) {
-                    return entry.body.invoke_for(obj, args, cx, Some(&self.method));
+                    return entry
+                        .body
+                        .invoke_for(obj, args, cx, Called::interface(&self.method));
                 }
             }
         }
@@ -171,7 +174,9 @@ impl<H: Host> CallSite<H> {
         for cell in &self.entries {
             match cell.get() {
                 Some(entry) if entry.class_addr == class && entry.epoch == reload_epoch() => {
-                    return entry.body.invoke_for(obj, args, cx, Some(&self.method))
+                    return entry
+                        .body
+                        .invoke_for(obj, args, cx, Called::interface(&self.method))
                 }
                 Some(_) => {}
                 None => break,
@@ -196,7 +201,7 @@ impl<H: Host> CallSite<H> {
                 self.remember(obj, body, epoch);
             }
         }
-        target.invoke_for(obj, args, cx, Some(&self.method))
+        target.invoke_for(obj, args, cx, Called::interface(&self.method))
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this

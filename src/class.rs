@@ -15,7 +15,7 @@ use crate::call::Call;
 use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::{Error, InvalidOperation};
-use crate::hook::DynamicCastable;
+use crate::hook::{DynamicCastable, Hook};
 use crate::host::{Body, CallResult, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
 use crate::reload::Grace;
@@ -155,7 +155,7 @@ pub(crate) struct ClassData<H: Host> {
     /// stored inline, so a static call through it reads the body two dependent loads
     /// from the class instead of three; others go through `interface_index`.
     primary_interface: PrimaryInterface<H>,
-    pub(crate) hook: Option<Arc<dyn DynamicCastable<H>>>,
+    pub(crate) hook: Option<Hook<H>>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
@@ -589,7 +589,7 @@ pub struct ClassBuilder<H: Host> {
     overrides: Vec<(Arc<str>, Body<H>)>,
     interfaces: Vec<TypeExpr<H>>,
     maps: Vec<MapEntry<H>>,
-    hook: Option<Arc<dyn DynamicCastable<H>>>,
+    hook: Option<Hook<H>>,
     redefine: bool,
     take_over: Option<ClassRef<H>>,
 }
@@ -722,13 +722,13 @@ impl<H: Host> ClassBuilder<H> {
 
     /// Gives the class a dynamic-castable hook (inherited by subclasses, which may replace it).
     pub fn hook(mut self, hook: impl DynamicCastable<H>) -> Self {
-        self.hook = Some(Arc::new(hook));
+        self.hook = Some(Hook::new(hook));
         self
     }
 
     /// Gives the class a hook shared with other classes.
     pub fn shared_hook(mut self, hook: Arc<dyn DynamicCastable<H>>) -> Self {
-        self.hook = Some(hook);
+        self.hook = Some(Hook::shared(hook));
         self
     }
 

@@ -3,7 +3,7 @@
 
 use std::ops::Deref;
 
-use crate::call::StaticCall;
+use crate::call::{Called, StaticCall};
 use crate::cast::foreign_type;
 use crate::class::{ClassData, ClassMethodRef, SlotImpl};
 use crate::default_methods::{
@@ -73,15 +73,17 @@ impl<H: Host> Object<H> {
             // below miss and `call_beyond_static` follows the object's new class.
             let class = self.own_class_data();
             if let Some(body) = class.static_body(method.key) {
-                return body.invoke_for(self, args, cx, Some(method));
+                return body.invoke_for(self, args, cx, Called::interface(method));
             }
             // A hooked class's usual case: the resolution in its home slot of the per-type
             // cache (D1). A hit implies the metadata does not implement the interface
             // (C1): only resolutions of interfaces it did not answer are ever published,
             // and a class's metadata never changes.
             if let Some(cache) = &class.dispatch_cache {
-                if let Some(hit) = cache.get_at_home(method.key) {
-                    return hit.body.invoke_for(self, args, cx, Some(method));
+                if let Some(hit) = cache.get_at_home(method.key, method.key_hash) {
+                    return hit
+                        .body
+                        .invoke_for(self, args, cx, Called::interface(method));
                 }
             }
             return self.call_beyond_static(method, args, cx);
@@ -108,11 +110,13 @@ impl<H: Host> Object<H> {
         // a hit implies the metadata does not implement the interface (see above).
         if let Some(cache) = &self.class_data().dispatch_cache {
             if let Some(hit) = cache.get(method.key) {
-                return hit.body.invoke_for(self, args, cx, Some(method));
+                return hit
+                    .body
+                    .invoke_for(self, args, cx, Called::interface(method));
             }
         }
         let target = self.resolve_target(method, cx)?;
-        target.invoke_for(self, args, cx, Some(method))
+        target.invoke_for(self, args, cx, Called::interface(method))
     }
 
     /// Non-virtual members and argument-count errors.
@@ -128,9 +132,9 @@ impl<H: Host> Object<H> {
         match &method.decl().kind {
             MemberKind::Virtual(_) => {
                 let target = self.resolve_target(method, cx)?;
-                target.invoke_for(self, args, cx, Some(method))
+                target.invoke_for(self, args, cx, Called::interface(method))
             }
-            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Some(method)),
+            MemberKind::Helper(body) => body.invoke_for(self, args, cx, Called::interface(method)),
             MemberKind::Static(body) => body(StaticCall::new(method, args, cx)),
         }
     }
@@ -173,7 +177,7 @@ impl<H: Host> Object<H> {
         if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
             if let Some(slot) = class.vtable.get(method.slot) {
                 if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
-                    return body.invoke_for(self, args, cx, None);
+                    return body.invoke_for(self, args, cx, Called::class(method));
                 }
             }
         }
@@ -208,7 +212,7 @@ impl<H: Host> Object<H> {
             });
         }
         match &slot.body {
-            Some(body) => body.invoke_for(self, args, cx, None),
+            Some(body) => body.invoke_for(self, args, cx, Called::class(method)),
             // Only abstract classes have abstract slots, and they have no instances.
             None => Err(Error::EntryPointNotFound {
                 type_name: class.name.clone(),

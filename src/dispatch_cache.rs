@@ -176,6 +176,14 @@ fn slot_release() -> Ordering {
 /// The low address bits of a slot array that hold its log2 size in `current`.
 const TAG_BITS: usize = 63;
 
+/// Fibonacci hashing of a key: keys are small sequential ids, which the multiply spreads
+/// evenly; a table of 2^n slots takes the top n bits as the home slot.
+#[inline(always)]
+pub(crate) fn key_hash(key: MethodKey) -> u64 {
+    let mixed = key.iface ^ (u64::from(key.slot) << 40);
+    mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// A published table, borrowed: its slots (a power of two of them).
 struct Table<'a, H: Host> {
     slots: &'a [Slot<H>],
@@ -191,22 +199,27 @@ impl<H: Host> Clone for Table<'_, H> {
 impl<H: Host> Copy for Table<'_, H> {}
 
 impl<'a, H: Host> Table<'a, H> {
-    /// Fibonacci hashing: keys are small sequential ids, which the multiply spreads evenly;
-    /// the top `log2` bits pick the home slot.
+    /// The home slot of `key`: the top `log2` bits of its [`key_hash`].
     #[inline(always)]
     fn home(self, key: MethodKey) -> usize {
-        let mixed = key.iface ^ (u64::from(key.slot) << 40);
-        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.log2)) as usize
+        self.home_of(key_hash(key))
+    }
+
+    /// The home slot of a key whose [`key_hash`] is `hash`.
+    #[inline(always)]
+    fn home_of(self, hash: u64) -> usize {
+        (hash >> (64 - self.log2)) as usize
     }
 
     fn mask(self) -> usize {
         self.slots.len() - 1
     }
 
-    /// `key`'s entry if it sits in its home slot (the usual case at a load factor of 1/2).
+    /// `key`'s entry if it sits in its home slot (the usual case at a load factor of 1/2);
+    /// `hash` is `key_hash(key)`.
     #[inline(always)]
-    fn find_at_home(self, key: MethodKey) -> Option<&'a Resolved<H>> {
-        let (iface, entry) = self.slots.get(self.home(key))?.get()?;
+    fn find_at_home(self, key: MethodKey, hash: u64) -> Option<&'a Resolved<H>> {
+        let (iface, entry) = self.slots.get(self.home_of(hash))?.get()?;
         (iface == key.iface && entry.slot == key.slot).then_some(&entry.resolved)
     }
 
@@ -441,13 +454,15 @@ impl<H: Host> DispatchCache<H> {
 
     /// The fast path of [`get`](Self::get), inlined into `Object::call`: the cached
     /// resolution of `key` if it sits in its home slot. `None` says nothing: ask `get`.
+    /// `hash` is [`key_hash`]`(key)`, which `MethodRef` computes once (the multiply off
+    /// the call path).
     #[inline(always)]
-    pub(crate) fn get_at_home(&self, key: MethodKey) -> Option<&Resolved<H>> {
+    pub(crate) fn get_at_home(&self, key: MethodKey, hash: u64) -> Option<&Resolved<H>> {
         #[cfg(dynacast_broken)]
         if broken::is(Variant::NeverHit) || broken::is(Variant::ReserveAcrossHook) {
             return None;
         }
-        self.table()?.find_at_home(key)
+        self.table()?.find_at_home(key, hash)
     }
 
     /// The cached resolution of `key`, if any. Lock-free and allocation-free.

@@ -33,6 +33,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
@@ -110,6 +111,127 @@ pub trait DynamicCastable<H: Host>: Send + Sync + 'static {
     ) -> Result<Option<TypeRef<H>>, Error<H::Error>> {
         let _ = (obj, iface, cx);
         Ok(None)
+    }
+}
+
+/// A class's hook as the engine holds it: the shared trait object, plus a *thin* entry
+/// point for [`is_interface_implemented`](DynamicCastable::is_interface_implemented)
+/// (asked on every cast the metadata does not answer): a function pointer monomorphized
+/// for the hook's type and the hook's address, as [`Body`](crate::Body) keeps for bodies.
+/// A cast then calls it without reading the `Arc<dyn>`'s vtable for the hook's alignment
+/// and working out its offset in the allocation. A hook given as an `Arc<dyn>`
+/// ([`ClassBuilder::shared_hook`](crate::ClassBuilder::shared_hook)) has no known type,
+/// and is called through the trait object.
+///
+/// Invariant **thin hook pointer**: `data` points at the hook inside `owner`'s allocation,
+/// `thin` was instantiated for its type, and both are set together (only in `new`) and
+/// copied together with `owner` (only in `clone`), so every copy owns the hook it reads.
+pub(crate) struct Hook<H: Host> {
+    thin: Option<(IsImplementedThin<H>, *const ())>,
+    owner: Arc<dyn DynamicCastable<H>>,
+}
+
+/// The thin entry point of `is_interface_implemented`: `data` is the hook's address.
+type IsImplementedThin<H> = unsafe fn(
+    *const (),
+    &Object<H>,
+    &InterfaceRef<H>,
+    bool,
+    &mut <H as Host>::Context,
+) -> Result<bool, Error<<H as Host>::Error>>;
+
+/// The thin entry point for a hook of type `T`.
+///
+/// # Safety
+///
+/// `data` must point to a live `T` (the hook a [`Hook`] owns through its `Arc`).
+unsafe fn is_implemented_thin<H: Host, T: DynamicCastable<H>>(
+    data: *const (),
+    obj: &Object<H>,
+    iface: &InterfaceRef<H>,
+    throw_if_not_implemented: bool,
+    cx: &mut H::Context,
+) -> Result<bool, Error<H::Error>> {
+    // SAFETY: invariant "thin hook pointer": the caller passes `Hook::thin`'s `data`,
+    // which points at the `T` that the `Hook`'s `owner` keeps alive while it is borrowed.
+    let hook = unsafe { &*data.cast::<T>() };
+    hook.is_interface_implemented(obj, iface, throw_if_not_implemented, cx)
+}
+
+// SAFETY: `data` only points at the hook `owner` holds, which is `Send + Sync`
+// (`DynamicCastable` requires both); the function pointer is plain code.
+unsafe impl<H: Host> Send for Hook<H> {}
+// SAFETY: see `Send` above: `&Hook` gives access to `&T` only, and `T: Sync`.
+unsafe impl<H: Host> Sync for Hook<H> {}
+
+impl<H: Host> Hook<H> {
+    /// A hook of a known type: calls get the thin entry point.
+    pub(crate) fn new<T: DynamicCastable<H>>(hook: T) -> Self {
+        let owner = Arc::new(hook);
+        let data = Arc::as_ptr(&owner).cast::<()>();
+        Hook {
+            thin: Some((is_implemented_thin::<H, T>, data)),
+            owner,
+        }
+    }
+
+    /// A hook shared as a trait object: calls go through the trait object.
+    pub(crate) fn shared(hook: Arc<dyn DynamicCastable<H>>) -> Self {
+        Hook {
+            thin: None,
+            owner: hook,
+        }
+    }
+
+    /// Whether `self` and `other` are copies of one hook (live reload's "same definition").
+    pub(crate) fn same_as(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.owner), Arc::as_ptr(&other.owner))
+    }
+
+    /// [`DynamicCastable::is_interface_implemented`], through the thin entry point when
+    /// there is one.
+    #[inline(always)]
+    pub(crate) fn is_interface_implemented(
+        &self,
+        obj: &Object<H>,
+        iface: &InterfaceRef<H>,
+        throw_if_not_implemented: bool,
+        cx: &mut H::Context,
+    ) -> Result<bool, Error<H::Error>> {
+        match self.thin {
+            // SAFETY: invariant "thin hook pointer" (see the type's docs): `data` points
+            // at the hook `self.owner` keeps alive while `self` is borrowed.
+            Some((thin, data)) => unsafe { thin(data, obj, iface, throw_if_not_implemented, cx) },
+            None => self
+                .owner
+                .is_interface_implemented(obj, iface, throw_if_not_implemented, cx),
+        }
+    }
+
+    /// [`DynamicCastable::get_interface_implementation`] (asked once per class and method:
+    /// through the trait object).
+    pub(crate) fn get_interface_implementation(
+        &self,
+        obj: &Object<H>,
+        iface: &InterfaceRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Option<TypeRef<H>>, Error<H::Error>> {
+        self.owner.get_interface_implementation(obj, iface, cx)
+    }
+}
+
+impl<H: Host> Clone for Hook<H> {
+    fn clone(&self) -> Self {
+        // Every copy owns the hook its thin pointer reads (broken variant `LeakHookOwner`:
+        // a copy that miscounts it).
+        #[cfg(dynacast_broken)]
+        if crate::sync::broken::is(crate::sync::broken::Variant::LeakHookOwner) {
+            std::mem::forget(self.owner.clone());
+        }
+        Hook {
+            thin: self.thin,
+            owner: self.owner.clone(),
+        }
     }
 }
 

@@ -9,9 +9,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::call::{Call, StaticCall};
+use crate::call::{Call, Called, StaticCall};
 use crate::error::Error;
-use crate::interface::MethodRef;
 use crate::object::Object;
 
 /// The types an embedder plugs into the engine.
@@ -65,15 +64,16 @@ pub struct Body<H: Host> {
 
 /// A body's monomorphized entry point: `data` is the closure's address.
 ///
-/// The call's parts travel as separate arguments (all in registers), not as one [`Call`]:
-/// a `Call` built by the caller goes through memory, which cost 30–45 % on the static,
-/// virtual and call-site paths. `call_thin` assembles it, where the closure is inlined.
+/// The call's parts travel as separate arguments (all but the last in registers), not as
+/// one [`Call`]: a `Call` built by the caller goes through memory, which cost 30–45 % on
+/// the static, virtual and call-site paths. `call_thin` assembles it, where the closure is
+/// inlined. What was called is one word ([`Called`]).
 type ThinCall<H> = for<'a> unsafe fn(
     *const (),
     &'a Object<H>,
     &'a [<H as Host>::Value],
     &'a mut <H as Host>::Context,
-    Option<&'a MethodRef<H>>,
+    Called<'a, H>,
 ) -> CallResult<H>;
 
 /// The entry point of a body whose closure has type `F`.
@@ -86,7 +86,7 @@ unsafe fn call_thin<'a, H, F>(
     this: &'a Object<H>,
     args: &'a [H::Value],
     cx: &'a mut H::Context,
-    method: Option<&'a MethodRef<H>>,
+    called: Called<'a, H>,
 ) -> CallResult<H>
 where
     H: Host,
@@ -96,7 +96,7 @@ where
     // "thin body pointer": `Body::data` always points into `Body::owner`'s allocation,
     // which the `Body` keeps alive while it is borrowed for the call).
     let f = unsafe { &*data.cast::<F>() };
-    f(Call::with_method(this, args, cx, method))
+    f(Call::with_called(this, args, cx, called))
 }
 
 // SAFETY: `data` only ever points at the closure `owner` holds, which is `Send + Sync`
@@ -110,15 +110,15 @@ impl<H: Host> Body<H> {
     /// Calls the body on `this` (for a body obtained from
     /// [`Object::resolve`](crate::Object::resolve)): [`Call::method`] is `None` in it.
     pub fn call(&self, this: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
-        self.invoke_for(this, args, cx, None)
+        self.invoke_for(this, args, cx, Called::NOTHING)
     }
 
     /// Runs the body with a prepared [`Call`] (a binding passing a call on to a shared
-    /// body): the body sees the same method.
+    /// body): the body sees the same method or class method.
     pub fn invoke(&self, call: Call<'_, H>) -> CallResult<H> {
-        let method = call.method();
+        let called = call.called();
         let (this, args, cx) = call.into_parts();
-        self.invoke_for(this, args, cx, method)
+        self.invoke_for(this, args, cx, called)
     }
 
     /// Runs the body: the engine's hot paths use this (one indirect call through the thin
@@ -129,13 +129,13 @@ impl<H: Host> Body<H> {
         this: &Object<H>,
         args: &[H::Value],
         cx: &mut H::Context,
-        method: Option<&MethodRef<H>>,
+        called: Called<'_, H>,
     ) -> CallResult<H> {
         // SAFETY: invariant "thin body pointer": `self.data` points at the closure that
         // `self.owner` keeps alive for as long as `self` is borrowed, and `self.call` was
         // instantiated for that closure's type (both are set together, only in `body`, and
         // copied together, only in `clone`).
-        unsafe { (self.call)(self.data, this, args, cx, method) }
+        unsafe { (self.call)(self.data, this, args, cx, called) }
     }
 }
 

@@ -343,6 +343,9 @@ pub struct MethodRef<H: Host> {
     /// re-check the kind, so the sentinel only ever costs a detour, never a wrong call.)
     arity: usize,
     pub(crate) virtual_arity: usize,
+    /// `key`'s hash in the per-type dispatch cache, computed once here so a cached
+    /// dispatch finds its home slot with a shift (no multiply on the call path).
+    pub(crate) key_hash: u64,
 }
 
 impl<H: Host> Clone for MethodRef<H> {
@@ -352,6 +355,7 @@ impl<H: Host> Clone for MethodRef<H> {
             key: self.key,
             arity: self.arity,
             virtual_arity: self.virtual_arity,
+            key_hash: self.key_hash,
         }
     }
 }
@@ -385,6 +389,7 @@ impl<H: Host> MethodRef<H> {
             key,
             arity,
             virtual_arity,
+            key_hash: crate::dispatch_cache::key_hash(key),
         }
     }
 
@@ -1149,9 +1154,9 @@ impl<H: Host> InterfaceBuilder<H> {
             self.redefine,
             |runtime| {
                 let weak_runtime = self.rt.downgrade();
-                let data = self
-                    .template
-                    .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
+                let data =
+                    self.template
+                        .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
                 let iface = InterfaceRef(Arc::new(data));
                 Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
             },

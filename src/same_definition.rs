@@ -86,9 +86,7 @@ fn same_slot<H: Host>(a: &SlotImpl<H>, b: &SlotImpl<H>) -> bool {
 pub(crate) fn same_class<H: Host>(a: &ClassData<H>, b: &ClassData<H>) -> bool {
     let same_hook = match (&a.hook, &b.hook) {
         (None, None) => true,
-        (Some(x), Some(y)) => {
-            std::ptr::addr_eq(std::sync::Arc::as_ptr(x), std::sync::Arc::as_ptr(y))
-        }
+        (Some(x), Some(y)) => x.same_as(y),
         _ => false,
     };
     a.runtime == b.runtime

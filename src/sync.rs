@@ -213,6 +213,12 @@ pub mod broken {
         /// A flush frees the table it retires at once, without waiting for the grace
         /// period of the readers that may still be inside it.
         FreeWithoutGrace,
+        /// A class method's `Called` word is made without its tag: a body run by
+        /// `call_virtual` cannot tell what was called.
+        CalledTagLost,
+        /// Cloning a class's hook leaks one count of the `Arc` its thin entry point reads
+        /// through (the hook then outlives every handle).
+        LeakHookOwner,
     }
 
     thread_local! {

@@ -221,3 +221,124 @@ fn a_static_factory_reaches_its_member_and_runtime_without_capturing_them() -> R
     assert_eq!(Arc::strong_count(&alive), 1);
     Ok(())
 }
+
+/// Under `call_virtual` a body learns the class method called (as the caller named it:
+/// the base's, for an override running on a subclass), and no interface method.
+#[test]
+fn a_class_method_body_reads_its_class_method() -> Result<(), DynError> {
+    use dynacast::{body, Call};
+    let cx = &mut ();
+    let describe = |call: &Call<'_, DynHost>| {
+        let class_method = call.class_method().map_or("none".to_owned(), |m| {
+            format!("{}.{}/{}", m.class().name(), m.name(), m.arity())
+        });
+        let method = call.method().map_or("none", |m| m.name());
+        format!(
+            "{class_method} method={method} on {}",
+            call.this().class().name()
+        )
+    };
+    // A shared body passes the call on with `Body::invoke`: it sees the same class method.
+    let shared =
+        body::<DynHost, _>(move |call| Ok(Value::from(format!("shared {}", describe(&call)))));
+    let rt = Runtime::<DynHost>::new();
+    let shape = rt
+        .class("Shape")
+        .virtual_method("area", 1, move |call| Ok(Value::from(describe(&call))))
+        .virtual_method("name", 0, move |call| shared.invoke(call))
+        .virtual_method("second", 1, |call| Ok(call.arg(1)?.clone()))
+        .define()?;
+    let square = rt
+        .class("Square")
+        .base(&shape)
+        .override_method("area", move |call| {
+            Ok(Value::from(format!("override {}", describe(&call))))
+        })
+        .define()?;
+    let area = shape.virtual_method("area")?;
+    let one = [Value::Int(1)];
+    let shape_obj = rt.new_object(&shape, Value::Nil)?;
+    let square_obj = rt.new_object(&square, Value::Nil)?;
+    assert_eq!(
+        shape_obj.call_virtual(&area, &one, cx)?,
+        Value::from("Shape.area/1 method=none on Shape")
+    );
+    assert_eq!(
+        square_obj.call_virtual(&area, &one, cx)?,
+        Value::from("override Shape.area/1 method=none on Square")
+    );
+    assert_eq!(
+        square_obj.call_virtual(&square.virtual_method("area")?, &one, cx)?,
+        Value::from("override Square.area/1 method=none on Square")
+    );
+    assert_eq!(
+        square_obj.call_by_name("name", &[], cx)?,
+        Value::from("shared Square.name/0 method=none on Square")
+    );
+    // A body run directly knows neither.
+    let resolved = rt
+        .interface("IArea")
+        .default_method("area", 1, move |call| Ok(Value::from(describe(&call))))
+        .define()?;
+    let with_iface = rt.class("WithArea").implement(&resolved).define()?;
+    let obj = rt.new_object(&with_iface, Value::Nil)?;
+    let method = resolved.method("area")?;
+    assert_eq!(
+        obj.call(&method, &one, cx)?,
+        Value::from("none method=area on WithArea")
+    );
+    let body = obj.resolve(&method, cx)?;
+    assert_eq!(
+        body.call(&obj, &one, cx)?,
+        Value::from("none method=none on WithArea")
+    );
+    // A missing argument names the class method.
+    let err = square_obj
+        .call_virtual(&shape.virtual_method("second")?, &one, cx)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "'Shape.second' asked for argument 1 but was called with 1 argument(s): declare the arity the body reads."
+    );
+    Ok(())
+}
+
+/// A body called through a call site sees the site's method on every path of the site:
+/// the miss that fills an entry, the first entry's hit, a later entry's hit, and a
+/// megamorphic call.
+#[test]
+fn a_call_site_passes_its_method_to_the_body() -> Result<(), DynError> {
+    use dynacast::{CallSite, CallSiteState, CALL_SITE_ENTRIES};
+    let cx = &mut ();
+    let rt = Runtime::<DynHost>::new();
+    let shape = rt
+        .interface("IShape")
+        .default_method("describe", 0, |call| {
+            let method = call.method().map_or("none", |m| m.name());
+            let iface = call.interface().map_or("none", |i| i.name());
+            let class_method = call.class_method().map_or("none", |m| m.name());
+            Ok(Value::from(format!(
+                "{iface}.{method} class_method={class_method} on {}",
+                call.this().class().name()
+            )))
+        })
+        .define()?;
+    let site = CallSite::new(shape.method("describe")?);
+    let objects = (0..=CALL_SITE_ENTRIES)
+        .map(|n| {
+            let class = rt.class(&format!("C{n}")).implement(&shape).define()?;
+            rt.new_object(&class, Value::Nil)
+        })
+        .collect::<Result<Vec<_>, DynError>>()?;
+    for round in 0..2 {
+        for (n, obj) in objects.iter().enumerate() {
+            assert_eq!(
+                site.call(obj, &[], cx)?,
+                Value::from(format!("IShape.describe class_method=none on C{n}")),
+                "round {round}, class {n}"
+            );
+        }
+    }
+    assert_eq!(site.state(), CallSiteState::Megamorphic);
+    Ok(())
+}

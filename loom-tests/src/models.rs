@@ -612,3 +612,164 @@ pub fn thin_body_owner() -> usize {
         },
     )
 }
+
+/// What a body learns its caller called (`dynacast::Call::method`, `class_method`): one
+/// word, the address of a `MethodRef` or of a `ClassMethodRef` with bit 0 set, read
+/// through a raw pointer in the body (invariant "called word"). Two actors call one
+/// object at once, one through an interface method (`Object::call`), one through a class
+/// method (`Object::call_virtual`), with their own handles, while the model thread drops
+/// every other handle; each body answers what it saw (1: the interface method `m0` and no
+/// class method; 2: the class method `v` and no interface method; 0: anything else), and
+/// each actor checks the answer for its own kind of call.
+///
+/// Reading a word as the wrong kind is ruled out by construction (the tag is set in
+/// `Called::class` and tested before every read); the must-fail variant `CalledTagLost`
+/// makes a class method's word without its tag, which the class-method actor sees.
+pub fn called_word() -> usize {
+    explore(
+        "called_word",
+        &[
+            "the interface call finished first",
+            "the class-method call finished first",
+        ],
+        |cov: &Coverage| {
+            let rt = dynacast::Runtime::<crate::fixtures::LoomHost>::new();
+            let i = rt
+                .interface("I")
+                .default_method("m0", 0, |call| {
+                    let seen = (
+                        call.method().map(|m| m.name()),
+                        call.class_method().is_some(),
+                    );
+                    Ok(u64::from(seen == (Some("m0"), false)))
+                })
+                .define()
+                .expect("I");
+            let class = rt
+                .class("C")
+                .implement(&i)
+                .virtual_method("v", 0, |call| {
+                    let seen = (
+                        call.class_method().map(|m| m.name()),
+                        call.method().is_some(),
+                    );
+                    Ok(if seen == (Some("v"), false) { 2 } else { 0 })
+                })
+                .define()
+                .expect("C");
+            let obj = rt.new_object(&class, ()).expect("object");
+            let m0 = i.method("m0").expect("m0");
+            let v = class.virtual_method("v").expect("v");
+            let done = Arc::new(AtomicUsize::new(0));
+            let through_interface = {
+                let (obj, done) = (obj.clone(), done.clone());
+                thread::spawn(move || {
+                    let seen = obj.call(&m0, &[], &mut Caller::default()).expect("m0 runs");
+                    (seen, done.fetch_add(1, Ordering::AcqRel))
+                })
+            };
+            let through_class = {
+                let (obj, done) = (obj.clone(), done.clone());
+                thread::spawn(move || {
+                    let seen = obj
+                        .call_virtual(&v, &[], &mut Caller::default())
+                        .expect("v runs");
+                    (seen, done.fetch_add(1, Ordering::AcqRel))
+                })
+            };
+            drop((rt, i, class, obj));
+            let (a, a_order) = through_interface.join().unwrap();
+            let (b, b_order) = through_class.join().unwrap();
+            assert_eq!(
+                a, 1,
+                "called_word: an interface method's body saw another call"
+            );
+            assert_eq!(b, 2, "called_word: a class method's body saw another call");
+            cov.saw(if a_order < b_order {
+                "the interface call finished first"
+            } else {
+                "the class-method call finished first"
+            });
+        },
+    )
+}
+
+/// A hook that answers casts to one interface and carries a loom allocation tracker, so
+/// loom's leak check sees whether the hook outlived every handle.
+struct TrackedHook {
+    serves: u64,
+    _alive: loom::alloc::Track<()>,
+}
+
+impl dynacast::DynamicCastable<crate::fixtures::LoomHost> for TrackedHook {
+    fn is_interface_implemented(
+        &self,
+        _obj: &dynacast::Object<crate::fixtures::LoomHost>,
+        iface: &dynacast::InterfaceRef<crate::fixtures::LoomHost>,
+        _throw_if_not_implemented: bool,
+        _cx: &mut Caller,
+    ) -> Result<bool, dynacast::Error<crate::fixtures::ModelError>> {
+        Ok(iface.uid() == self.serves)
+    }
+}
+
+/// Thin hook pointers (`Hook` in `dynacast::hook`): a cast calls the class's hook through
+/// a raw pointer into the hook's own `Arc`, so every copy of a class's hook (a subclass
+/// without a hook of its own inherits a copy) must own one count of that `Arc`, and the
+/// hook must live exactly as long as the last copy. Two actors cast objects of a hooked
+/// class and of its subclass (the copy) while the model thread drops the runtime and
+/// every other handle right after spawning them; the hook carries a loom allocation
+/// tracker, so loom's leak check fails if a copy miscounted its ownership, and each actor
+/// checks the hook's answers (yes for the interface it serves, no for another).
+///
+/// As for bodies, use-after-free (a copy owning too little) is ruled out by construction:
+/// `data` and `owner` are set together in `Hook::new` and copied together in `clone`, and
+/// a cast borrows the class (so its hook) for the call.
+pub fn thin_hook_owner() -> usize {
+    explore(
+        "thin_hook_owner",
+        &[
+            "the class's own hook was called last",
+            "the subclass's copy was called last",
+        ],
+        |cov: &Coverage| {
+            let rt = dynacast::Runtime::<crate::fixtures::LoomHost>::new();
+            let j = rt.interface("J").define().expect("J");
+            let other = rt.interface("Other").define().expect("Other");
+            let hook = TrackedHook {
+                serves: j.uid(),
+                _alive: loom::alloc::Track::new(()),
+            };
+            let base = rt.class("Hooked").hook(hook).define().expect("Hooked");
+            let sub = rt.class("Sub").base(&base).define().expect("Sub");
+            let done = Arc::new(AtomicUsize::new(0));
+            let actors: Vec<_> = [&base, &sub]
+                .into_iter()
+                .map(|class| {
+                    let obj = rt.new_object(class, ()).expect("object");
+                    let (j, other, done) = (j.clone(), other.clone(), done.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let yes = obj.is_instance_of(&j, &mut cx).expect("asks the hook");
+                        let no = obj.is_instance_of(&other, &mut cx).expect("asks the hook");
+                        ((yes, no), done.fetch_add(1, Ordering::AcqRel))
+                    })
+                })
+                .collect();
+            drop((rt, j, other, base, sub));
+            let seen: Vec<_> = actors.into_iter().map(|a| a.join().unwrap()).collect();
+            for (answers, _) in &seen {
+                assert_eq!(
+                    *answers,
+                    (true, false),
+                    "thin_hook_owner: a hook gave a wrong answer"
+                );
+            }
+            cov.saw(if seen[0].1 > seen[1].1 {
+                "the class's own hook was called last"
+            } else {
+                "the subclass's copy was called last"
+            });
+        },
+    )
+}

@@ -77,3 +77,13 @@ fn flush_versus_call() {
 fn switch_versus_call() {
     loom_tests::reload_models::switch_versus_call();
 }
+
+#[test]
+fn called_word() {
+    models::called_word();
+}
+
+#[test]
+fn thin_hook_owner() {
+    models::thin_hook_owner();
+}

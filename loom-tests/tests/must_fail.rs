@@ -132,3 +132,19 @@ fn free_without_grace_breaks_switch_versus_call() {
         loom_tests::reload_models::switch_versus_call,
     );
 }
+
+/// A class method's `Called` word made without its tag: its body no longer knows it was
+/// called as a class method.
+#[test]
+#[should_panic(expected = "called_word: a class method's body saw another call")]
+fn called_tag_lost_breaks_called_word() {
+    broken(Variant::CalledTagLost, models::called_word);
+}
+
+/// A copy of a class's hook that keeps one count of the hook's `Arc` too many: the hook
+/// outlives every handle and loom's leak check reports it.
+#[test]
+#[should_panic(expected = "Allocation leaked")]
+fn leak_hook_owner_breaks_thin_hook_owner() {
+    broken(Variant::LeakHookOwner, models::thin_hook_owner);
+}
