@@ -13,6 +13,7 @@ use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
 
 use super::error::LuaError;
 use super::handles::{binding, identity_key, object_table, type_userdata, LuaType};
+use super::stack;
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -71,6 +72,7 @@ enum Outcome {
 /// that cross Rust nest); the function and the object's table are pushed straight from
 /// the registry and the identity table, without taking mlua references to them.
 fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua::Result<Outcome> {
+    let _crossing = stack::enter()?;
     lua.exec_raw_lua(|raw| {
         let state = raw.state();
         let nargs = args.len() + usize::from(!matches!(first, First::None));

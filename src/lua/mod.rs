@@ -97,9 +97,12 @@
 //! body written in Rust, and a method called from Rust (an embedder's function included).
 //! Each nested crossing takes one of Lua's 200 C levels, so calls that cross Rust nest
 //! about 190 deep, then fail with a clean "C stack overflow" error (tests: 180 nest). Each
-//! crossing also takes Rust stack (about 16 KiB in a debug build, far less optimized): a
-//! thread that nests that deep needs the room (a test thread's 2 MiB holds about 120 in a
-//! debug build).
+//! crossing also takes Rust stack (about 16 KiB in a debug build, about 3.4 KiB optimized),
+//! so the binding guards it in bytes: from the outermost crossing on a thread, nested ones
+//! may take [`DEFAULT_STACK_BUDGET`] (1 MiB) of Rust stack, then fail with a clean
+//! `StackLimit` error instead of overflowing the thread's stack (an abort). A thread with a
+//! bigger stack may allow more with [`set_stack_budget`] (per thread). With the default
+//! budget an optimized build reaches Lua's own limit first; a debug build nests about 60.
 //!
 //! # Hooks
 //!
@@ -151,6 +154,7 @@ mod callback;
 mod define;
 mod error;
 mod handles;
+mod stack;
 
 pub use api::{create_function, install};
 pub use error::{error_value, BindingError, LuaError, RaisedValue};
@@ -158,6 +162,7 @@ pub use handles::{
     class_to_lua, lua_to_object, object_to_lua, type_to_lua, LuaGeneric, LuaMethod, LuaObject,
     LuaPayload, LuaType,
 };
+pub use stack::{set_stack_budget, DEFAULT_STACK_BUDGET};
 
 use crate::host::Host;
 
