@@ -154,6 +154,7 @@ mod callback;
 mod define;
 mod error;
 mod handles;
+mod reload;
 mod stack;
 
 pub use api::{create_function, install};
