@@ -291,10 +291,10 @@ fn a_failed_reload_raises_and_ends_the_reload() {
 /// 1,000 reloads, each an edit of the class (a new class that takes over the live objects:
 /// ten of them, one held by Rust) and of the hook's answer, with calls between: after full
 /// collections the Lua heap is where it was after the first 100 reloads, and so is the
-/// number of class versions alive (counted by their functions in a weak table): the first
-/// (whose engine objects were made with it), the newest, and a few whose functions wait in
-/// mlua's registry (a dropped registry key's value is released when a new value reuses
-/// its slot, one per new value), a constant number.
+/// number of class versions alive does not grow (counted by their functions in a weak
+/// table, once mlua released the values of dropped registry keys): the first (whose engine
+/// objects were made with it), the newest, and the few the engine frees at a later
+/// takeover (its grace period).
 #[test]
 fn memory_over_a_thousand_reloads_with_live_objects_is_flat() {
     let (lua, rt) = state();
@@ -351,11 +351,14 @@ fn memory_over_a_thousand_reloads_with_live_objects_is_flat() {
     for i in 1..100 {
         cycle.call::<()>(i).unwrap();
     }
+    // mlua releases the values of dropped registry keys lazily; counted, they are released.
+    lua.expire_registry_values();
     let warm_kib: f64 = full_collect.call(()).unwrap();
     let warm_alive: i64 = eval(&lua, "return alive_versions()");
     for i in 100..1100 {
         cycle.call::<()>(i).unwrap();
     }
+    lua.expire_registry_values();
     let end_kib: f64 = full_collect.call(()).unwrap();
     let alive: i64 = eval(&lua, "return alive_versions()");
     eprintln!(
@@ -364,7 +367,7 @@ fn memory_over_a_thousand_reloads_with_live_objects_is_flat() {
     );
     assert!(end_kib - warm_kib < 4.0, "{warm_kib} KiB -> {end_kib} KiB");
     assert!(
-        alive <= warm_alive && alive <= 16,
+        alive <= warm_alive && alive <= 8,
         "{warm_alive} -> {alive} versions alive"
     );
     assert_eq!(held.current_class(), class(&rt, "Mob"));
