@@ -374,3 +374,58 @@ fn memory_over_a_thousand_reloads_with_live_objects_is_flat() {
     let hp: i64 = eval(&lua, "return objects[10].hp");
     assert!(hp < 1_000_000 - 1100);
 }
+
+/// `dynacast.reload(path)`: the editor's call, on a file saved twice; a subclass re-run
+/// with its base follows too; an object made in Rust before the takeover and handed over
+/// after it gets the new class's metatable.
+#[test]
+fn reloading_a_file_moves_subclasses_and_objects_made_in_rust() {
+    let (lua, rt) = state();
+    let dir = std::env::temp_dir().join(format!("dynacast-live-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pets.lua");
+    let pets = |sound: &str| {
+        format!(
+            r#"
+            Pet = dynacast.class("Pet", {{ methods = {{ sound = function(self) return "{sound}" end }} }})
+            Dog = dynacast.class("Dog", {{ base = Pet, methods = {{ fetch = function(self) return self:sound() .. "!" end }} }})
+            "#
+        )
+    };
+    std::fs::write(&path, pets("...")).unwrap();
+    lua.globals()
+        .set("PATH", path.to_string_lossy().into_owned())
+        .unwrap();
+    run(
+        &lua,
+        "dynacast.reload(PATH); rex = Dog:new({ name = 'rex' })",
+    );
+    let old_dog = class(&rt, "Dog");
+    let fields = lua.create_table().unwrap();
+    fields.raw_set("name", "fido").unwrap();
+    let fido = rt
+        .new_object(
+            &old_dog,
+            dynacast::lua::LuaPayload::new(&lua, fields).unwrap(),
+        )
+        .unwrap();
+    std::fs::write(&path, pets("woof")).unwrap();
+    let results: Vec<String> = eval(
+        &lua,
+        r#"
+        local D1 = Dog
+        dynacast.reload(PATH)
+        return { tostring(Dog ~= D1), rex:fetch(), rex.name, tostring(rex:class() == Dog) }
+        "#,
+    );
+    assert_eq!(results, ["true", "woof!", "rex", "true"]);
+    let table = dynacast::lua::object_to_lua(&lua, &fido).unwrap();
+    lua.globals().set("fido", table).unwrap();
+    let fido_results: Vec<String> = eval(
+        &lua,
+        "return { fido:fetch(), fido.name, tostring(getmetatable(fido) == getmetatable(rex)) }",
+    );
+    assert_eq!(fido_results, ["woof!", "fido", "true"]);
+    assert_eq!(old_dog.successor(), Some(class(&rt, "Dog")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
