@@ -429,3 +429,38 @@ fn reloading_a_file_moves_subclasses_and_objects_made_in_rust() {
     assert_eq!(old_dog.successor(), Some(class(&rt, "Dog")));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// What only the Lua side has (initializer, metamethods, statics) is taken from a re-run
+/// of an otherwise unchanged class: the same engine class, nothing taken over.
+#[test]
+fn an_unchanged_class_takes_its_initializer_metamethods_and_statics_from_the_re_run() {
+    let (lua, rt) = state();
+    let text = |greeting: &str| {
+        format!(
+            r#"
+            Box = dynacast.class("Box", {{
+                init = function(self, v) self.v = "{greeting}" .. v end,
+                methods = {{ get = function(self) return self.v end }},
+                metamethods = {{ __tostring = function(self) return "{greeting}box" end }},
+                statics = {{ kind = function() return "{greeting}kind" end }},
+            }})
+            "#
+        )
+    };
+    lua.globals().set("A", text("a:")).unwrap();
+    lua.globals().set("B", text("b:")).unwrap();
+    run(&lua, "reload(A); old = Box(1)");
+    let first = class(&rt, "Box");
+    let results: Vec<String> = eval(
+        &lua,
+        r#"
+        local B1 = Box
+        assert(Box.kind() == "a:kind")
+        reload(B)
+        local new = Box(2)
+        return { tostring(rawequal(Box, B1)), old:get(), new:get(), tostring(old), tostring(new), Box.kind() }
+        "#,
+    );
+    assert_eq!(results, ["true", "a:1", "b:2", "b:box", "b:box", "b:kind"]);
+    assert_eq!(class(&rt, "Box"), first);
+}

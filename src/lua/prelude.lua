@@ -179,6 +179,7 @@ local class_mts = setmetatable({}, { __mode = "k" }) -- class type -> object met
 
 local statics = {} -- class type -> { name = function }, a subclass's own and its bases'
 local apply_metamethods -- (below)
+local members -- type -> its members a script read (see `type_index`)
 local function register_class(class, base, own, metamethods, init, own_statics)
   local d, m, st = {}, {}, {}
   if base ~= nil then
@@ -210,6 +211,7 @@ local function register_class(class, base, own, metamethods, init, own_statics)
     -- taken from the re-run.
     apply_metamethods(class, metas[class], m)
     d = defs[class]
+    members[class] = nil -- (its statics may have changed)
   end
   defs[class], metas[class], inits[class], statics[class] = d, m, init, st
 end
@@ -329,7 +331,6 @@ end
 -- drops the old handle lets the old class go). Consulted only where the old class's own
 -- entries are missing, so a kept handle `Old(...)`, `Old:new()`, `Old.m` follow the new.
 local retired = setmetatable({}, { __mode = "k" })
-local members -- type -> its members a script read (below)
 local raw_metatable, set_metatable = raw.metatable, raw.set_metatable
 
 -- A reload defined `new` to take over `old`'s objects: each Lua object of `old` gets
