@@ -273,6 +273,8 @@ fn a_failed_reload_raises_and_ends_the_reload() {
         ok, e = pcall(dynacast.class, "Once", { methods = { f = function(self) return 2 end } })
         out[#out + 1] = e.kind
         out[#out + 1] = tostring(select(2, dynacast.reload(function(x) return x, x + 1 end, 1)))
+        ok, e = pcall(dynacast.flush, dynacast.interface("IX"))
+        out[#out + 1] = e.kind .. ": " .. e.message
         return out
         "#,
     );
@@ -283,7 +285,8 @@ fn a_failed_reload_raises_and_ends_the_reload() {
             "BadArgument: dynacast.reload takes a function or the path of a Lua file, got a number",
             "BadArgument",
             "TypeLoad",
-            "2"
+            "2",
+            "BadArgument: dynacast.flush takes a class; 'IX' is an interface"
         ]
     );
 }
