@@ -1149,9 +1149,9 @@ impl<H: Host> InterfaceBuilder<H> {
             self.redefine,
             |runtime| {
                 let weak_runtime = self.rt.downgrade();
-                let data = self
-                    .template
-                    .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
+                let data =
+                    self.template
+                        .build(runtime, &weak_runtime, self.name.clone(), &[], None)?;
                 let iface = InterfaceRef(Arc::new(data));
                 Ok((NamedType::Type(TypeRef::Interface(iface.clone())), iface))
             },

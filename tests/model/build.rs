@@ -156,11 +156,9 @@ pub fn build(model: &Model) -> Result<Built, String> {
                 Kind::Abstract => b.abstract_method(&m.name, m.arity),
                 Kind::Default(t) => b.default_method_body(&m.name, m.arity, tag_body(t)),
                 Kind::Helper(t) => b.helper_body(&m.name, m.arity, tag_body(t)),
-                Kind::Static(t) => b.static_method_body(
-                    &m.name,
-                    m.arity,
-                    static_body(move |_| Ok(Value::Int(t))),
-                ),
+                Kind::Static(t) => {
+                    b.static_method_body(&m.name, m.arity, static_body(move |_| Ok(Value::Int(t))))
+                }
             };
         }
         if g.marked {
