@@ -373,8 +373,15 @@ fn cached_interface_calls_nest_deep() {
 fn calls_from_lua_nest_deep_crossings_of_rust_take_one_c_level_each() {
     // Each nested crossing of Rust uses about 16 KiB of Rust stack in a debug build: the
     // test thread's default 2 MiB is too little for 180 of them (see the binding docs).
+    // The stack guard's budget follows (dynacast::lua::set_stack_budget).
     let deep = std::thread::Builder::new().stack_size(16 << 20);
-    deep.spawn(nest_deep_crossing_rust).unwrap().join().unwrap();
+    deep.spawn(|| {
+        dynacast::lua::set_stack_budget(12 << 20);
+        nest_deep_crossing_rust()
+    })
+    .unwrap()
+    .join()
+    .unwrap();
 }
 
 fn nest_deep_crossing_rust() {

@@ -12,6 +12,7 @@ use super::handles::{
     type_to_lua, Binding, LuaGeneric, LuaMethod, LuaPayload, LuaType, GENERIC_CALL, METHOD_CALL,
     METHOD_INDEX, TYPE_CALL, TYPE_INDEX,
 };
+use super::reload;
 use super::LuaHost;
 use crate::by_name::NamedMethod;
 use crate::error::Error;
@@ -250,7 +251,7 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     api.raw_set(
         "class_of",
         status_fn(lua, |lua, obj: Value| {
-            Ok(class_to_lua(lua, object(lua, &obj)?.class())?)
+            Ok(class_to_lua(lua, &object(lua, &obj)?.current_class())?)
         })?,
     )?;
     api.raw_set(
@@ -261,6 +262,30 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 TypeRef::Class(c) => LuaMethod::Class(c.virtual_method(&name)?),
             };
             Ok(lua.create_userdata(m)?)
+        })?,
+    )?;
+    let r = rt.clone();
+    api.raw_set(
+        "flush",
+        status_fn(lua, move |lua, class: Option<Value>| {
+            match class {
+                None => {
+                    r.flush();
+                    let forget_all: Function = binding(lua)?.prelude.get("forget_all")?;
+                    forget_all.call::<()>(())?;
+                }
+                Some(v) => match target(&r, &v)? {
+                    TypeRef::Class(c) => reload::flush_class(lua, &c)?,
+                    TypeRef::Interface(i) => {
+                        return Err(bad_argument(format!(
+                            "dynacast.flush takes a class; '{}' is an interface",
+                            i.name()
+                        ))
+                        .into())
+                    }
+                },
+            }
+            Ok(Value::Nil)
         })?,
     )?;
     // Reflection.
@@ -378,7 +403,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     raw.raw_set(
         "static_answer",
         status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
-            let class = binding(lua)?.object_of(lua, &obj)?.class().clone();
+            let class = binding(lua)?.object_of(lua, &obj)?.current_class();
             // The metadata's answer holds for every object of the class, for good; without
             // a hook it is also the final answer. Otherwise the hook decides, every time.
             Ok(if class.as_type().is_assignable_to(&t.0) {
@@ -433,6 +458,41 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
                 ("class", LuaMethod::Class(m)) => Value::UserData(class_to_lua(lua, m.class())?),
                 _ => Value::Nil,
             })
+        })?,
+    )?;
+    raw.raw_set(
+        "metatable",
+        lua.create_function(|_, t: Table| Ok(t.metatable()))?,
+    )?;
+    raw.raw_set(
+        "set_metatable",
+        lua.create_function(|_, (t, mt): (Table, Table)| t.set_metatable(Some(mt)))?,
+    )?;
+    raw.raw_set(
+        "begin_reload",
+        lua.create_function(|lua, ()| {
+            binding(lua)?.reload.begin();
+            Ok(())
+        })?,
+    )?;
+    raw.raw_set(
+        "end_reload",
+        lua.create_function(|lua, ()| {
+            binding(lua)?.reload.end();
+            Ok(())
+        })?,
+    )?;
+    raw.raw_set(
+        "reload_error",
+        lua.create_function(|lua, (message, got): (Option<String>, Option<String>)| {
+            let message = match (message, got) {
+                (Some(m), _) => format!("dynacast.reload could not load the file: {m}"),
+                (None, got) => format!(
+                    "dynacast.reload takes a function or the path of a Lua file, got a {}",
+                    got.as_deref().unwrap_or("nil")
+                ),
+            };
+            error_value(lua, bad_argument(message).into())
         })?,
     )?;
     let built: Table = lua.load(PRELUDE).set_name("=dynacast").call(raw)?;

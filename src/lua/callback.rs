@@ -13,6 +13,7 @@ use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
 
 use super::error::LuaError;
 use super::handles::{binding, identity_key, object_table, type_userdata, LuaType};
+use super::stack;
 use super::LuaHost;
 use crate::error::Error;
 use crate::hook::DynamicCastable;
@@ -71,6 +72,7 @@ enum Outcome {
 /// that cross Rust nest); the function and the object's table are pushed straight from
 /// the registry and the identity table, without taking mlua references to them.
 fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua::Result<Outcome> {
+    let _crossing = stack::enter()?;
     lua.exec_raw_lua(|raw| {
         let state = raw.state();
         let nargs = args.len() + usize::from(!matches!(first, First::None));
@@ -243,19 +245,29 @@ pub(crate) fn lua_static_body(lua: &Lua, f: Function) -> mlua::Result<StaticBody
 /// `is_interface_implemented(self, iface, throw)` and `get_interface_implementation(self,
 /// iface)`. The functions are read from the table on every call, so assigning new ones
 /// takes effect at once (within the engine's caching rules: see the module docs).
+///
+/// The table sits in a holder table of the hook's own, so that a reload can give the same
+/// hook (the same `Arc`, hence the same class definition) the re-run's new table.
 pub(crate) struct LuaHook {
-    table: RegistryKey,
+    holder: RegistryKey,
 }
 
 impl LuaHook {
     pub(crate) fn new(lua: &Lua, table: Table) -> mlua::Result<Self> {
+        let holder = lua.create_table_with_capacity(1, 0)?;
+        holder.raw_set(1, table)?;
         Ok(LuaHook {
-            table: lua.create_registry_value(table)?,
+            holder: lua.create_registry_value(holder)?,
         })
     }
 
+    /// From now on, the hook reads `table`.
+    pub(crate) fn read(&self, lua: &Lua, table: Table) -> mlua::Result<()> {
+        lua.registry_value::<Table>(&self.holder)?.raw_set(1, table)
+    }
+
     fn function(&self, lua: &Lua, name: &mlua::LuaString) -> mlua::Result<Option<Function>> {
-        let table: Table = lua.registry_value(&self.table)?;
+        let table: Table = lua.registry_value::<Table>(&self.holder)?.raw_get(1)?;
         // A raw read first: mlua's `get` is a protected call. A hook table whose functions
         // come from its metatable (`__index`) is read the ordinary way.
         match table.raw_get::<Option<Function>>(name)? {

@@ -12,9 +12,9 @@ use std::sync::Arc;
 
 use mlua::{Function, Lua, Table, Value};
 
-use super::callback::{known_lua_body, lua_static_body, LuaHook};
 use super::error::LuaError;
 use super::handles::{binding, type_userdata, LuaType};
+use super::reload::{self, hook_for, lua_body_for, member_key, static_body_for};
 use super::LuaHost;
 use crate::class::ClassRef;
 use crate::error::Error;
@@ -385,7 +385,8 @@ fn members_of(
             Value::Integer(n) => b.abstract_method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
                 let n = arity(name, &member, &f, true)?;
-                b.default_method_body(&member, n, known_lua_body(lua, f)?)
+                let key = member_key(name, "methods", &member);
+                b.default_method_body(&member, n, lua_body_for(lua, key, f)?)
             }
             other => {
                 return Err(type_load(
@@ -401,17 +402,20 @@ fn members_of(
     for (member, value) in members(name, &spec, "helpers")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, true)?;
-        b = b.helper_body(&member, n, known_lua_body(lua, f)?);
+        let key = member_key(name, "helpers", &member);
+        b = b.helper_body(&member, n, lua_body_for(lua, key, f)?);
     }
     for (member, value) in members(name, &spec, "statics")? {
         let f = function(name, &member, value)?;
         let n = arity(name, &member, &f, false)?;
-        b = b.static_method_body(&member, n, lua_static_body(lua, f)?);
+        let key = member_key(name, "statics", &member);
+        b = b.static_method_body(&member, n, static_body_for(lua, key, f)?);
     }
     for (key, value) in members(name, &spec, "overrides")? {
         let f = function(name, &key, value)?;
         let (base, method) = override_target(name, rt, &bases, &key)?;
-        b = b.override_base_body(base, &method, known_lua_body(lua, f)?);
+        let body = lua_body_for(lua, member_key(name, "overrides", &key), f)?;
+        b = b.override_base_body(base, &method, body);
     }
     for key in list(name, &spec, "reabstract")? {
         let Value::String(key) = key else {
@@ -426,7 +430,8 @@ fn members_of(
     if flag(name, &spec, "implementation")? {
         b = b.dynamic_castable_implementation();
     }
-    if flag(name, &spec, "redefine")? {
+    // A reload redefines what it re-runs.
+    if flag(name, &spec, "redefine")? || binding(lua)?.reload.reloading() {
         b = b.redefine();
     }
     Ok(b)
@@ -466,16 +471,17 @@ pub(crate) fn class(
         b = match value {
             Value::Integer(n) => b.abstract_method(&member, abstract_arity(name, &member, n)?),
             Value::Function(f) => {
+                let key = member_key(name, "methods", &member);
                 // A name the base class already has overrides its slot; a new name is a
                 // new virtual method.
                 if base
                     .as_ref()
                     .is_some_and(|c| c.virtual_method(&member).is_ok())
                 {
-                    b.override_method_body(&member, known_lua_body(lua, f)?)
+                    b.override_method_body(&member, lua_body_for(lua, key, f)?)
                 } else {
                     let n = arity(name, &member, &f, true)?;
-                    b.virtual_method_body(&member, n, known_lua_body(lua, f)?)
+                    b.virtual_method_body(&member, n, lua_body_for(lua, key, f)?)
                 }
             }
             other => {
@@ -541,9 +547,14 @@ pub(crate) fn class(
         Value::Nil => None,
         v => Some(function(name, "init", v)?),
     };
+    let mut hook_changed = false;
     match spec.raw_get::<Value>("hook")? {
         Value::Nil => {}
-        Value::Table(hook) => b = b.hook(LuaHook::new(lua, hook)?),
+        Value::Table(hook) => {
+            let (hook, changed) = hook_for(lua, name, hook)?;
+            hook_changed = changed;
+            b = b.shared_hook(hook);
+        }
         other => {
             return Err(type_load(
                 name,
@@ -551,13 +562,29 @@ pub(crate) fn class(
             ))
         }
     }
-    if flag(name, &spec, "abstract")? {
+    let is_abstract = flag(name, &spec, "abstract")?;
+    if is_abstract {
         b = b.abstract_class();
     }
-    if flag(name, &spec, "redefine")? {
+    let reloading = binding(lua)?.reload.reloading();
+    if flag(name, &spec, "redefine")? || reloading {
         b = b.redefine();
     }
+    // A reload's class takes over the live objects of the class it replaces (an abstract
+    // one has none, and cannot have any).
+    let replaced = match rt.lookup(name) {
+        Some(TypeRef::Class(old)) if reloading && !is_abstract && !old.is_abstract() => Some(old),
+        _ => None,
+    };
+    if let Some(old) = &replaced {
+        b = b.take_over(old);
+    }
     let class = b.define()?;
+    match &replaced {
+        Some(old) if *old != class => reload::take_over_objects(lua, old, &class)?,
+        Some(_) if hook_changed => reload::flush_class(lua, &class)?,
+        _ => {}
+    }
     // The Lua side's view of the class: its Lua methods (for calls that stay in Lua), its
     // metamethods and its initializer, each inherited from the base class's.
     let bind = binding(lua)?;

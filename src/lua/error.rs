@@ -115,8 +115,10 @@ impl From<mlua::Error> for Error<LuaError> {
 /// `dynacast.Error` table with that kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindingError {
-    /// `"BadArgument"` (an argument of the wrong type or value) or `"ForeignState"` (an
-    /// object, type or runtime of another Lua state, or of a closed one).
+    /// `"BadArgument"` (an argument of the wrong type or value), `"ForeignState"` (an
+    /// object, type or runtime of another Lua state, or of a closed one) or `"StackLimit"`
+    /// (calls that cross Rust nest past the thread's stack budget:
+    /// [`set_stack_budget`](super::set_stack_budget)).
     pub kind: &'static str,
     /// What went wrong, for a person.
     pub message: String,

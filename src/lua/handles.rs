@@ -33,6 +33,7 @@ use mlua::{
 };
 
 use super::error::{bad_argument, foreign_state};
+use super::reload::ReloadState;
 use super::LuaHost;
 use crate::class::{ClassMethodRef, ClassRef};
 use crate::interface::{GenericInterface, MethodRef};
@@ -85,11 +86,11 @@ pub(crate) struct Binding {
     /// through this holder, so that [`Binding::compact`] can replace it.
     objects: Table,
     /// class uid → the metatable of its objects (made by the prelude's `class_mt`).
-    class_mts: RefCell<HashMap<u64, Table>>,
+    pub(crate) class_mts: RefCell<HashMap<u64, Table>>,
     /// The address of a class's *light* metatable → the class, and that metatable (kept
     /// here so that the address stays its own). Objects made by a script get it: they have
     /// no engine object until Rust first needs one ([`Binding::object_of`]).
-    lights: RefCell<HashMap<usize, (ClassRef<LuaHost>, Table)>>,
+    pub(crate) lights: RefCell<HashMap<usize, (ClassRef<LuaHost>, Table)>>,
     /// Objects entered in `by_id` since it was last rebuilt (see [`Binding::compact`]).
     entered: Cell<usize>,
     /// `handles` was rebuilt while finalizers were pending: rebuild it once more.
@@ -98,8 +99,12 @@ pub(crate) struct Binding {
     pins: Table,
     /// type uid → type userdata, weak values.
     types: Table,
-    /// body id → the Lua function of a body written in Lua (see `callback::body_id`).
+    /// body id → the Lua function of a body written in Lua (see `callback::body_id`). Weak
+    /// values: the body holds its function (in the registry), so an entry lives as long as
+    /// its body, and reloads that make new bodies do not grow the table.
     pub(crate) bodies: Table,
+    /// What live reload remembers (see `reload.rs`).
+    pub(crate) reload: ReloadState,
     /// The prelude's functions the binding calls (see `prelude.lua`).
     pub(crate) prelude: Table,
     pub(crate) error_mt: Table,
@@ -119,7 +124,7 @@ impl Binding {
         let weak_values = lua.create_table()?;
         weak_values.raw_set("__mode", "v")?;
         let types = lua.create_table()?;
-        types.set_metatable(Some(weak_values))?;
+        types.set_metatable(Some(weak_values.clone()))?;
         Ok(Binding {
             runtime_id,
             lua: lua.weak(),
@@ -132,7 +137,12 @@ impl Binding {
             rebuild_handles: Cell::new(false),
             pins: prelude.get("pins")?,
             types,
-            bodies: lua.create_table()?,
+            bodies: {
+                let bodies = lua.create_table()?;
+                bodies.set_metatable(Some(weak_values.clone()))?;
+                bodies
+            },
+            reload: ReloadState::default(),
             prelude,
             error_mt,
             is_implemented_key: lua.create_string("is_interface_implemented")?,
@@ -431,6 +441,7 @@ pub(crate) fn object_table(
         return Ok(t);
     }
     b.check_type(&obj.class().as_type())?;
+    // (An object made in Rust before its class was taken over gets its current class's.)
     payload.check_state(lua)?;
     // Taken out first: no borrow is held while the arms below may run the GC.
     let pinned = payload.pin.borrow_mut().take();
@@ -451,7 +462,7 @@ pub(crate) fn object_table(
 /// Makes `table` the Lua side of `obj`, a new object: its handle, its class metatable, its
 /// identity entry.
 fn register(b: &Binding, lua: &Lua, obj: &Object<LuaHost>, table: &Table) -> mlua::Result<()> {
-    let mt = class_metatable(b, lua, obj.class())?;
+    let mt = class_metatable(b, lua, &obj.current_class())?;
     attach(b, lua, obj, table, &mt)?;
     *obj.payload().lua.borrow_mut() = Some(b.lua.clone());
     b.enter(obj.payload().id, table)
@@ -499,8 +510,6 @@ pub(crate) fn class_metatable(
 /// Clears what the Lua side mirrors of the engine's resolutions for `class` (its method
 /// table's entries beyond the class's own Lua methods: see `mirrors` in `prelude.lua`), so
 /// that the next call asks the engine again. For a reload that flushes the engine's caches.
-// Its caller, the live reload (`dynacast.reload`), is still to come; a unit test uses it.
-#[allow(dead_code)]
 pub(crate) fn forget_resolutions(lua: &Lua, class: &ClassRef<LuaHost>) -> mlua::Result<()> {
     let b = binding(lua)?;
     let forget: Function = b.prelude.get("forget_resolutions")?;

@@ -32,6 +32,8 @@
 //!   members), `statics` (static members, no `self`), `overrides` (default bodies for base
 //!   methods, keyed `"method"` or `"IBase.method"`), `reabstract` (list of such keys),
 //!   `implementation = true` (the dynamic-castable-implementation mark), `redefine = true`.
+//! - `dynacast.reload(chunk, ...)` re-runs a module so that live objects follow its edits,
+//!   `dynacast.flush([class])` flushes dispatch caches (see "Live reload" below).
 //! - `dynacast.generic_interface(name, spec)` defines a generic interface: `spec.params`
 //!   lists one variance per type parameter (`"out"`, `"in"` or `"invariant"`), the other
 //!   keys are an interface spec's. The result `G` is a [`LuaGeneric`]: `G(T, ...)` (or
@@ -97,9 +99,12 @@
 //! body written in Rust, and a method called from Rust (an embedder's function included).
 //! Each nested crossing takes one of Lua's 200 C levels, so calls that cross Rust nest
 //! about 190 deep, then fail with a clean "C stack overflow" error (tests: 180 nest). Each
-//! crossing also takes Rust stack (about 16 KiB in a debug build, far less optimized): a
-//! thread that nests that deep needs the room (a test thread's 2 MiB holds about 120 in a
-//! debug build).
+//! crossing also takes Rust stack (about 16 KiB in a debug build, about 3.4 KiB optimized),
+//! so the binding guards it in bytes: from the outermost crossing on a thread, nested ones
+//! may take [`DEFAULT_STACK_BUDGET`] (1 MiB) of Rust stack, then fail with a clean
+//! `StackLimit` error instead of overflowing the thread's stack (an abort). A thread with a
+//! bigger stack may allow more with [`set_stack_budget`] (per thread). With the default
+//! budget an optimized build reaches Lua's own limit first; a debug build nests about 60.
 //!
 //! # Hooks
 //!
@@ -109,15 +114,29 @@
 //! answer. `get_interface_implementation` is asked once per (class, method): its answer is
 //! cached for the class (rule D1); failures are not.
 //!
-//! # Hot reload
+//! # Live reload
 //!
-//! Each `dynacast.class` call defines a **new engine class**, so each Lua class has its own
-//! per-type cache. Redefining (`redefine = true`) takes over the name: `dynacast.lookup` and
-//! new objects get the new class, objects made before keep the old one. A changed hook
-//! answer therefore takes effect:
-//! - for casts, at once, on old and new objects (the answer is never cached);
-//! - for dispatch, on classes defined after the change; a method already resolved for an
-//!   existing class keeps its cached implementation (there is no flush).
+//! `dynacast.reload(chunk, ...)` runs `chunk` (a function, or the path of a Lua file) as a
+//! reload of a module: an editor calls it after each save, and the objects already alive
+//! follow the edits (see `reload.rs` for the details):
+//! - a definition whose Lua functions are the same code as at the member's last definition
+//!   (same bytecode with debug information, raw-equal upvalues, functions among them
+//!   compared the same way) is the registered type: an unchanged re-run is a no-op;
+//! - every class the reload defines redefines its name, and a changed one takes over the
+//!   live objects of the class it replaces: each object's table gets the new class's
+//!   metatable (fields kept), so `obj:m()`, `I.m(obj)`, `obj:is(I)`, `obj:cast(I)` and
+//!   `obj:class()` follow the new class; a kept handle of the old class makes objects of
+//!   the newest;
+//! - a class keeps its hook, reading the re-run's table; when its
+//!   `get_interface_implementation` changed (as code) the class is flushed (the engine's
+//!   cache and the Lua side's mirrors): the next call asks the hook again, once per class;
+//! - an edited interface is a new type (the core's rule): classes implementing it are new
+//!   too and take over their objects; the old handle is a type of its own (`obj:is(Old)`
+//!   is false, `Old.m(obj)` an `InvalidCast` error); `dynacast.lookup` gives the new one.
+//!
+//! `dynacast.flush(Class)` (or `dynacast.flush()`, every class) flushes by hand.
+//! Outside a reload, `redefine = true` defines a new engine class under the old name and
+//! objects made before keep the old one.
 //!
 //! # Errors
 //!
@@ -151,6 +170,8 @@ mod callback;
 mod define;
 mod error;
 mod handles;
+mod reload;
+mod stack;
 
 pub use api::{create_function, install};
 pub use error::{error_value, BindingError, LuaError, RaisedValue};
@@ -158,6 +179,7 @@ pub use handles::{
     class_to_lua, lua_to_object, object_to_lua, type_to_lua, LuaGeneric, LuaMethod, LuaObject,
     LuaPayload, LuaType,
 };
+pub use stack::{set_stack_budget, DEFAULT_STACK_BUDGET};
 
 use crate::host::Host;
 

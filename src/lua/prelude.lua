@@ -178,6 +178,8 @@ local metas = {} -- class type -> { __tostring = f, ... }
 local class_mts = setmetatable({}, { __mode = "k" }) -- class type -> object metatable
 
 local statics = {} -- class type -> { name = function }, a subclass's own and its bases'
+local apply_metamethods -- (below)
+local members -- type -> its members a script read (see `type_index`)
 local function register_class(class, base, own, metamethods, init, own_statics)
   local d, m, st = {}, {}, {}
   if base ~= nil then
@@ -202,6 +204,14 @@ local function register_class(class, base, own, metamethods, init, own_statics)
   end
   for k, v in next, own_statics do
     st[k] = v
+  end
+  if defs[class] ~= nil then
+    -- A reload re-ran an unchanged class (the same engine class): its methods are the same
+    -- code, and what only the Lua side has (its initializer, statics, metamethods) is
+    -- taken from the re-run.
+    apply_metamethods(class, metas[class], m)
+    d = defs[class]
+    members[class] = nil -- (its statics may have changed)
   end
   defs[class], metas[class], inits[class], statics[class] = d, m, init, st
 end
@@ -276,6 +286,22 @@ local function class_mt(class, instantiable)
   return mt, lights[class]
 end
 
+-- Gives the metatables of `class` (made or not yet) the metamethods `new` instead of `old`.
+function apply_metamethods(class, old, new)
+  local name = class.name
+  for _, mt in next, { class_mts[class], lights[class] } do
+    for k in next, old or {} do
+      mt[k] = nil
+    end
+    mt.__tostring = function(obj)
+      return format("%s: %p", name, obj)
+    end
+    for k, v in next, new do
+      mt[k] = v
+    end
+  end
+end
+
 -- Clears what `class`'s method table mirrors of the engine (see `mirrors`), for a reload
 -- that flushes the engine's caches: the next call asks the engine again.
 local function forget_resolutions(class)
@@ -292,6 +318,49 @@ local function forget_resolutions(class)
   for k in next, m.misses do
     m.misses[k] = nil
   end
+end
+
+-- After a flush of the whole runtime: every class's mirrors.
+local function forget_all()
+  for class in next, mirrors do
+    forget_resolutions(class)
+  end
+end
+
+-- Classes a reload replaced: old class -> the newest version (weak keys: a script that
+-- drops the old handle lets the old class go). Consulted only where the old class's own
+-- entries are missing, so a kept handle `Old(...)`, `Old:new()`, `Old.m` follow the new.
+local retired = setmetatable({}, { __mode = "k" })
+local raw_metatable, set_metatable = raw.metatable, raw.set_metatable
+
+-- A reload defined `new` to take over `old`'s objects: each Lua object of `old` gets
+-- `new`'s metatable (full or light, as it had), its table (its fields) kept; the Lua side
+-- then forgets `old`. Linear in the live objects, once per replaced class.
+local function take_over_objects(old, new)
+  local old_mt, old_light = class_mts[old], lights[old]
+  local new_mt, new_light = class_mts[new], lights[new]
+  if old_mt ~= nil and new_mt ~= nil then
+    local old_methods, new_methods, moved = old_mt.__index, new_mt.__index, {}
+    for obj, methods in next, objects.methods_of do
+      if methods == old_methods then
+        moved[#moved + 1] = obj
+      end
+    end
+    for i = 1, #moved do
+      local obj = moved[i]
+      local light = old_light ~= nil and raw_metatable(obj) == old_light
+      set_metatable(obj, light and new_light or new_mt)
+      objects.methods_of[obj] = new_methods
+    end
+  end
+  for k, v in next, retired do
+    if v == old then
+      retired[k] = new
+    end
+  end
+  retired[old] = new
+  defs[old], inits[old], metas[old], statics[old] = nil, nil, nil, nil
+  class_mts[old], lights[old], mirrors[old], members[old] = nil, nil, nil, nil
 end
 
 -- `Class:new(fields)`, `dynacast.new(Class, fields)`: once the class has a light
@@ -311,6 +380,10 @@ local function new(class, fields)
     objects.methods_of[fields] = light.__index
     created = created + 1
     return fields
+  end
+  local newest = retired[class]
+  if newest ~= nil then
+    return new(newest, fields)
   end
   return engine_new(class, fields)
 end
@@ -345,7 +418,7 @@ end
 local type_methods = { method = api.method, new = new, methods = api.methods,
   interfaces = api.interfaces, base = api.base, assignable_to = api.assignable_to }
 local type_field = raw.type_field
-local members = setmetatable({}, { __mode = "k" })
+members = setmetatable({}, { __mode = "k" })
 local method = api.method
 local invoke = api.invoke
 local resolve_call = wrap(raw.resolve_call)
@@ -421,7 +494,8 @@ local function type_index(t, key)
   end
   v = cache[key]
   if v == nil then
-    local d, st = defs[t], statics[t]
+    local own = retired[t] or t
+    local d, st = defs[own], statics[own]
     v = (d and d[key]) or (st and st[key])
     if v == nil then
       v = method(t, key)
@@ -435,6 +509,10 @@ local function type_index(t, key)
 end
 
 local function type_call(t, ...)
+  local newest = retired[t]
+  if newest ~= nil then
+    t = newest
+  end
   local obj = new(t)
   local init = inits[t]
   if init ~= nil then
@@ -474,6 +552,31 @@ local function call(obj, m, ...)
 end
 api.call, object_methods.call = call, call
 
+-- `dynacast.reload(chunk, ...)`: runs `chunk` (a function, or the path of a Lua file) as a
+-- reload: definitions that are the same code return the registered types, classes that
+-- changed take over the live objects of the ones they replace (see the binding docs).
+local begin_reload, end_reload, loadfile = raw.begin_reload, raw.end_reload, loadfile
+local function finish_reload(ok, ...)
+  end_reload()
+  if ok then
+    return ...
+  end
+  error((...), 0)
+end
+function api.reload(chunk, ...)
+  if type(chunk) == "string" then
+    local f, message = loadfile(chunk)
+    if f == nil then
+      error(raw.reload_error(message), 2)
+    end
+    chunk = f
+  elseif type(chunk) ~= "function" then
+    error(raw.reload_error(nil, type(chunk)), 2)
+  end
+  begin_reload()
+  return finish_reload(pcall(chunk, ...))
+end
+
 return {
   api = api,
   wrap = wrap,
@@ -483,6 +586,8 @@ return {
   pins = pins,
   class_mt = class_mt,
   forget_resolutions = forget_resolutions,
+  take_over_objects = take_over_objects,
+  forget_all = forget_all,
   register_class = register_class,
   type_index = type_index,
   type_call = type_call,
