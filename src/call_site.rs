@@ -24,12 +24,24 @@
 //!
 //! Types are immutable once defined and a class's resolution of a method never changes once
 //! published: the static tables are computed at definition, and the per-type dynamic cache is
-//! insert-only, first published wins (rule D1) until a flush (live reload), which bumps the
-//! process-wide reload epoch every entry records and checks: entries filled before a flush
-//! then miss, and the site fills new entries (or turns megamorphic). Redefinition
-//! ([`ClassBuilder::redefine`](crate::ClassBuilder::redefine)) defines a *new* class with a
-//! new address, which misses every entry and is resolved afresh. So an entry, once written, stays
-//! the right answer for its class until the next flush, and serves no call after it.
+//! insert-only, first published wins (rule D1), until a flush or a takeover (live reload).
+//! Redefinition ([`ClassBuilder::redefine`](crate::ClassBuilder::redefine)) defines a *new*
+//! class with a new address, which misses every entry and is resolved afresh.
+//!
+//! # Live reload: entries that go stale
+//!
+//! A flush ([`ClassRef::flush`](crate::ClassRef::flush)) or a takeover
+//! ([`ClassBuilder::take_over`](crate::ClassBuilder::take_over)) changes what a class's
+//! objects run without changing the class's address. The class keeps a weak list of the
+//! sites that cached it (a site's entries are one allocation, shared with those lists),
+//! and a flush or a takeover stores a stale marker in each of their entries for it, so
+//! the next call misses and resolves afresh; a hit compares the address as before and
+//! checks nothing else, so a host that never reloads pays nothing. A site registers when
+//! it fills an entry and then re-reads the class's invalidation count, which an
+//! invalidation bumps before walking the list: an entry resolved across an invalidation
+//! is never left serving. Stale entries are not re-pointed (a reader may be using one):
+//! the site fills the next free entry, so a site that sees more invalidations than it has
+//! entries turns megamorphic.
 //!
 //! # What it changes, and what it does not
 //!
@@ -37,7 +49,8 @@
 //! table or its per-type cache, after a successful resolution): a call through a site runs
 //! the same bodies, calls the hook exactly as often, and fails with the same errors as
 //! [`Object::call`]. Failures are never stored. Reads take no lock and allocate nothing;
-//! filling an entry clones an `Arc` (no allocation).
+//! filling an entry clones an `Arc` and registers the site with the class (under the
+//! class's registry mutex; the list grows by one the first time a site caches a class).
 
 use std::sync::{Arc, Weak};
 
@@ -47,8 +60,7 @@ use crate::dispatch::Target;
 use crate::host::{Body, CallResult, Host};
 use crate::interface::MethodRef;
 use crate::object::Object;
-use crate::reload::reload_epoch;
-use crate::sync::{AtomicUsize, OnceLock, Ordering};
+use crate::sync::{lock, AtomicUsize, Mutex, OnceLock, Ordering};
 
 /// How many classes a call site remembers before it turns megamorphic.
 ///
@@ -72,21 +84,91 @@ pub enum CallSiteState {
 
 /// One cached (class, body) pair.
 struct SiteEntry<H: Host> {
-    /// The class's address, compared on every call.
-    class_addr: usize,
-    /// The reload epoch the entry was resolved at (live reload): it serves only while no
-    /// flush has happened since (`crate::reload`).
-    epoch: u64,
+    /// The class's address, compared on every call; [`STALE`] once a flush or a takeover
+    /// of the class has made the entry miss for good (live reload).
+    class_addr: AtomicUsize,
     /// Keeps the allocation at `class_addr` from being reused (never read).
     _class: Weak<ClassData<H>>,
     body: Body<H>,
 }
 
+/// What a stale entry's `class_addr` holds: no class lives at address 1.
+const STALE: usize = 1;
+
 impl<H: Host> SiteEntry<H> {
-    /// Whether the entry was resolved for `obj`'s class (see the module docs).
+    /// Whether the entry serves calls on instances of the class at `class`.
     #[inline(always)]
-    fn serves(&self, obj: &Object<H>) -> bool {
-        self.class_addr == class_addr(obj) && self.epoch == reload_epoch()
+    fn serves(&self, class: usize) -> bool {
+        self.class_addr.load(Ordering::Relaxed) == class
+    }
+}
+
+/// A site's entries, shared with the classes they cache (weakly), so that a flush or a
+/// takeover of a class can make that class's entries miss without any check on a hit.
+struct SiteEntries<H: Host> {
+    /// Filled in order, each at most once; readers stop at the first empty one.
+    cells: [OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES],
+}
+
+impl<H: Host> SiteEntries<H> {
+    /// Makes every entry for the class at `class` miss from now on.
+    fn forget(&self, class: usize) {
+        for entry in self.cells.iter().filter_map(OnceLock::get) {
+            if entry.serves(class) {
+                entry.class_addr.store(STALE, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// A class's side of the call sites that cached it (live reload): a flush or a takeover
+/// calls [`invalidate`](Self::invalidate), and the entries for the class miss at once.
+///
+/// A site that fills an entry registers with the class and then re-reads the class's
+/// generation, which `invalidate` bumps *before* it walks the registered sites (both
+/// under the registry's mutex for the walk and the registration): either the walk sees
+/// the registration and forgets the entry, or the filler sees the new generation and
+/// forgets it itself. So no entry resolved before an invalidation survives it.
+pub(crate) struct SiteRegistry<H: Host> {
+    generation: AtomicUsize,
+    sites: Mutex<Vec<Weak<SiteEntries<H>>>>,
+}
+
+impl<H: Host> SiteRegistry<H> {
+    pub(crate) fn new() -> Self {
+        SiteRegistry {
+            generation: AtomicUsize::new(0),
+            sites: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn generation(&self) -> usize {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    fn register(&self, site: &Arc<SiteEntries<H>>) {
+        let mut sites = lock(&self.sites);
+        // Dropping a dead `Weak` frees no user value (the entries went with the site).
+        sites.retain(|s| s.strong_count() > 0);
+        if !sites
+            .iter()
+            .any(|s| std::ptr::eq(s.as_ptr(), Arc::as_ptr(site)))
+        {
+            sites.push(Arc::downgrade(site));
+        }
+    }
+
+    /// Makes every call-site entry for `class` (this registry's owner) miss.
+    pub(crate) fn invalidate(&self, class: &ClassData<H>) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let sites: Vec<Arc<SiteEntries<H>>> =
+            lock(&self.sites).iter().filter_map(Weak::upgrade).collect();
+        let addr = std::ptr::from_ref(class) as usize;
+        for site in &sites {
+            site.forget(addr);
+        }
+        // Dropped unlocked: these may be the last handles of sites, and so of bodies.
+        drop(sites);
     }
 }
 
@@ -118,8 +200,9 @@ pub struct CallSite<H: Host> {
     /// The method's arity if it is virtual (see `MethodRef::virtual_arity`), copied so
     /// the fast path is one compare on the site itself.
     virtual_arity: usize,
-    /// Filled in order, each at most once; readers stop at the first empty one.
-    entries: [OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES],
+    /// The entries (see `SiteEntries`): one allocation per site, shared weakly with the
+    /// classes they cache.
+    entries: Arc<SiteEntries<H>>,
     /// Set (to 1) the first time a class misses a full site.
     megamorphic: AtomicUsize,
 }
@@ -130,7 +213,9 @@ impl<H: Host> CallSite<H> {
         CallSite {
             virtual_arity: method.virtual_arity,
             method,
-            entries: std::array::from_fn(|_| OnceLock::new()),
+            entries: Arc::new(SiteEntries {
+                cells: std::array::from_fn(|_| OnceLock::new()),
+            }),
             megamorphic: AtomicUsize::new(0),
         }
     }
@@ -146,8 +231,8 @@ impl<H: Host> CallSite<H> {
     pub fn call(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
         // Inlined into the caller: the monomorphic hit is a compare and the body's call.
         if args.len() == self.virtual_arity {
-            if let Some(entry) = self.entries[0].get() {
-                if entry.serves(obj) {
+            if let Some(entry) = self.entries.cells[0].get() {
+                if entry.serves(class_addr(obj)) {
                     return entry
                         .body
                         .invoke_for(obj, args, cx, Called::interface(&self.method));
@@ -171,9 +256,9 @@ impl<H: Host> CallSite<H> {
             return obj.call(&self.method, args, cx);
         }
         let class = class_addr(obj);
-        for cell in &self.entries {
+        for cell in &self.entries.cells {
             match cell.get() {
-                Some(entry) if entry.class_addr == class && entry.epoch == reload_epoch() => {
+                Some(entry) if entry.serves(class) => {
                     return entry
                         .body
                         .invoke_for(obj, args, cx, Called::interface(&self.method))
@@ -189,32 +274,50 @@ impl<H: Host> CallSite<H> {
     #[cold]
     #[inline(never)]
     fn miss(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
-        // Read before resolving: an entry resolved across a flush is stale at once.
-        let epoch = reload_epoch();
-        let target = obj.resolve_target(&self.method, cx)?;
         // A megamorphic site adds nothing more: skip the walk over its full entries.
+        if self.megamorphic.load(Ordering::Relaxed) != 0 {
+            return obj.call(&self.method, args, cx);
+        }
+        // Read before resolving: an invalidation after this read makes the entry miss
+        // (see `SiteRegistry`).
+        let generation = obj.own_class_data().call_sites.generation();
+        let target = obj.resolve_target(&self.method, cx)?;
         // An owned target was not published in the class's cache (it was full), or was
         // cloned out of a flushed class's cache, which a flush can free; the site
-        // does not keep what the class itself could not.
+        // does not keep what the class itself could not. Objects of a class that was
+        // taken over dispatch as another class: the site never caches them.
         if let Target::Borrowed(body) = &target {
-            if self.megamorphic.load(Ordering::Relaxed) == 0 {
-                self.remember(obj, body, epoch);
+            if obj.direct_class().is_some() {
+                self.remember(obj, body, generation);
             }
         }
         target.invoke_for(obj, args, cx, Called::interface(&self.method))
     }
 
     /// Puts (class, body) in the first free entry, unless a racing caller already put this
-    /// class there. When every entry is taken, marks the site megamorphic.
-    fn remember(&self, obj: &Object<H>, body: &Body<H>, epoch: u64) {
-        for cell in &self.entries {
-            let entry = cell.get_or_init(|| SiteEntry {
-                class_addr: class_addr(obj),
-                epoch,
-                _class: Arc::downgrade(&obj.class().0),
-                body: body.clone(),
+    /// class there, and registers the site with the class (see `SiteRegistry`). When every
+    /// entry is taken, marks the site megamorphic.
+    fn remember(&self, obj: &Object<H>, body: &Body<H>, generation: usize) {
+        let class = class_addr(obj);
+        for cell in &self.entries.cells {
+            let mut filled = false;
+            let entry = cell.get_or_init(|| {
+                filled = true;
+                SiteEntry {
+                    class_addr: AtomicUsize::new(class),
+                    _class: Arc::downgrade(&obj.class().0),
+                    body: body.clone(),
+                }
             });
-            if entry.serves(obj) {
+            if filled {
+                let registry = &obj.own_class_data().call_sites;
+                registry.register(&self.entries);
+                if registry.generation() != generation {
+                    entry.class_addr.store(STALE, Ordering::Release);
+                }
+                return;
+            }
+            if entry.serves(class) {
                 return;
             }
         }
@@ -226,6 +329,7 @@ impl<H: Host> CallSite<H> {
     /// How many classes the site has cached.
     pub fn cached_classes(&self) -> usize {
         self.entries
+            .cells
             .iter()
             .take_while(|e| e.get().is_some())
             .count()

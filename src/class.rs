@@ -12,6 +12,7 @@ use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
 use crate::call::Call;
+use crate::call_site::SiteRegistry;
 use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::{Error, InvalidOperation};
@@ -170,6 +171,9 @@ pub(crate) struct ClassData<H: Host> {
     /// that does not happen after the read (broken variant `FreeWithoutGrace`).
     #[cfg(loom)]
     pub(crate) alive: crate::reload::Alive,
+    /// The call sites that cached this class, for a flush or a takeover to make their
+    /// entries miss (live reload; see `call_site`).
+    pub(crate) call_sites: SiteRegistry<H>,
     /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
     /// away from the fields the call paths read.
     pub(crate) weak_runtime: WeakRuntime<H>,
@@ -503,7 +507,7 @@ impl<H: Host> ClassRef<H> {
     pub fn flush(&self) {
         if let Some(cache) = &self.0.dispatch_cache {
             cache.flush();
-            crate::reload::bump_reload_epoch();
+            self.0.call_sites.invalidate(&self.0);
         }
     }
 
@@ -1172,6 +1176,7 @@ impl<H: Host> ClassBuilder<H> {
             grace,
             #[cfg(loom)]
             alive: crate::reload::Alive::new(),
+            call_sites: SiteRegistry::new(),
         })
     }
 }
@@ -1221,6 +1226,7 @@ pub(crate) fn root_class<H: Host>(
         grace,
         #[cfg(loom)]
         alive: crate::reload::Alive::new(),
+        call_sites: SiteRegistry::new(),
     }))
 }
 

@@ -1,5 +1,5 @@
 //! Live reload's shared pieces: the grace period that lets a flush free what readers may
-//! still hold, and the reload epoch that inline caches compare on a hit.
+//! still hold, and how call sites learn of a flush or a takeover.
 //!
 //! # Grace periods, without waiting
 //!
@@ -25,35 +25,17 @@
 //! table but the newest. Readers hold their guard only while they clone what they found
 //! (an `Arc` count), never while user code runs.
 //!
-//! # The reload epoch
+//! # Call sites
 //!
-//! Inline caches that key on a class's address (call sites) cannot see a flush of that
-//! class. Every flush bumps one process-wide counter, [`reload_epoch`]; an entry records
-//! the epoch it was filled at and serves only while it is unchanged. A host that never
-//! reloads never writes the counter, so its cache line stays shared and the check is a
-//! load and a compare that always succeed.
-
-use std::sync::atomic::AtomicU64 as StdAtomicU64;
+//! Inline caches that key on a class's address (call sites) cannot see a flush or a
+//! takeover of that class, so the class tells them: it keeps a weak list of the sites
+//! that cached it, and a flush or a takeover makes their entries for it miss
+//! (`call_site::SiteRegistry`). A hit checks nothing more than before, so a host that
+//! never reloads pays nothing on it.
 
 #[cfg(dynacast_broken)]
 use crate::sync::broken::{self, Variant};
 use crate::sync::{fence, AtomicUsize, Ordering};
-
-/// Bumped by every flush; see the module docs. A std atomic even under loom: it is a hint
-/// for inline caches (a stale read only makes an entry serve a call that raced with the
-/// flush, which the flush's own contract allows), not part of the memory-safety protocol.
-static RELOAD_EPOCH: StdAtomicU64 = StdAtomicU64::new(0);
-
-/// The current reload epoch: changes whenever any class or runtime is flushed.
-#[inline(always)]
-pub(crate) fn reload_epoch() -> u64 {
-    RELOAD_EPOCH.load(Ordering::Acquire)
-}
-
-/// Marks every inline cache filled before now as stale.
-pub(crate) fn bump_reload_epoch() {
-    RELOAD_EPOCH.fetch_add(1, Ordering::AcqRel);
-}
 
 /// Two reader counters and an epoch; see the module docs.
 pub(crate) struct Grace {

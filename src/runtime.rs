@@ -357,12 +357,16 @@ impl<H: Host> Runtime<H> {
             takeovers.followers.insert(new.uid(), followers);
             (self.inner.grace.reclaim(&mut takeovers.retired), live)
         };
-        // Outside the lock: these may be the last handles of classes (user bodies, hooks).
+        // Outside the lock: the call sites' entries for the old versions miss from now on
+        // (this may drop the last handles of sites, and so of bodies), and these may be the
+        // last handles of classes (user bodies, hooks).
+        for follower in &followers {
+            follower.0.call_sites.invalidate(&follower.0);
+        }
         drop(followers);
         for class in freed {
             free_after_grace(class);
         }
-        crate::reload::bump_reload_epoch();
         Ok(())
     }
 

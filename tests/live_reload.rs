@@ -8,7 +8,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use dynacast::{
-    CallSite, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime, TypeRef, Value,
+    CallSite, CallSiteState, DynError, DynHost, DynObject, DynamicCastable, InterfaceRef, Runtime,
+    TypeRef, Value, CALL_SITE_ENTRIES,
 };
 
 type Iface = InterfaceRef<DynHost>;
@@ -355,6 +356,28 @@ fn a_call_site_misses_after_a_flush() {
         ["new hello", "new hello"].map(Value::from)
     );
     assert_eq!(f.asked.load(Ordering::SeqCst), 2);
+    // The stale entry stays (a reader may be using it) and misses; a flushed class's
+    // resolutions are clones out of tables a flush frees, which sites do not keep: the
+    // class's own cache serves the site from now on.
+    assert_eq!(site.state(), CallSiteState::Monomorphic);
+}
+
+#[test]
+fn a_site_serves_each_flush_s_answer_over_more_flushes_than_it_has_entries() {
+    let f = fixture();
+    let obj = f.rt.new_object(&f.proxy, Value::Nil).unwrap();
+    let site = CallSite::new(f.greet.method("hello").unwrap());
+    let expected = ["old hello", "new hello"].map(Value::from);
+    for round in 0..=CALL_SITE_ENTRIES + 2 {
+        f.choice.store(round % 2, Ordering::SeqCst);
+        f.proxy.flush();
+        for _ in 0..2 {
+            assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), expected[round % 2]);
+        }
+        // Once per flush: the site never serves an answer from before it.
+        assert_eq!(f.asked.load(Ordering::SeqCst), round + 1);
+    }
+    assert_eq!(site.state(), CallSiteState::Empty);
 }
 
 /// Memory over 10,000 flush-and-call cycles with live objects is flat: the live heap bytes
