@@ -6,7 +6,7 @@
 //! `lua_pcall` whose message handler notes the traceback, so a raised value is kept as it
 //! is ([`LuaError::Raised`]) with the frames it was raised in.
 
-use std::ffi::{c_int, CStr};
+use std::ffi::c_int;
 use std::sync::Arc;
 
 use mlua::{ffi, Function, Lua, RegistryKey, Table, Value};
@@ -22,20 +22,28 @@ use crate::interface::InterfaceRef;
 use crate::object::Object;
 use crate::types::TypeRef;
 
-/// The registry field where [`note_traceback`] leaves the traceback of the last error.
-const TRACEBACK: &CStr = c"dynacast.traceback";
+/// The registry slot where [`note_traceback`] leaves the traceback of the last error: a
+/// light-userdata key (this static's address), so that reading the slot and clearing it
+/// after the call allocate nothing (a string key may have to be interned again, and a
+/// memory error there would have no protected call to catch it).
+static TRACEBACK: u8 = 0;
+
+/// [`TRACEBACK`] as the pointer `lua_rawgetp` and `lua_rawsetp` take.
+fn traceback_key() -> *const std::ffi::c_void {
+    std::ptr::addr_of!(TRACEBACK).cast()
+}
 
 /// The message handler of [`call_protected`]: notes the traceback of the stack the error
 /// was raised in (level 1: the function that raised) in the registry, and leaves the raised
 /// value itself as the error value, unchanged.
 unsafe extern "C-unwind" fn note_traceback(state: *mut ffi::lua_State) -> c_int {
     // SAFETY: Lua calls a message handler with the error value at index 1 and at least
-    // LUA_MINSTACK free slots; `luaL_traceback` pushes one string, which `lua_setfield`
-    // pops into the registry (a table without metamethods). A memory error raised here
-    // becomes LUA_ERRERR of the protected call, a normal error return.
+    // LUA_MINSTACK free slots; `luaL_traceback` pushes one string, which `lua_rawsetp`
+    // pops into the registry. A memory error raised here becomes LUA_ERRERR of the
+    // protected call, a normal error return.
     unsafe {
         ffi::luaL_traceback(state, state, std::ptr::null(), 1);
-        ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+        ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, traceback_key());
     }
     1
 }
@@ -149,10 +157,11 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
             let outcome = if status == ffi::LUA_OK {
                 value.map(Outcome::Returned)
             } else {
-                ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+                // Raw get, and a raw set of nil over an existing key: no allocation.
+                ffi::lua_rawgetp(state, ffi::LUA_REGISTRYINDEX, traceback_key());
                 let traceback = raw.pop::<Option<String>>().ok().flatten();
                 ffi::lua_pushnil(state);
-                ffi::lua_setfield(state, ffi::LUA_REGISTRYINDEX, TRACEBACK.as_ptr());
+                ffi::lua_rawsetp(state, ffi::LUA_REGISTRYINDEX, traceback_key());
                 value.map(|v| Outcome::Raised(v, traceback))
             };
             ffi::lua_settop(state, top);
