@@ -340,7 +340,6 @@ impl<H: Host> Runtime<H> {
             for follower in &live {
                 let target = Arc::into_raw(new.0.clone()).cast_mut();
                 let replaced = follower.0.forward.swap(target, Ordering::AcqRel);
-                follower.0.close_fast_paths();
                 if !replaced.is_null() {
                     // SAFETY: a non-null `forward` is a strong count from `Arc::into_raw`
                     // (this function), which the swap just took out of `forward`; it is
@@ -357,10 +356,11 @@ impl<H: Host> Runtime<H> {
             takeovers.followers.insert(new.uid(), followers);
             (self.inner.grace.reclaim(&mut takeovers.retired), live)
         };
-        // Outside the lock: the call sites' entries for the old versions miss from now on
-        // (this may drop the last handles of sites, and so of bodies), and these may be the
-        // last handles of classes (user bodies, hooks).
+        // Outside the lock, because each may drop user bodies (flushed tables, the last
+        // handles of call sites, classes): the old versions' fast paths close, their call
+        // sites' entries miss from now on, before `define` returns.
         for follower in &followers {
+            follower.0.close_fast_paths();
             follower.0.call_sites.invalidate(&follower.0);
         }
         drop(followers);
