@@ -52,7 +52,7 @@ end
 
 fn run() -> Result<(), String> {
     let lua = mlua::Lua::new();
-    let rt = Runtime::<LuaHost>::new();
+    let rt = Runtime::<LuaHost>::with_live_reload();
     install(&lua, &rt).map_err(|e| e.to_string())?;
     let err = |e: mlua::Error| e.to_string();
     lua.load(SCENE).set_name("=scene").exec().map_err(err)?;

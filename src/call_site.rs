@@ -32,17 +32,19 @@
 //!
 //! A flush ([`ClassRef::flush`](crate::ClassRef::flush)) or a takeover
 //! ([`ClassBuilder::take_over`](crate::ClassBuilder::take_over)) changes what a class's
-//! objects run without changing the class's address. The class keeps a weak list of the
-//! sites that cached it (a site's entries are one allocation, shared with those lists),
-//! and a flush or a takeover stores a stale marker in each of their entries for it, so
-//! the next call misses and resolves afresh; a hit compares the address as before and
-//! checks nothing else, so a host that never reloads pays nothing. A site registers when
-//! it fills an entry and then re-reads the class's invalidation count, which an
-//! invalidation bumps before walking the list: an entry resolved across an invalidation
-//! is never left serving. Stale entries are not re-pointed (a reader may be using one):
-//! the site fills the next free entry, so a site that sees more invalidations than it has
-//! entries turns megamorphic.
-//!
+//! objects run without changing the class's address, and is allowed only in a runtime made
+//! with [`Runtime::with_live_reload`](crate::Runtime::with_live_reload). A site of such a
+//! runtime keeps its entries in a block of their own (one allocation) instead of inline;
+//! each class keeps a weak list of the blocks that cached it, and a flush or a takeover
+//! stores a stale marker in their entries for it, so the next call misses and resolves
+//! afresh. A site registers when it fills an entry and then re-reads the class's
+//! invalidation count, which an invalidation bumps before walking the list: an entry
+//! resolved across an invalidation is never left serving. Stale entries are not
+//! re-pointed (a reader may be using one): the site fills the next free entry. A site of
+//! a runtime made with [`Runtime::new`](crate::Runtime::new) keeps its entries inline and
+//! pays nothing for any of this (its hit reads the first inline entry; a reloadable site
+//! finds that entry empty and goes on to its block, one call further).
+
 //! # What it changes, and what it does not
 //!
 //! Entries are filled only from what the class's own tables serve (its static interface
@@ -172,6 +174,15 @@ impl<H: Host> SiteRegistry<H> {
     }
 }
 
+/// The filled entry of `cells` that serves the class at `class`, if any.
+#[inline(always)]
+fn find<H: Host>(cells: &[OnceLock<SiteEntry<H>>], class: usize) -> Option<&SiteEntry<H>> {
+    cells
+        .iter()
+        .map_while(OnceLock::get)
+        .find(|entry| entry.serves(class))
+}
+
 /// The address of `obj`'s class, as call-site entries compare it.
 #[inline(always)]
 fn class_addr<H: Host>(obj: &Object<H>) -> usize {
@@ -200,9 +211,12 @@ pub struct CallSite<H: Host> {
     /// The method's arity if it is virtual (see `MethodRef::virtual_arity`), copied so
     /// the fast path is one compare on the site itself.
     virtual_arity: usize,
-    /// The entries (see `SiteEntries`): one allocation per site, shared weakly with the
-    /// classes they cache.
-    entries: Arc<SiteEntries<H>>,
+    /// The entries, inline, in a runtime without live reload: filled in order, each at
+    /// most once; readers stop at the first empty one.
+    entries: [OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES],
+    /// In a runtime with live reload: the entries, in one allocation shared weakly with
+    /// the classes they cache (see `SiteRegistry`); `entries` then stays empty.
+    reloadable: Option<Arc<SiteEntries<H>>>,
     /// Set (to 1) the first time a class misses a full site.
     megamorphic: AtomicUsize,
 }
@@ -210,13 +224,25 @@ pub struct CallSite<H: Host> {
 impl<H: Host> CallSite<H> {
     /// An empty call site for `method`.
     pub fn new(method: MethodRef<H>) -> Self {
+        let reloadable = method.iface.data().live_reload.then(|| {
+            Arc::new(SiteEntries {
+                cells: std::array::from_fn(|_| OnceLock::new()),
+            })
+        });
         CallSite {
             virtual_arity: method.virtual_arity,
             method,
-            entries: Arc::new(SiteEntries {
-                cells: std::array::from_fn(|_| OnceLock::new()),
-            }),
+            entries: std::array::from_fn(|_| OnceLock::new()),
+            reloadable,
             megamorphic: AtomicUsize::new(0),
+        }
+    }
+
+    /// The entries in use: inline, or the shared block of a runtime with live reload.
+    fn cells(&self) -> &[OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES] {
+        match &self.reloadable {
+            Some(shared) => &shared.cells,
+            None => &self.entries,
         }
     }
 
@@ -231,7 +257,7 @@ impl<H: Host> CallSite<H> {
     pub fn call(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
         // Inlined into the caller: the monomorphic hit is a compare and the body's call.
         if args.len() == self.virtual_arity {
-            if let Some(entry) = self.entries.cells[0].get() {
+            if let Some(entry) = self.entries[0].get() {
                 if entry.serves(class_addr(obj)) {
                     return entry
                         .body
@@ -256,18 +282,15 @@ impl<H: Host> CallSite<H> {
             return obj.call(&self.method, args, cx);
         }
         let class = class_addr(obj);
-        for cell in &self.entries.cells {
-            match cell.get() {
-                Some(entry) if entry.serves(class) => {
-                    return entry
-                        .body
-                        .invoke_for(obj, args, cx, Called::interface(&self.method))
-                }
-                Some(_) => {}
-                None => break,
-            }
+        // The inline entries (empty in a reloadable site), then the reloadable block.
+        let found = find(&self.entries, class)
+            .or_else(|| self.reloadable.as_ref().and_then(|s| find(&s.cells, class)));
+        match found {
+            Some(entry) => entry
+                .body
+                .invoke_for(obj, args, cx, Called::interface(&self.method)),
+            None => self.miss(obj, args, cx),
         }
-        self.miss(obj, args, cx)
     }
 
     /// Resolves through the normal path, caches the body if there is room, and calls it.
@@ -280,7 +303,10 @@ impl<H: Host> CallSite<H> {
         }
         // Read before resolving: an invalidation after this read makes the entry miss
         // (see `SiteRegistry`).
-        let generation = obj.own_class_data().call_sites.generation();
+        let generation = match self.reloadable {
+            Some(_) => obj.own_class_data().call_sites.generation(),
+            None => 0,
+        };
         let target = obj.resolve_target(&self.method, cx)?;
         // An owned target was not published in the class's cache (it was full), or was
         // cloned out of a flushed class's cache, which a flush can free; the site
@@ -299,7 +325,7 @@ impl<H: Host> CallSite<H> {
     /// entry is taken, marks the site megamorphic.
     fn remember(&self, obj: &Object<H>, body: &Body<H>, generation: usize) {
         let class = class_addr(obj);
-        for cell in &self.entries.cells {
+        for cell in self.cells() {
             let mut filled = false;
             let entry = cell.get_or_init(|| {
                 filled = true;
@@ -310,10 +336,12 @@ impl<H: Host> CallSite<H> {
                 }
             });
             if filled {
-                let registry = &obj.own_class_data().call_sites;
-                registry.register(&self.entries);
-                if registry.generation() != generation {
-                    entry.class_addr.store(STALE, Ordering::Release);
+                if let Some(shared) = &self.reloadable {
+                    let registry = &obj.own_class_data().call_sites;
+                    registry.register(shared);
+                    if registry.generation() != generation {
+                        entry.class_addr.store(STALE, Ordering::Release);
+                    }
                 }
                 return;
             }
@@ -328,8 +356,7 @@ impl<H: Host> CallSite<H> {
 
     /// How many classes the site has cached.
     pub fn cached_classes(&self) -> usize {
-        self.entries
-            .cells
+        self.cells()
             .iter()
             .take_while(|e| e.get().is_some())
             .count()

@@ -174,6 +174,8 @@ pub(crate) struct ClassData<H: Host> {
     /// The call sites that cached this class, for a flush or a takeover to make their
     /// entries miss (live reload; see `call_site`).
     pub(crate) call_sites: SiteRegistry<H>,
+    /// Whether its runtime allows live reload ([`Runtime::with_live_reload`]).
+    pub(crate) live_reload: bool,
     /// Weak: a class's bodies run under it, and a strong handle would be a cycle. Last,
     /// away from the fields the call paths read.
     pub(crate) weak_runtime: WeakRuntime<H>,
@@ -487,7 +489,7 @@ impl<H: Host> ClassRef<H> {
     ///         Ok(Some(self.0.as_type()))
     ///     }
     /// }
-    /// let (rt, cx) = (Runtime::<DynHost>::new(), &mut ());
+    /// let (rt, cx) = (Runtime::<DynHost>::with_live_reload(), &mut ());
     /// let greet = rt.interface("IGreet").abstract_method("hello", 0).define()?;
     /// let greet_impl = rt.interface("IGreetImpl").base(&greet)
     ///     .override_base(&greet, "hello", |_| Ok(Value::from("hi")))
@@ -499,16 +501,24 @@ impl<H: Host> ClassRef<H> {
     /// obj.call(&hello, &[], cx)?;
     /// obj.call(&hello, &[], cx)?;
     /// assert_eq!(asked.load(Ordering::Relaxed), 1); // cached
-    /// proxy.flush();
+    /// proxy.flush()?;
     /// obj.call(&hello, &[], cx)?;
     /// assert_eq!(asked.load(Ordering::Relaxed), 2); // asked again
     /// # Ok::<(), DynError>(())
     /// ```
-    pub fn flush(&self) {
+    ///
+    /// Fails with [`InvalidOperation::LiveReloadDisabled`] in a runtime made with
+    /// [`Runtime::new`] (see [`Runtime::with_live_reload`]): its call sites keep their
+    /// entries where a flush cannot reach them.
+    pub fn flush(&self) -> Result<(), Error<H::Error>> {
+        if !self.0.live_reload {
+            return Err(crate::runtime::live_reload_disabled(&self.0.name));
+        }
         if let Some(cache) = &self.0.dispatch_cache {
             cache.flush();
             self.0.call_sites.invalidate(&self.0);
         }
+        Ok(())
     }
 
     /// How many flushed tables of this class's dispatch cache still wait for readers on
@@ -755,7 +765,8 @@ impl<H: Host> ClassBuilder<H> {
     /// of `old` are classes of their own: they keep deriving from `old` until they are
     /// redefined too.
     ///
-    /// Fails with a `TypeLoad` error (and defines nothing) if `old` belongs to another
+    /// Fails with a `TypeLoad` error (and defines nothing) if the runtime was made without
+    /// live reload ([`Runtime::with_live_reload`]), if `old` belongs to another
     /// runtime, was already taken over (take over the newest version instead), or if the
     /// new class is abstract (objects need a concrete class). Of two definitions racing
     /// to take over the same class, the one that loses fails the same way, its class
@@ -764,7 +775,7 @@ impl<H: Host> ClassBuilder<H> {
     ///
     /// ```
     /// use dynacast::{DynHost, Runtime, Value};
-    /// let (rt, cx) = (Runtime::<DynHost>::new(), &mut ());
+    /// let (rt, cx) = (Runtime::<DynHost>::with_live_reload(), &mut ());
     /// let shape = rt.interface("IShape").abstract_method("area", 0).define()?;
     /// let v1 = rt.class("Square").implement(&shape)
     ///     .virtual_method("area", 0, |call| Ok(Value::Int(call.payload().as_int().unwrap_or(0).pow(2))))
@@ -1177,6 +1188,7 @@ impl<H: Host> ClassBuilder<H> {
             #[cfg(loom)]
             alive: crate::reload::Alive::new(),
             call_sites: SiteRegistry::new(),
+            live_reload: base_data.live_reload,
         })
     }
 }
@@ -1204,6 +1216,7 @@ pub(crate) fn root_class<H: Host>(
     runtime: u64,
     weak_runtime: WeakRuntime<H>,
     grace: Arc<Grace>,
+    live_reload: bool,
 ) -> ClassRef<H> {
     let uid = next_uid();
     ClassRef(Arc::new(ClassData {
@@ -1227,6 +1240,7 @@ pub(crate) fn root_class<H: Host>(
         #[cfg(loom)]
         alive: crate::reload::Alive::new(),
         call_sites: SiteRegistry::new(),
+        live_reload,
     }))
 }
 

@@ -138,6 +138,12 @@ pub enum InvalidOperation {
         /// The class of the object the body runs on, or the interface of a static member.
         type_name: Arc<str>,
     },
+    /// A flush of a class (or runtime) whose runtime was made without live reload
+    /// ([`Runtime::with_live_reload`](crate::Runtime::with_live_reload)).
+    LiveReloadDisabled {
+        /// The class flushed, or the runtime.
+        type_name: Arc<str>,
+    },
     /// A body asked for an argument past the end ([`Call::arg`](crate::Call::arg)).
     MissingArgument {
         /// `Type.method` of the running method (or "a method body of 'Class'" when unknown).
@@ -292,6 +298,10 @@ impl fmt::Display for InvalidOperation {
             InvalidOperation::RuntimeDropped { type_name } => write!(
                 f,
                 "The Runtime of type '{type_name}' was dropped: keep a Runtime handle alive while its objects are called."
+            ),
+            InvalidOperation::LiveReloadDisabled { type_name } => write!(
+                f,
+                "Cannot flush '{type_name}': live reload is not enabled; make its Runtime with Runtime::with_live_reload()."
             ),
             InvalidOperation::MissingArgument {
                 method,

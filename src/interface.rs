@@ -105,6 +105,9 @@ pub(crate) struct InterfaceData<H: Host> {
     /// The longest base chain above this interface (0 without bases), at most
     /// [`MAX_INTERFACE_DEPTH`].
     depth: usize,
+    /// Whether its runtime allows live reload: how a [`CallSite`](crate::CallSite) of one
+    /// of its methods keeps its entries.
+    pub(crate) live_reload: bool,
     /// Weak, for static bodies' [`StaticCall::runtime`]: a strong handle would be a cycle
     /// through the runtime's registry. Last, away from the fields the call paths read.
     pub(crate) weak_runtime: WeakRuntime<H>,
@@ -893,6 +896,8 @@ impl<H: Host> InterfaceTemplate<H> {
                     .any(|v| *v != Variance::Invariant)
             }),
             generic,
+            // A runtime already dropped: the sites take the form that is right either way.
+            live_reload: weak_runtime.upgrade().is_none_or(|rt| rt.has_live_reload()),
             weak_runtime: weak_runtime.clone(),
         })
     }

@@ -46,6 +46,8 @@ struct RuntimeInner<H: Host> {
     takeovers: Mutex<Takeovers<H>>,
     /// The grace period of every class's `forward` pointer.
     grace: Arc<Grace>,
+    /// Whether classes may be flushed and taken over ([`Runtime::with_live_reload`]).
+    live_reload: bool,
 }
 
 /// What the takeover lock guards.
@@ -93,12 +95,43 @@ impl<H: Host> Default for Runtime<H> {
 }
 
 impl<H: Host> Runtime<H> {
-    /// A new runtime holding only the root class `object`.
+    /// A new runtime holding only the root class `object`. Its classes cannot be flushed
+    /// or taken over (see [`with_live_reload`](Self::with_live_reload)).
     pub fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// A new runtime whose classes can be flushed ([`ClassRef::flush`],
+    /// [`Runtime::flush`]) and taken over ([`ClassBuilder::take_over`]): live reload, for
+    /// hosts that re-run edited scripts. Its call sites check a little more on each hit
+    /// (their entries sit in a block of their own, so that a flush can reach them); a
+    /// runtime made with [`new`](Self::new) pays nothing for live reload.
+    ///
+    /// ```
+    /// use dynacast::{DynHost, Runtime};
+    /// let rt = Runtime::<DynHost>::with_live_reload();
+    /// assert!(rt.has_live_reload());
+    /// rt.flush()?; // nothing cached yet: nothing to do
+    /// let plain = Runtime::<DynHost>::new();
+    /// assert_eq!(plain.flush().unwrap_err().kind(), "InvalidOperation");
+    /// # Ok::<(), dynacast::DynError>(())
+    /// ```
+    ///
+    /// [`ClassBuilder::take_over`]: crate::ClassBuilder::take_over
+    pub fn with_live_reload() -> Self {
+        Self::build(true)
+    }
+
+    /// Whether the runtime was made [`with_live_reload`](Self::with_live_reload).
+    pub fn has_live_reload(&self) -> bool {
+        self.inner.live_reload
+    }
+
+    fn build(live_reload: bool) -> Self {
         let id = next_uid();
         let grace = Arc::new(Grace::new());
         let inner = Arc::new_cyclic(|weak| {
-            let object = root_class(id, WeakRuntime(weak.clone()), grace.clone());
+            let object = root_class(id, WeakRuntime(weak.clone()), grace.clone(), live_reload);
             let mut names = HashMap::default();
             names.insert(Arc::from("object"), NamedType::Type(object.as_type()));
             RuntimeInner {
@@ -111,6 +144,7 @@ impl<H: Host> Runtime<H> {
                     retired: Vec::new(),
                 }),
                 grace,
+                live_reload,
             }
         });
         Runtime { inner }
@@ -242,12 +276,12 @@ impl<H: Host> Runtime<H> {
     /// reload: see [`ClassRef::flush`]), redefined ones whose objects are still alive
     /// included: the next call through a hook asks it again.
     ///
-    /// ```
-    /// use dynacast::{DynHost, Runtime};
-    /// let rt = Runtime::<DynHost>::new();
-    /// rt.flush(); // nothing cached yet: nothing to do
-    /// ```
-    pub fn flush(&self) {
+    /// Fails with [`InvalidOperation::LiveReloadDisabled`] on a runtime made with
+    /// [`new`](Self::new) (see [`with_live_reload`](Self::with_live_reload)).
+    pub fn flush(&self) -> Result<(), Error<H::Error>> {
+        if !self.inner.live_reload {
+            return Err(live_reload_disabled(&format!("{self:?}")));
+        }
         let classes: Vec<ClassRef<H>> = {
             let mut hooked = lock(&self.inner.hooked);
             hooked.retain(|c| c.strong_count() > 0);
@@ -258,8 +292,9 @@ impl<H: Host> Runtime<H> {
         };
         // Outside the lock: flushing drops user bodies, and so may dropping a class.
         for class in &classes {
-            class.flush();
+            class.flush()?;
         }
+        Ok(())
     }
 
     /// Records a class defined with a hook, for [`flush`](Self::flush). Dead entries are
@@ -286,6 +321,15 @@ impl<H: Host> Runtime<H> {
         name: &Arc<str>,
         is_abstract: bool,
     ) -> Result<(), Error<H::Error>> {
+        if !self.inner.live_reload {
+            return Err(Error::type_load(
+                name,
+                format!(
+                    "cannot take over the objects of '{}': live reload is not enabled (make the Runtime with Runtime::with_live_reload())",
+                    old.name()
+                ),
+            ));
+        }
         if old.data().runtime != self.inner.id {
             return Err(Error::type_load(
                 name,
@@ -375,6 +419,13 @@ impl<H: Host> Runtime<H> {
     pub fn downgrade(&self) -> WeakRuntime<H> {
         WeakRuntime(Arc::downgrade(&self.inner))
     }
+}
+
+/// The error for a flush of `what` in a runtime made without live reload.
+pub(crate) fn live_reload_disabled<E>(what: &str) -> Error<E> {
+    Error::InvalidOperation(InvalidOperation::LiveReloadDisabled {
+        type_name: Arc::from(what),
+    })
 }
 
 /// The error for defining `name` when `existing` holds it: always for the root class,

@@ -124,7 +124,7 @@ fn implementation(rt: &Runtime<DynHost>, greet: &Iface, name: &str, word: &'stat
 }
 
 fn fixture() -> Fixture {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let greet = rt
         .interface("IGreet")
         .abstract_method("hello", 0)
@@ -169,7 +169,7 @@ fn a_flush_makes_the_next_call_ask_the_hook_again() {
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
     assert_eq!(f.asked.load(Ordering::SeqCst), 1);
 
-    f.proxy.flush();
+    f.proxy.flush().unwrap();
     assert_eq!(f.proxy.cached_resolutions(), 0);
     // Both methods now follow the new answer: no object runs one old and one new method.
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
@@ -209,13 +209,13 @@ fn repeated_flushes_keep_asking_once_per_method() {
             );
         }
         assert_eq!(f.asked.load(Ordering::SeqCst), 2 * round);
-        f.proxy.flush();
+        f.proxy.flush().unwrap();
     }
 }
 
 #[test]
 fn a_flushed_cache_grows_and_keeps_its_entries() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let mut b = rt.interface("IMany");
     for i in 0..40 {
         b = b.abstract_method(&format!("m{i}"), 0);
@@ -232,7 +232,7 @@ fn a_flushed_cache_grows_and_keeps_its_entries() {
     let (hook, _, asked) = Switchable::new(vec![answer.as_type()]);
     let class = rt.class("Many").hook(hook).define().unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
-    class.flush(); // before anything is cached: the next tables are flushable ones
+    class.flush().unwrap(); // before anything is cached: the next tables are flushable ones
     for round in 0..2 {
         for i in 0..40 {
             assert_eq!(call(&obj, &many, &format!("m{i}")), Value::Int(i));
@@ -246,7 +246,7 @@ fn a_flushed_cache_grows_and_keeps_its_entries() {
 
 #[test]
 fn a_body_may_flush_its_own_class() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let work = rt
         .interface("IWork")
         .abstract_method("run", 0)
@@ -257,7 +257,7 @@ fn a_body_may_flush_its_own_class() {
         .base(&work)
         .override_base(&work, "run", |call| {
             // Flushes the cache this very call was served from, then returns.
-            call.this().class().flush();
+            call.this().class().flush().unwrap();
             Ok(Value::from("ran"))
         })
         .dynamic_castable_implementation()
@@ -274,7 +274,7 @@ fn a_body_may_flush_its_own_class() {
 
 #[test]
 fn a_call_in_flight_finishes_with_the_body_it_started_with() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let work = rt
         .interface("IWork")
         .abstract_method("run", 0)
@@ -303,15 +303,15 @@ fn a_call_in_flight_finishes_with_the_body_it_started_with() {
     let (hook, choice, asked) = Switchable::new(vec![slow.as_type(), fast.as_type()]);
     let class = rt.class("Worker").hook(hook).define().unwrap();
     // Flushed once first, so that the call below is served from a flushable table.
-    class.flush();
+    class.flush().unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
     let (obj2, work2) = (obj.clone(), work.clone());
     let in_flight = thread::spawn(move || call(&obj2, &work2, "run"));
     entered.wait();
     choice.store(1, Ordering::SeqCst);
-    class.flush();
+    class.flush().unwrap();
     assert_eq!(call(&obj, &work, "run"), Value::from("fast"));
-    class.flush();
+    class.flush().unwrap();
     release.wait();
     assert_eq!(in_flight.join().unwrap(), Value::from("slow"));
     assert_eq!(asked.load(Ordering::SeqCst), 2);
@@ -333,7 +333,7 @@ fn runtime_flush_reaches_every_hooked_class_even_a_replaced_one() {
     assert_ne!(replacement, f.proxy);
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
     f.choice.store(1, Ordering::SeqCst);
-    f.rt.flush();
+    f.rt.flush().unwrap();
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("new hello"));
     assert_eq!(f.asked.load(Ordering::SeqCst), 2);
 }
@@ -350,7 +350,7 @@ fn a_call_site_misses_after_a_flush() {
     );
     assert_eq!(f.asked.load(Ordering::SeqCst), 1);
     f.choice.store(1, Ordering::SeqCst);
-    f.proxy.flush();
+    f.proxy.flush().unwrap();
     assert_eq!(
         [via_site(), via_site()],
         ["new hello", "new hello"].map(Value::from)
@@ -370,7 +370,7 @@ fn a_site_serves_each_flush_s_answer_over_more_flushes_than_it_has_entries() {
     let expected = ["old hello", "new hello"].map(Value::from);
     for round in 0..=CALL_SITE_ENTRIES + 2 {
         f.choice.store(round % 2, Ordering::SeqCst);
-        f.proxy.flush();
+        f.proxy.flush().unwrap();
         for _ in 0..2 {
             assert_eq!(site.call(&obj, &[], &mut ()).unwrap(), expected[round % 2]);
         }
@@ -394,7 +394,7 @@ fn memory_is_flat_over_ten_thousand_flushes() {
     );
     let cycle = |n: usize| {
         f.choice.store(n % 2, Ordering::SeqCst);
-        f.proxy.flush();
+        f.proxy.flush().unwrap();
         for obj in &objects {
             obj.call(&hello, &[], &mut ()).unwrap();
             obj.call(&bye, &[], &mut ()).unwrap();
@@ -444,7 +444,7 @@ fn shape(rt: &Runtime<DynHost>) -> Iface {
 
 #[test]
 fn taken_over_objects_dispatch_as_the_new_class_and_keep_their_payload() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let v1 = square(&rt, &shape, 1, None);
     let obj = rt.new_object(&v1, Value::Int(3)).unwrap();
@@ -509,7 +509,7 @@ fn taken_over_objects_dispatch_as_the_new_class_and_keep_their_payload() {
 
 #[test]
 fn take_over_refuses_abstract_classes_the_root_and_foreign_classes() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let v1 = square(&rt, &shape, 1, None);
     let err = rt
@@ -531,7 +531,7 @@ fn take_over_refuses_abstract_classes_the_root_and_foreign_classes() {
         err.to_string(),
         "Could not load type 'Root': cannot take over the root class 'object'"
     );
-    let other = Runtime::<DynHost>::new();
+    let other = Runtime::<DynHost>::with_live_reload();
     let err = other.class("Square").take_over(&v1).define().unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -542,7 +542,7 @@ fn take_over_refuses_abstract_classes_the_root_and_foreign_classes() {
 
 #[test]
 fn an_object_whose_new_class_drops_an_interface_follows_the_new_rules() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let v1 = square(&rt, &shape, 1, None);
     let obj = rt.new_object(&v1, Value::Int(3)).unwrap();
@@ -598,7 +598,7 @@ fn a_taken_over_object_asks_the_new_class_hook_not_the_old_cache() {
 
 #[test]
 fn a_call_site_follows_a_takeover() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let v1 = square(&rt, &shape, 1, None);
     let obj = rt.new_object(&v1, Value::Int(3)).unwrap();
@@ -612,7 +612,7 @@ fn a_call_site_follows_a_takeover() {
 
 #[test]
 fn a_call_in_flight_finishes_on_the_class_it_started_with() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let (entered, release) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
     let (e, r) = (entered.clone(), release.clone());
@@ -672,7 +672,7 @@ impl Drop for Alive {
 /// is flat (README "Live reload").
 #[test]
 fn memory_is_flat_over_ten_thousand_takeovers() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let alive = Arc::new(AtomicUsize::new(0));
     let version = |n: i64, old: Option<&dynacast::ClassRef<DynHost>>| {
@@ -722,7 +722,7 @@ fn memory_is_flat_over_ten_thousand_takeovers() {
 
 #[test]
 fn an_unchanged_interface_is_the_registered_one_with_or_without_redefine() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let describe = dynacast::body(|_| Ok(Value::from("a shape")));
     let define = |redefine: bool| {
         let b = rt
@@ -844,7 +844,7 @@ fn an_unchanged_class_is_the_registered_one_and_keeps_its_cache() {
 /// after a direct call has followed the new one: README "Live reload".)
 #[test]
 fn casts_and_calls_racing_with_flushes_and_takeovers() {
-    let rt = Runtime::<DynHost>::new();
+    let rt = Runtime::<DynHost>::with_live_reload();
     let shape = shape(&rt);
     let first = square(&rt, &shape, 1, None);
     let objects: Vec<DynObject> = (0..4)
@@ -889,7 +889,7 @@ fn casts_and_calls_racing_with_flushes_and_takeovers() {
     let mut newest = first;
     for n in 2..=200 {
         newest = square(&rt, &shape, n, Some(&newest));
-        rt.flush();
+        rt.flush().unwrap();
     }
     finished.store(true, Ordering::SeqCst);
     done.wait();
@@ -941,7 +941,7 @@ fn a_hook_panicking_after_a_flush_leaves_the_cache_usable() {
             .unwrap();
     let obj = f.rt.new_object(&class, Value::Nil).unwrap();
     assert_eq!(call(&obj, &f.greet, "hello"), Value::from("old hello"));
-    class.flush();
+    class.flush().unwrap();
     armed.store(true, Ordering::SeqCst);
     let hello = f.greet.method("hello").unwrap();
     let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -962,4 +962,39 @@ fn a_hook_panicking_after_a_flush_leaves_the_cache_usable() {
         "first call, the panic, the retry"
     );
     assert_eq!(class.cached_resolutions(), 1);
+}
+
+#[test]
+fn a_runtime_without_live_reload_refuses_flushes_and_takeovers() {
+    let rt = Runtime::<DynHost>::new();
+    assert!(!rt.has_live_reload());
+    let shape = shape(&rt);
+    let v1 = rt
+        .class("Square")
+        .implement(&shape)
+        .virtual_method("area", 0, |_| Ok(Value::Int(1)))
+        .define()
+        .unwrap();
+    assert_eq!(
+        v1.flush().unwrap_err().to_string(),
+        "Cannot flush 'Square': live reload is not enabled; make its Runtime with Runtime::with_live_reload()."
+    );
+    assert_eq!(rt.flush().unwrap_err().kind(), "InvalidOperation");
+    let err = rt
+        .class("Square")
+        .redefine()
+        .take_over(&v1)
+        .implement(&shape)
+        .virtual_method("area", 0, |_| Ok(Value::Int(2)))
+        .define()
+        .unwrap_err();
+    assert_eq!(err.kind(), "TypeLoad");
+    assert!(
+        err.to_string().contains(
+            "cannot take over the objects of 'Square': live reload is not enabled (make the Runtime with Runtime::with_live_reload())"
+        ),
+        "{err}"
+    );
+    // Nothing was defined: the name still gives the first class.
+    assert_eq!(rt.lookup("Square"), Some(v1.as_type()));
 }

@@ -202,7 +202,20 @@ impl World {
 
 /// Builds the world with `methods` methods on `I` and one implementation per tag.
 pub fn world(methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
-    let rt = Runtime::<LoomHost>::new();
+    world_in(Runtime::<LoomHost>::new(), methods, tags, behaviour)
+}
+
+/// [`world`] in a runtime made with live reload (its classes can be flushed).
+pub fn reloadable_world(methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
+    world_in(
+        Runtime::<LoomHost>::with_live_reload(),
+        methods,
+        tags,
+        behaviour,
+    )
+}
+
+fn world_in(rt: Runtime<LoomHost>, methods: usize, tags: &[u64], behaviour: Behaviour) -> World {
     let mut i = rt.interface("I");
     for k in 0..methods {
         i = i.abstract_method(&format!("m{k}"), 0);

@@ -12,7 +12,7 @@ use dynacast::{ClassRef, Runtime};
 use loom::thread;
 
 use crate::explore::{explore, Coverage};
-use crate::fixtures::{call, value, world, Behaviour, Caller, LoomHost};
+use crate::fixtures::{call, reloadable_world, value, Behaviour, Caller, LoomHost};
 
 /// Flush versus call: one actor calls `m0` twice while another flushes the class. The
 /// class was flushed once and `m0` resolved (to `Impl1`) before the actors start, so the
@@ -28,8 +28,8 @@ pub fn flush_versus_call() -> usize {
             "the flush came first: the first call asked the hook",
         ],
         |cov: &Coverage| {
-            let w = world(1, &[1, 2], Behaviour::Plain);
-            w.class.flush();
+            let w = reloadable_world(1, &[1, 2], Behaviour::Plain);
+            w.class.flush().expect("flush");
             let mut cx = Caller::default();
             assert_eq!(call(&w.obj, &w.m[0], &mut cx).0, value(1, 0));
             let (obj, m0) = (w.obj.clone(), w.m[0].clone());
@@ -40,7 +40,7 @@ pub fn flush_versus_call() -> usize {
                 (first, second)
             });
             let class = w.class.clone();
-            let flusher = thread::spawn(move || class.flush());
+            let flusher = thread::spawn(move || class.flush().expect("flush"));
             let (first, second) = caller.join().unwrap();
             flusher.join().unwrap();
             let old = value(1, 0);
@@ -99,7 +99,7 @@ pub fn switch_versus_call() -> usize {
             "both calls ran version 3",
         ],
         |cov: &Coverage| {
-            let rt = Runtime::<LoomHost>::new();
+            let rt = Runtime::<LoomHost>::with_live_reload();
             let i = rt
                 .interface("I")
                 .abstract_method("m0", 0)

@@ -270,7 +270,7 @@ fn api_table(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         status_fn(lua, move |lua, class: Option<Value>| {
             match class {
                 None => {
-                    r.flush();
+                    r.flush()?;
                     let forget_all: Function = binding(lua)?.prelude.get("forget_all")?;
                     forget_all.call::<()>(())?;
                 }

@@ -278,6 +278,6 @@ pub(crate) fn take_over_objects(
 
 /// A class whose dispatch answer changed: the core's cache and the Lua side's mirrors.
 pub(crate) fn flush_class(lua: &Lua, class: &ClassRef<LuaHost>) -> mlua::Result<()> {
-    class.flush();
+    class.flush()?;
     forget_resolutions(lua, class)
 }

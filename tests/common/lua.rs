@@ -10,7 +10,7 @@ use mlua::Lua;
 /// A Lua state with dynacast installed, and its runtime.
 pub fn lua() -> (Lua, Runtime<LuaHost>) {
     let lua = Lua::new();
-    let rt = Runtime::<LuaHost>::new();
+    let rt = Runtime::<LuaHost>::with_live_reload();
     install(&lua, &rt).unwrap();
     (lua, rt)
 }
