@@ -467,3 +467,18 @@ fn an_unchanged_class_takes_its_initializer_metamethods_and_statics_from_the_re_
     assert_eq!(results, ["true", "a:1", "b:2", "b:box", "b:box", "b:kind"]);
     assert_eq!(class(&rt, "Box"), first);
 }
+
+#[test]
+fn a_runtime_without_live_reload_refuses_a_flush_from_lua() {
+    let lua = Lua::new();
+    let rt = Runtime::<LuaHost>::new();
+    dynacast::lua::install(&lua, &rt).unwrap();
+    run(
+        &lua,
+        r#"
+        local ok, e = pcall(dynacast.flush)
+        assert(not ok and e.kind == "InvalidOperation", tostring(e))
+        assert(e.message:find("live reload is not enabled", 1, true), e.message)
+        "#,
+    );
+}

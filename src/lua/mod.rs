@@ -118,7 +118,8 @@
 //!
 //! `dynacast.reload(chunk, ...)` runs `chunk` (a function, or the path of a Lua file) as a
 //! reload of a module: an editor calls it after each save, and the objects already alive
-//! follow the edits (see `reload.rs` for the details):
+//! follow the edits (see `reload.rs` for the details). It needs a runtime made with
+//! [`Runtime::with_live_reload`](crate::Runtime::with_live_reload):
 //! - a definition whose Lua functions are the same code as at the member's last definition
 //!   (same bytecode with debug information, raw-equal upvalues, functions among them
 //!   compared the same way) is the registered type: an unchanged re-run is a no-op;
