@@ -17,7 +17,7 @@ use crate::default_methods::{most_specific_default_indexed, DefaultResolution, O
 use crate::dispatch_cache::DispatchCache;
 use crate::error::{Error, InvalidOperation};
 use crate::hook::{DynamicCastable, Hook};
-use crate::host::{Body, CallResult, Host};
+use crate::host::{Body, CallResult, Entry, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
 use crate::reload::Grace;
 use crate::runtime::{NamedType, Runtime, WeakRuntime};
@@ -103,13 +103,34 @@ pub(crate) struct PrimaryInterface<H: Host> {
     /// A std atomic even under loom: a stale read only serves a call or cast from the old
     /// class's own tables (alive as long as it is), i.e. before the takeover.
     gate: std::sync::atomic::AtomicU64,
+    /// What a static call through the primary interface calls, one entry per slot: the
+    /// slot's body (owned by `index.bodies`), or the route to the slow path that reports
+    /// why the slot has none. Invariant **primary entries**: exactly one entry per method
+    /// slot of the interface whose uid `index.uid` is (`new` checks it), so a slot of a
+    /// method of that interface is always in bounds (see `ClassData::fast_entry`).
+    entries: Box<[Entry<'static, H>]>,
     index: InterfaceIndex<H>,
 }
 
 impl<H: Host> PrimaryInterface<H> {
-    fn new(index: InterfaceIndex<H>) -> Self {
+    fn new(index: InterfaceIndex<H>, slot_count: usize) -> Self {
+        let entries: Box<[Entry<'static, H>]> = index
+            .bodies
+            .iter()
+            .map(|body| match body {
+                // SAFETY: the entry borrows a body of `index.bodies`, which lives in the
+                // same `PrimaryInterface` and is never replaced: the entries are only read
+                // through `&self` (`ClassData::fast_entry` shortens `'static` to that).
+                Some(body) => unsafe { body.entry_unbounded() },
+                None => Entry::route(crate::dispatch::beyond_fast_entry::<H>),
+            })
+            .collect();
+        // Invariant "primary entries" (an empty index has uid 0, which no method has).
+        let gate = if entries.len() == slot_count { index.uid } else { 0 };
+        debug_assert_eq!(gate, index.uid, "primary entries: one per slot");
         PrimaryInterface {
-            gate: std::sync::atomic::AtomicU64::new(index.uid),
+            gate: std::sync::atomic::AtomicU64::new(gate),
+            entries,
             index,
         }
     }
@@ -311,19 +332,42 @@ impl<H: Host> ClassData<H> {
         self.find_by_variance(iface).is_some()
     }
 
-    /// The static call's fast path (rule C1): the body serving `key` when the class
-    /// implements `key`'s interface exactly (not through variance) and the slot has one.
-    /// `None` sends the caller to [`find_interface`](Self::find_interface).
+    /// What `Object::call` calls for a virtual interface method called with the right
+    /// number of arguments (rules C1, D1): the body of a slot of the class's primary
+    /// interface, else the cached resolution in its home slot of the per-type cache, else
+    /// the route to the rest (`Object::call_beyond_static`). Always an entry, so the
+    /// caller makes exactly one call.
     #[inline(always)]
-    pub(crate) fn static_body(&self, key: MethodKey) -> Option<&Body<H>> {
-        let primary = self.primary_interface.gate();
-        if key.iface == primary {
-            return self.primary_interface.index.body(key.slot);
+    pub(crate) fn fast_entry(&self, method: &MethodRef<H>) -> Entry<'_, H> {
+        let key = method.key;
+        if key.iface == self.primary_interface.gate() {
+            let entries = &self.primary_interface.entries;
+            debug_assert!((key.slot as usize) < entries.len());
+            // SAFETY: invariant "primary entries": the gate is the uid of the interface
+            // the entries were built for (or 0, which no interface has), one entry per
+            // method slot; `key.slot` is a method slot of interface `key.iface`
+            // (`MethodRef::new` takes it from that interface's method table, and uids
+            // are never reused), so it is in bounds.
+            return *unsafe { entries.get_unchecked(key.slot as usize) };
         }
-        // No primary interface means no interface at all (see `primary_interface`): a
-        // hooked class's usual case skips the index. (So does a class taken over: its
-        // gate is closed.)
-        if primary == 0 {
+        // A hooked class's usual case: the resolution in its home slot of the per-type
+        // cache (D1). A hit implies the metadata does not implement the interface (C1):
+        // only resolutions of interfaces it did not answer are ever published, and a
+        // class's metadata never changes.
+        if let Some(cache) = &self.dispatch_cache {
+            if let Some(hit) = cache.get_at_home(key, method.key_hash) {
+                return hit.body.entry();
+            }
+        }
+        Entry::route(crate::dispatch::beyond_fast_entry::<H>)
+    }
+
+    /// The body serving `key` when the class implements `key`'s interface exactly (not
+    /// through variance), other than its primary interface, and the slot has one.
+    pub(crate) fn secondary_static_body(&self, key: MethodKey) -> Option<&Body<H>> {
+        // No primary interface means no interface at all (see `primary_interface`); a
+        // class taken over has its gate closed and is not asked.
+        if self.primary_interface.gate() == 0 {
             return None;
         }
         let i = self.interface_position(key.iface)?;
@@ -1175,11 +1219,7 @@ impl<H: Host> ClassBuilder<H> {
             is_abstract: self.is_abstract,
             vtable: vtable.into_boxed_slice(),
             interface_index: implemented.iter().map(InterfaceIndex::of).collect(),
-            primary_interface: PrimaryInterface::new(primary_interface(
-                listed,
-                base_data,
-                &implemented,
-            )),
+            primary_interface: primary_interface(listed, base_data, &implemented),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
             hook,
@@ -1201,14 +1241,14 @@ fn primary_interface<H: Host>(
     listed: &[InterfaceRef<H>],
     base: &ClassData<H>,
     implemented: &[ImplementedInterface<H>],
-) -> InterfaceIndex<H> {
+) -> PrimaryInterface<H> {
     let uid = listed
         .first()
         .map_or(base.primary_interface.index.uid, |i| i.uid());
-    implemented
-        .iter()
-        .find(|i| i.iface.uid() == uid)
-        .map_or_else(InterfaceIndex::empty, InterfaceIndex::of)
+    match implemented.iter().find(|i| i.iface.uid() == uid) {
+        Some(imp) => PrimaryInterface::new(InterfaceIndex::of(imp), imp.iface.data().methods.len()),
+        None => PrimaryInterface::new(InterfaceIndex::empty(), 0),
+    }
 }
 
 /// The runtime's root class `object`, base of every class.
@@ -1232,7 +1272,7 @@ pub(crate) fn root_class<H: Host>(
         vtable: Box::new([]),
         interface_index: Box::new([]),
         interfaces: Box::new([]),
-        primary_interface: PrimaryInterface::new(InterfaceIndex::empty()),
+        primary_interface: PrimaryInterface::new(InterfaceIndex::empty(), 0),
         hook: None,
         dispatch_cache: None,
         forward: AtomicPtr::new(std::ptr::null_mut()),

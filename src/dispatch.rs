@@ -11,7 +11,7 @@ use crate::default_methods::{
 };
 use crate::dispatch_cache::{Hit, Resolved};
 use crate::error::{Error, InvalidOperation};
-use crate::host::{Body, CallResult, Host};
+use crate::host::{Body, CallResult, Entry, Host};
 use crate::interface::{InterfaceRef, MemberKind, MethodRef};
 use crate::object::Object;
 use crate::types::{interface_assignable, TypeRef};
@@ -65,35 +65,23 @@ impl<H: Host> Object<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
-        // Inlined into the caller: the static case (C1) is a few loads and the body's call.
-        // Everything else is out of line, so this stays small enough to inline. Arity and
-        // kind come from the reference itself (one compare), not from the declaration.
-        if method.virtual_arity == args.len() {
-            // A class taken over (live reload) has its fast paths closed: both checks
-            // below miss and `call_beyond_static` follows the object's new class.
-            let class = self.own_class_data();
-            if let Some(body) = class.static_body(method.key) {
-                return body.invoke_for(self, args, cx, Called::interface(method));
-            }
-            // A hooked class's usual case: the resolution in its home slot of the per-type
-            // cache (D1). A hit implies the metadata does not implement the interface
-            // (C1): only resolutions of interfaces it did not answer are ever published,
-            // and a class's metadata never changes.
-            if let Some(cache) = &class.dispatch_cache {
-                if let Some(hit) = cache.get_at_home(method.key, method.key_hash) {
-                    return hit
-                        .body
-                        .invoke_for(self, args, cx, Called::interface(method));
-                }
-            }
-            return self.call_beyond_static(method, args, cx);
-        }
-        self.call_other(method, args, cx)
+        // Inlined into the caller: the static case (C1) and a cached resolution (D1) are a
+        // few loads and the body's call. Every branch picks an entry and one call runs it
+        // (see `Entry`); the rest is out of line, behind routes. Arity and kind come from
+        // the reference itself (one compare), not from the declaration.
+        let entry = if method.virtual_arity == args.len() {
+            // A class taken over (live reload) has its fast paths closed: both checks miss
+            // and the route follows the object's new class.
+            self.own_class_data().fast_entry(method)
+        } else {
+            Entry::route(call_other_route::<H>)
+        };
+        entry.invoke(self, args, cx, Called::interface(method))
     }
 
-    /// A virtual call neither the static table nor the cache's home slot served: the rest
-    /// of the cache's probe sequence, variance matches, static-slot errors and the hook
-    /// path.
+    /// A virtual call neither the primary interface nor the cache's home slot served:
+    /// another exactly implemented interface, the rest of the cache's probe sequence,
+    /// variance matches, static-slot errors and the hook path.
     #[inline(never)]
     fn call_beyond_static(
         &self,
@@ -105,6 +93,11 @@ impl<H: Host> Object<H> {
         // matches the sentinel of `virtual_arity` without being virtual.
         if !method.is_virtual() {
             return self.call_other(method, args, cx);
+        }
+        if let Some(class) = self.direct_class() {
+            if let Some(body) = class.secondary_static_body(method.key) {
+                return body.invoke_for(self, args, cx, Called::interface(method));
+            }
         }
         // The rest of the cache's probe sequence before the metadata's variance search:
         // a hit implies the metadata does not implement the interface (see above).
@@ -429,5 +422,49 @@ impl<H: Host> Object<H> {
             implementation: Some(implementation.data().name.clone()),
             reabstracted_in,
         }
+    }
+}
+
+// Routes (see `Entry`): what `Object::call`'s single call runs when no body was found on
+// the inlined path. They take the method back from `called`, which `Object::call` always
+// makes with `Called::interface`.
+
+/// `Object::call` with a method that is not virtual or the wrong number of arguments.
+fn call_other_route<'a, H: Host>(
+    _: *const (),
+    this: &'a Object<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+    called: Called<'a, H>,
+) -> CallResult<H> {
+    match called.method() {
+        Some(method) => this.call_other(method, args, cx),
+        None => Err(misrouted(this)),
+    }
+}
+
+/// `Object::call` when neither the primary interface nor the cache's home slot served,
+/// and a slot of the primary interface without a body (abstract, re-abstracted,
+/// ambiguous, not virtual), whose error the slow path reports.
+pub(crate) fn beyond_fast_entry<'a, H: Host>(
+    _: *const (),
+    this: &'a Object<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+    called: Called<'a, H>,
+) -> CallResult<H> {
+    match called.method() {
+        Some(method) => this.call_beyond_static(method, args, cx),
+        None => Err(misrouted(this)),
+    }
+}
+
+/// Never made: a route is only called by `Object::call`, with the method it was called
+/// with. Kept as an error rather than a panic all the same.
+#[cold]
+fn misrouted<H: Host>(this: &Object<H>) -> Error<H::Error> {
+    Error::MissingMember {
+        type_name: this.class_data().name.clone(),
+        member: "(a route called without its method)".into(),
     }
 }

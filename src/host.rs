@@ -6,6 +6,7 @@
 //! have no value type of their own can use [`DynHost`](crate::DynHost).
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -68,7 +69,7 @@ pub struct Body<H: Host> {
 /// one [`Call`]: a `Call` built by the caller goes through memory, which cost 30–45 % on
 /// the static, virtual and call-site paths. `call_thin` assembles it, where the closure is
 /// inlined. What was called is one word ([`Called`]).
-type ThinCall<H> = for<'a> unsafe fn(
+pub(crate) type ThinCall<H> = for<'a> unsafe fn(
     *const (),
     &'a Object<H>,
     &'a [<H as Host>::Value],
@@ -135,6 +136,87 @@ impl<H: Host> Body<H> {
         // `self.owner` keeps alive for as long as `self` is borrowed, and `self.call` was
         // instantiated for that closure's type (both are set together, only in `body`, and
         // copied together, only in `clone`).
+        unsafe { (self.call)(self.data, this, args, cx, called) }
+    }
+}
+
+impl<H: Host> Body<H> {
+    /// The body's thin entry point and closure address, copied out for a call path that
+    /// picks among several entries and then makes one call (`Object::call`).
+    #[inline(always)]
+    pub(crate) fn entry(&self) -> Entry<'_, H> {
+        Entry {
+            call: self.call,
+            data: self.data,
+            _body: PhantomData,
+        }
+    }
+
+    /// [`entry`](Self::entry) with an unbounded lifetime, for a table that stores the
+    /// entries of bodies it owns next to them.
+    ///
+    /// # Safety
+    ///
+    /// The entry must only be called while this body (or a clone sharing its closure) is
+    /// alive: its owner must hand it out only borrowed from where it keeps the body.
+    pub(crate) unsafe fn entry_unbounded(&self) -> Entry<'static, H> {
+        Entry {
+            call: self.call,
+            data: self.data,
+            _body: PhantomData,
+        }
+    }
+}
+
+/// What a call path calls: a body's thin entry point with its closure's address (borrowed
+/// from the [`Body`] for `'a`), or a *route*: an entry point of the engine's own, with no
+/// closure, that takes the call on to a slower path (`Object::call`'s misses, slots
+/// without a body). Picking an entry on every branch and calling it once, instead of
+/// calling on each branch, keeps the inlined call path to one call instruction: no jumps
+/// back to shared code after it and no registers spilled around several calls (about ten
+/// instructions fewer on the static path, BENCHMARKS.md).
+pub(crate) struct Entry<'a, H: Host> {
+    call: ThinCall<H>,
+    data: *const (),
+    _body: PhantomData<&'a Body<H>>,
+}
+
+impl<H: Host> Clone for Entry<'_, H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H: Host> Copy for Entry<'_, H> {}
+// SAFETY: as for `Body`: `data` only ever points at a closure a `Body` owns, which is
+// `Send + Sync`, and the function pointer is plain code.
+unsafe impl<H: Host> Send for Entry<'_, H> {}
+// SAFETY: see `Send` above.
+unsafe impl<H: Host> Sync for Entry<'_, H> {}
+
+impl<'a, H: Host> Entry<'a, H> {
+    /// The entry of a route: `route` runs in place of a body, with a null `data` (a safe
+    /// function with a thin entry point's parameters, which ignores `data`).
+    #[inline(always)]
+    pub(crate) fn route(route: ThinCall<H>) -> Self {
+        Entry {
+            call: route,
+            data: std::ptr::null(),
+            _body: PhantomData,
+        }
+    }
+
+    /// Calls the entry.
+    #[inline(always)]
+    pub(crate) fn invoke(
+        self,
+        this: &Object<H>,
+        args: &[H::Value],
+        cx: &mut H::Context,
+        called: Called<'_, H>,
+    ) -> CallResult<H> {
+        // SAFETY: invariant "thin body pointer", carried over from the `Body` this entry
+        // was copied from (`Body::entry`), which `'a` keeps borrowed: `data` points at the
+        // closure `call` was instantiated for. A route's entry point ignores `data`.
         unsafe { (self.call)(self.data, this, args, cx, called) }
     }
 }
