@@ -146,8 +146,10 @@ impl<H: Host> Slot<H> {
         // SAFETY: invariant "slot publication": a non-zero key was stored with `Release`
         // after the entry was written, this `Acquire` load saw it, so the write happens-
         // before this read; the entry is never written again or dropped while `&self`
-        // lives (only `Drop`, with `&mut`, drops it). loom's cell checks the edge.
-        let entry = self.entry.with(|p| unsafe { (*p).as_ref() })?;
+        // lives (only `Drop`, with `&mut`, drops it, and `free_after_grace` empties it
+        // once no reader can be inside). loom's cell checks the edge. So the entry is
+        // there: `unwrap_unchecked` spares the hot path a second test.
+        let entry = self.entry.with(|p| unsafe { (*p).as_ref().unwrap_unchecked() });
         Some((iface, entry))
     }
 
@@ -219,7 +221,11 @@ impl<'a, H: Host> Table<'a, H> {
     /// `hash` is `key_hash(key)`.
     #[inline(always)]
     fn find_at_home(self, key: MethodKey, hash: u64) -> Option<&'a Resolved<H>> {
-        let (iface, entry) = self.slots.get(self.home_of(hash))?.get()?;
+        let home = self.home_of(hash);
+        debug_assert!(home < self.slots.len());
+        // SAFETY: `home_of` keeps the top `log2` bits of the hash, a number below
+        // 2^log2, the table's length (`untag_non_null`).
+        let (iface, entry) = unsafe { self.slots.get_unchecked(home) }.get()?;
         (iface == key.iface && entry.slot == key.slot).then_some(&entry.resolved)
     }
 
@@ -462,7 +468,13 @@ impl<H: Host> DispatchCache<H> {
         if broken::is(Variant::NeverHit) || broken::is(Variant::ReserveAcrossHook) {
             return None;
         }
-        self.table()?.find_at_home(key, hash)
+        let tagged = self.current.load(Ordering::Acquire);
+        if tagged.is_null() {
+            return None;
+        }
+        // SAFETY: as in `table`; `tagged` is not null (checked here, once: going through
+        // `table`'s `Option` tested the untagged address for null a second time).
+        unsafe { untag_non_null(tagged) }.find_at_home(key, hash)
     }
 
     /// The cached resolution of `key`, if any. Lock-free and allocation-free.
@@ -699,12 +711,23 @@ unsafe fn untag<'a, H: Host>(tagged: *mut Slot<H>) -> Option<Table<'a, H>> {
     if tagged.is_null() {
         return None;
     }
+    // SAFETY: the caller's contract, and `tagged` is not null.
+    Some(unsafe { untag_non_null(tagged) })
+}
+
+/// [`untag`] of an address known not to be null.
+///
+/// # Safety
+///
+/// `tagged` must come from `OwnedTable::tagged` of a table that stays allocated for `'a`.
+#[inline(always)]
+unsafe fn untag_non_null<'a, H: Host>(tagged: *mut Slot<H>) -> Table<'a, H> {
     let log2 = tagged as usize & TAG_BITS;
     let first = tagged.cast::<u8>().wrapping_sub(log2).cast::<Slot<H>>();
     // SAFETY: the caller's contract: `first` is the first of 2^log2 slots alive for `'a`.
     let slots = unsafe { std::slice::from_raw_parts(first, 1usize << log2) };
-    Some(Table {
+    Table {
         slots,
         log2: log2 as u32,
-    })
+    }
 }
