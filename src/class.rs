@@ -169,6 +169,14 @@ pub(crate) struct ClassData<H: Host> {
     jump: Option<ClassRef<H>>,
     pub(crate) is_abstract: bool,
     pub(crate) vtable: Box<[VirtualMethod<H>]>,
+    /// What `Object::call_virtual` calls, one entry per vtable slot: the slot's body
+    /// (owned by `vtable`), or for an abstract slot the route to the slow path's error.
+    /// Invariant **virtual entries**: as long as `vtable`, and only read through `&self`.
+    virtual_entries: Box<[Entry<'static, H>]>,
+    /// The class's uid, read by `Object::call_virtual`'s inlined test for an instance of
+    /// the method's own class; live reload closes it (stores 0) as it closes the primary
+    /// interface's gate, so that the call goes out of line and follows the takeover.
+    virtual_gate: std::sync::atomic::AtomicU64,
     /// Every implemented interface (including bases): its uid and its slots' bodies;
     /// sorted by uid, parallel to `interfaces`.
     interface_index: Box<[InterfaceIndex<H>]>,
@@ -240,6 +248,7 @@ impl<H: Host> ClassData<H> {
     /// static tables stay as they are (a call in flight may be reading them).
     pub(crate) fn close_fast_paths(&self) {
         self.primary_interface.gate.store(0, Ordering::Release);
+        self.virtual_gate.store(0, Ordering::Release);
         if let Some(cache) = &self.dispatch_cache {
             cache.flush();
         }
@@ -360,6 +369,30 @@ impl<H: Host> ClassData<H> {
             }
         }
         Entry::route(crate::dispatch::beyond_fast_entry::<H>)
+    }
+
+    /// What `Object::call_virtual` calls for `method` with the right number of arguments
+    /// on an instance of this class: the slot's entry when this class is the method's
+    /// class or a shallow subclass of it and has not been taken over, else the route to
+    /// the rest (`Object::call_virtual_slow`: deep subclasses, live reload, errors).
+    #[inline(always)]
+    pub(crate) fn virtual_entry(&self, method: &ClassMethodRef<H>) -> Entry<'_, H> {
+        let exact = self.virtual_gate.load(Ordering::Relaxed) == method.class_uid;
+        let shallow_subclass = || {
+            method.class_depth < DISPLAY
+                && self.display[method.class_depth] == method.class_uid
+                && self.forward.load(Ordering::Relaxed).is_null()
+        };
+        if exact || shallow_subclass() {
+            debug_assert!(method.slot < self.virtual_entries.len());
+            // SAFETY: invariant "virtual entries" (one per vtable slot): this class is the
+            // method's class (uids are never reused; a closed gate is 0, no uid) or derives
+            // from it, and a subclass's vtable starts with its ancestors' slots, so the
+            // method's slot, a slot of its class's vtable (`ClassRef::virtual_method`), is
+            // in bounds.
+            return *unsafe { self.virtual_entries.get_unchecked(method.slot) };
+        }
+        Entry::route(crate::dispatch::call_virtual_route::<H>)
     }
 
     /// The body serving `key` when the class implements `key`'s interface exactly (not
@@ -496,6 +529,9 @@ impl<H: Host> ClassRef<H> {
             .map(|slot| ClassMethodRef {
                 class: self.clone(),
                 slot,
+                arity: self.0.vtable[slot].arity,
+                class_uid: self.0.uid,
+                class_depth: self.0.depth,
             })
             .ok_or_else(|| Error::MissingMember {
                 type_name: self.0.name.clone(),
@@ -597,6 +633,12 @@ impl<H: Host> ClassRef<H> {
 pub struct ClassMethodRef<H: Host> {
     pub(crate) class: ClassRef<H>,
     pub(crate) slot: usize,
+    /// Copies of the slot's arity (the same in every subclass: an override keeps it) and
+    /// of the class's uid and depth, so `Object::call_virtual`'s inlined test reads them
+    /// from the reference itself rather than through the class.
+    pub(crate) arity: usize,
+    pub(crate) class_uid: u64,
+    pub(crate) class_depth: usize,
 }
 
 impl<H: Host> Clone for ClassMethodRef<H> {
@@ -604,6 +646,9 @@ impl<H: Host> Clone for ClassMethodRef<H> {
         ClassMethodRef {
             class: self.class.clone(),
             slot: self.slot,
+            arity: self.arity,
+            class_uid: self.class_uid,
+            class_depth: self.class_depth,
         }
     }
 }
@@ -624,7 +669,7 @@ impl<H: Host> ClassMethodRef<H> {
     }
     /// The number of arguments (not counting `this`).
     pub fn arity(&self) -> usize {
-        self.class.0.vtable[self.slot].arity
+        self.arity
     }
 }
 
@@ -1217,6 +1262,8 @@ impl<H: Host> ClassBuilder<H> {
             display,
             jump,
             is_abstract: self.is_abstract,
+            virtual_entries: virtual_entries(&vtable),
+            virtual_gate: std::sync::atomic::AtomicU64::new(uid),
             vtable: vtable.into_boxed_slice(),
             interface_index: implemented.iter().map(InterfaceIndex::of).collect(),
             primary_interface: primary_interface(listed, base_data, &implemented),
@@ -1251,6 +1298,21 @@ fn primary_interface<H: Host>(
     }
 }
 
+/// A class's `virtual_entries`, built from its vtable (invariant "virtual entries").
+fn virtual_entries<H: Host>(vtable: &[VirtualMethod<H>]) -> Box<[Entry<'static, H>]> {
+    vtable
+        .iter()
+        .map(|slot| match &slot.body {
+            // SAFETY: the entry points at the closure inside the `Arc` of a body of the
+            // class's `vtable` (moving the `Body` does not move it), which the class keeps
+            // and never replaces; the entries are only read through `&self`
+            // (`ClassData::virtual_entry` shortens `'static` to that).
+            Some(body) => unsafe { body.entry_unbounded() },
+            None => Entry::route(crate::dispatch::call_virtual_route::<H>),
+        })
+        .collect()
+}
+
 /// The runtime's root class `object`, base of every class.
 pub(crate) fn root_class<H: Host>(
     runtime: u64,
@@ -1270,6 +1332,8 @@ pub(crate) fn root_class<H: Host>(
         jump: None,
         is_abstract: false,
         vtable: Box::new([]),
+        virtual_entries: Box::new([]),
+        virtual_gate: std::sync::atomic::AtomicU64::new(uid),
         interface_index: Box::new([]),
         interfaces: Box::new([]),
         primary_interface: PrimaryInterface::new(InterfaceIndex::empty(), 0),

@@ -159,22 +159,15 @@ impl<H: Host> Object<H> {
         args: &[H::Value],
         cx: &mut H::Context,
     ) -> CallResult<H> {
-        // Inlined: an instance of the method's own class (or a subclass) with the right
-        // argument count and a body is a few loads and the body's call; the rest, errors
-        // included, is out of line.
-        // A class taken over (live reload) takes the out-of-line path.
-        let Some(class) = self.direct_class() else {
-            return self.call_virtual_slow(method, args, cx);
+        // Inlined: an instance of the method's own class (or a shallow subclass) with the
+        // right argument count is a few loads and the body's call; the rest, errors and
+        // classes taken over (live reload) included, is out of line behind a route.
+        let entry = if method.arity == args.len() {
+            self.own_class_data().virtual_entry(method)
+        } else {
+            Entry::route(call_virtual_route::<H>)
         };
-        let declaring = method.class.data();
-        if std::ptr::eq(class, declaring) || class.derives_from(declaring) {
-            if let Some(slot) = class.vtable.get(method.slot) {
-                if let (Some(body), true) = (&slot.body, slot.arity == args.len()) {
-                    return body.invoke_for(self, args, cx, Called::class(method));
-                }
-            }
-        }
-        self.call_virtual_slow(method, args, cx)
+        entry.invoke(self, args, cx, Called::class(method))
     }
 
     /// [`call_virtual`](Self::call_virtual)'s errors, and objects a class took over (live reload).
@@ -425,9 +418,9 @@ impl<H: Host> Object<H> {
     }
 }
 
-// Routes (see `Entry`): what `Object::call`'s single call runs when no body was found on
-// the inlined path. They take the method back from `called`, which `Object::call` always
-// makes with `Called::interface`.
+// Routes (see `Entry`): what `Object::call`'s and `Object::call_virtual`'s single call
+// runs when no body was found on the inlined path. They take the method back from
+// `called`, which those always make with `Called::interface` and `Called::class`.
 
 /// `Object::call` with a method that is not virtual or the wrong number of arguments.
 fn call_other_route<'a, H: Host>(
@@ -459,8 +452,22 @@ pub(crate) fn beyond_fast_entry<'a, H: Host>(
     }
 }
 
-/// Never made: a route is only called by `Object::call`, with the method it was called
-/// with. Kept as an error rather than a panic all the same.
+/// `Object::call_virtual` when its inlined test did not find the body.
+pub(crate) fn call_virtual_route<'a, H: Host>(
+    _: *const (),
+    this: &'a Object<H>,
+    args: &'a [H::Value],
+    cx: &'a mut H::Context,
+    called: Called<'a, H>,
+) -> CallResult<H> {
+    match called.class_method() {
+        Some(method) => this.call_virtual_slow(method, args, cx),
+        None => Err(misrouted(this)),
+    }
+}
+
+/// Never made: a route is only called by `Object::call` or `Object::call_virtual`, with
+/// the method it was called with. Kept as an error rather than a panic all the same.
 #[cold]
 fn misrouted<H: Host>(this: &Object<H>) -> Error<H::Error> {
     Error::MissingMember {
