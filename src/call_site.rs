@@ -59,10 +59,10 @@ use std::sync::{Arc, Weak};
 use crate::call::Called;
 use crate::class::ClassData;
 use crate::dispatch::Target;
-use crate::host::{Body, CallResult, Host};
+use crate::host::{Body, CallResult, Entry, Host};
 use crate::interface::MethodRef;
 use crate::object::Object;
-use crate::sync::{lock, AtomicUsize, Mutex, OnceLock, Ordering};
+use crate::sync::{lock, AtomicUsize, Mutex, OnceLock, Ordering, UnsafeCell};
 
 /// How many classes a call site remembers before it turns megamorphic.
 ///
@@ -189,6 +189,75 @@ fn class_addr<H: Host>(obj: &Object<H>) -> usize {
     Arc::as_ptr(&obj.class().0) as usize
 }
 
+/// `class_addr` as the first entry's word holds it: minus the `Arc` header, so that the
+/// hit compares the object's class pointer as loaded, with no add. (Any constant keeps
+/// the compare exact: it is subtracted from both sides.)
+#[inline(always)]
+fn first_key(class_addr: usize) -> usize {
+    class_addr.wrapping_sub(2 * std::mem::size_of::<usize>())
+}
+
+/// The first inline entry again, in the form the monomorphic hit reads: the class's key
+/// and the body's entry point, copied from the filled entry (whose body the site owns).
+///
+/// Invariant **first entry publication**: `class_key` is 0 (no class) until `entry` has
+/// been written, once, by the thread that filled the first inline entry, and is then
+/// stored with `Release`; a reader that loads it with `Acquire` and finds its class reads
+/// `entry`, which is never written again. Only a site without live reload fills it (a
+/// reloadable site's entries can go stale; they live in its shared block).
+struct FirstEntry<H: Host> {
+    class_key: AtomicUsize,
+    entry: UnsafeCell<Entry<'static, H>>,
+}
+
+// SAFETY: the cell is written once, before its publication, and only read after it
+// (invariant "first entry publication"); the entry is `Send + Sync` itself.
+unsafe impl<H: Host> Sync for FirstEntry<H> {}
+// SAFETY: see `Sync`; moving the site moves the cell with it.
+unsafe impl<H: Host> Send for FirstEntry<H> {}
+
+impl<H: Host> FirstEntry<H> {
+    fn new() -> Self {
+        FirstEntry {
+            class_key: AtomicUsize::new(0),
+            // Never called: read only once `class_key` names a class.
+            entry: UnsafeCell::new(Entry::route(crate::dispatch::beyond_fast_entry::<H>)),
+        }
+    }
+
+    /// The entry serving the class at `class`, if it is the first entry's.
+    #[inline(always)]
+    fn serving(&self, class: usize) -> Option<Entry<'_, H>> {
+        if self.class_key.load(Ordering::Acquire) != first_key(class) {
+            return None;
+        }
+        // SAFETY: invariant "first entry publication": the key was stored with `Release`
+        // after `entry`'s only write, and this `Acquire` load saw it (a class's key is
+        // never 0), so the write happens-before this read and no write follows it.
+        Some(self.entry.with(|p| unsafe { *p }))
+    }
+
+    /// Publishes `entry` for the class at `class`. Called at most once per site: by the
+    /// thread whose `get_or_init` filled the first inline entry.
+    fn publish(&self, class: usize, entry: &SiteEntry<H>) {
+        // SAFETY: only this call writes the cell, once, before the key is published: no
+        // reader reads it yet (they compare the key first, and it is still 0). The entry
+        // point borrows `entry.body`, which the site owns until it is dropped.
+        self.entry
+            .with_mut(|p| unsafe { *p = entry.body.entry_unbounded() });
+        self.class_key.store(first_key(class), first_entry_release());
+    }
+}
+
+/// The first entry's publication ordering (broken variant `RelaxedFirstEntry`: `Relaxed`).
+fn first_entry_release() -> Ordering {
+    #[cfg(dynacast_broken)]
+    if crate::sync::broken::is(crate::sync::broken::Variant::RelaxedFirstEntry) {
+        return Ordering::Relaxed;
+    }
+    Ordering::Release
+}
+
 /// An inline cache for calls of one interface method; see the [module docs](self).
 ///
 /// ```
@@ -219,6 +288,8 @@ pub struct CallSite<H: Host> {
     reloadable: Option<Arc<SiteEntries<H>>>,
     /// Set (to 1) the first time a class misses a full site.
     megamorphic: AtomicUsize,
+    /// The first inline entry as the monomorphic hit reads it.
+    first: FirstEntry<H>,
 }
 
 impl<H: Host> CallSite<H> {
@@ -235,6 +306,7 @@ impl<H: Host> CallSite<H> {
             entries: std::array::from_fn(|_| OnceLock::new()),
             reloadable,
             megamorphic: AtomicUsize::new(0),
+            first: FirstEntry::new(),
         }
     }
 
@@ -257,12 +329,8 @@ impl<H: Host> CallSite<H> {
     pub fn call(&self, obj: &Object<H>, args: &[H::Value], cx: &mut H::Context) -> CallResult<H> {
         // Inlined into the caller: the monomorphic hit is a compare and the body's call.
         if args.len() == self.virtual_arity {
-            if let Some(entry) = self.entries[0].get() {
-                if entry.serves(class_addr(obj)) {
-                    return entry
-                        .body
-                        .invoke_for(obj, args, cx, Called::interface(&self.method));
-                }
+            if let Some(entry) = self.first.serving(class_addr(obj)) {
+                return entry.invoke(obj, args, cx, Called::interface(&self.method));
             }
         }
         self.call_beyond_first(obj, args, cx)
@@ -325,7 +393,7 @@ impl<H: Host> CallSite<H> {
     /// entry is taken, marks the site megamorphic.
     fn remember(&self, obj: &Object<H>, body: &Body<H>, generation: usize) {
         let class = class_addr(obj);
-        for cell in self.cells() {
+        for (index, cell) in self.cells().iter().enumerate() {
             let mut filled = false;
             let entry = cell.get_or_init(|| {
                 filled = true;
@@ -336,12 +404,16 @@ impl<H: Host> CallSite<H> {
                 }
             });
             if filled {
-                if let Some(shared) = &self.reloadable {
-                    let registry = &obj.own_class_data().call_sites;
-                    registry.register(shared);
-                    if registry.generation() != generation {
-                        entry.class_addr.store(STALE, Ordering::Release);
+                match &self.reloadable {
+                    Some(shared) => {
+                        let registry = &obj.own_class_data().call_sites;
+                        registry.register(shared);
+                        if registry.generation() != generation {
+                            entry.class_addr.store(STALE, Ordering::Release);
+                        }
                     }
+                    None if index == 0 => self.first.publish(class, entry),
+                    None => {}
                 }
                 return;
             }

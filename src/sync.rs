@@ -219,6 +219,9 @@ pub mod broken {
         /// Cloning a class's hook leaks one count of the `Arc` its thin entry point reads
         /// through (the hook then outlives every handle).
         LeakHookOwner,
+        /// A call site publishes its first entry's class key with `Relaxed` instead of
+        /// `Release`.
+        RelaxedFirstEntry,
     }
 
     thread_local! {
