@@ -547,6 +547,50 @@ pub fn call_site_pairs_types_with_their_targets() -> usize {
     )
 }
 
+/// A call site's first entry (invariant "first entry publication" in `call_site`): the
+/// monomorphic hit reads the entry point the filling thread copied into the site once it
+/// sees the class's key, so the copy must happen-before that read. Two actors call the
+/// same method on the same object through a fresh site; whichever resolves first fills
+/// the first entry and publishes it, and the other may then hit it. Each checks the
+/// answer; loom's cell checks the read against the write.
+pub fn call_site_first_entry() -> usize {
+    explore(
+        "call_site_first_entry",
+        &[
+            "a call found the first entry filled by the other actor",
+            "a call found the site empty",
+        ],
+        |cov: &Coverage| {
+            let w = world(1, &[1], Behaviour::Plain);
+            let site = Arc::new(CallSite::new(w.m[0].clone()));
+            let actors: Vec<_> = (0..2)
+                .map(|_| {
+                    let (site, obj) = (site.clone(), w.obj.clone());
+                    thread::spawn(move || {
+                        let mut cx = Caller::default();
+                        let before = site.state();
+                        for _ in 0..2 {
+                            let v = site.call(&obj, &[], &mut cx).unwrap();
+                            assert_eq!(v, value(1, 0), "call_site_first_entry: a wrong target");
+                        }
+                        before
+                    })
+                })
+                .collect();
+            for actor in actors {
+                match actor.join().unwrap() {
+                    CallSiteState::Empty => cov.saw("a call found the site empty"),
+                    CallSiteState::Monomorphic => {
+                        cov.saw("a call found the first entry filled by the other actor")
+                    }
+                    other => panic!("call_site_first_entry: unexpected state {other:?}"),
+                }
+            }
+            assert_eq!(site.state(), CallSiteState::Monomorphic);
+        },
+    )
+}
+
 /// Thin body pointers (`dynacast::Body`): a body's thin entry point reads its closure
 /// through a raw pointer into the body's own `Arc`, so every copy of a body must own one
 /// count of that `Arc`, and the closure must live exactly as long as the last copy. Two

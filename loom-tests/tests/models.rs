@@ -87,3 +87,8 @@ fn called_word() {
 fn thin_hook_owner() {
     models::thin_hook_owner();
 }
+
+#[test]
+fn call_site_first_entry() {
+    models::call_site_first_entry();
+}

@@ -148,3 +148,11 @@ fn called_tag_lost_breaks_called_word() {
 fn leak_hook_owner_breaks_thin_hook_owner() {
     broken(Variant::LeakHookOwner, models::thin_hook_owner);
 }
+
+/// A call site whose first entry's key is published `Relaxed`: an actor that sees the key
+/// reads the entry point without the write happening-before its read.
+#[test]
+#[should_panic(expected = "Causality violation")]
+fn relaxed_first_entry_breaks_call_site_first_entry() {
+    broken(Variant::RelaxedFirstEntry, models::call_site_first_entry);
+}
