@@ -245,7 +245,8 @@ impl<H: Host> FirstEntry<H> {
         // point borrows `entry.body`, which the site owns until it is dropped.
         self.entry
             .with_mut(|p| unsafe { *p = entry.body.entry_unbounded() });
-        self.class_key.store(first_key(class), first_entry_release());
+        self.class_key
+            .store(first_key(class), first_entry_release());
     }
 }
 

@@ -126,7 +126,11 @@ impl<H: Host> PrimaryInterface<H> {
             })
             .collect();
         // Invariant "primary entries" (an empty index has uid 0, which no method has).
-        let gate = if entries.len() == slot_count { index.uid } else { 0 };
+        let gate = if entries.len() == slot_count {
+            index.uid
+        } else {
+            0
+        };
         debug_assert_eq!(gate, index.uid, "primary entries: one per slot");
         PrimaryInterface {
             gate: std::sync::atomic::AtomicU64::new(gate),

@@ -149,7 +149,9 @@ impl<H: Host> Slot<H> {
         // lives (only `Drop`, with `&mut`, drops it, and `free_after_grace` empties it
         // once no reader can be inside). loom's cell checks the edge. So the entry is
         // there: `unwrap_unchecked` spares the hot path a second test.
-        let entry = self.entry.with(|p| unsafe { (*p).as_ref().unwrap_unchecked() });
+        let entry = self
+            .entry
+            .with(|p| unsafe { (*p).as_ref().unwrap_unchecked() });
         Some((iface, entry))
     }
 
