@@ -430,10 +430,8 @@ fn call_other_route<'a, H: Host>(
     cx: &'a mut H::Context,
     called: Called<'a, H>,
 ) -> CallResult<H> {
-    match called.method() {
-        Some(method) => this.call_other(method, args, cx),
-        None => Err(misrouted(this)),
-    }
+    let method = called.method().ok_or_else(|| misrouted(this))?;
+    this.call_other(method, args, cx)
 }
 
 /// `Object::call` when neither the primary interface nor the cache's home slot served,
@@ -446,10 +444,8 @@ pub(crate) fn beyond_fast_entry<'a, H: Host>(
     cx: &'a mut H::Context,
     called: Called<'a, H>,
 ) -> CallResult<H> {
-    match called.method() {
-        Some(method) => this.call_beyond_static(method, args, cx),
-        None => Err(misrouted(this)),
-    }
+    let method = called.method().ok_or_else(|| misrouted(this))?;
+    this.call_beyond_static(method, args, cx)
 }
 
 /// `Object::call_virtual` when its inlined test did not find the body.
@@ -460,10 +456,8 @@ pub(crate) fn call_virtual_route<'a, H: Host>(
     cx: &'a mut H::Context,
     called: Called<'a, H>,
 ) -> CallResult<H> {
-    match called.class_method() {
-        Some(method) => this.call_virtual_slow(method, args, cx),
-        None => Err(misrouted(this)),
-    }
+    let method = called.class_method().ok_or_else(|| misrouted(this))?;
+    this.call_virtual_slow(method, args, cx)
 }
 
 /// Never made: a route is only called by `Object::call` or `Object::call_virtual`, with

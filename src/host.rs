@@ -132,11 +132,7 @@ impl<H: Host> Body<H> {
         cx: &mut H::Context,
         called: Called<'_, H>,
     ) -> CallResult<H> {
-        // SAFETY: invariant "thin body pointer": `self.data` points at the closure that
-        // `self.owner` keeps alive for as long as `self` is borrowed, and `self.call` was
-        // instantiated for that closure's type (both are set together, only in `body`, and
-        // copied together, only in `clone`).
-        unsafe { (self.call)(self.data, this, args, cx, called) }
+        self.entry().invoke(this, args, cx, called)
     }
 }
 
@@ -216,7 +212,9 @@ impl<'a, H: Host> Entry<'a, H> {
     ) -> CallResult<H> {
         // SAFETY: invariant "thin body pointer", carried over from the `Body` this entry
         // was copied from (`Body::entry`), which `'a` keeps borrowed: `data` points at the
-        // closure `call` was instantiated for. A route's entry point ignores `data`.
+        // closure that the body's `owner` keeps alive, and `call` was instantiated for
+        // that closure's type (both are set together, only in `body`, and copied together,
+        // only in `clone`). A route's entry point ignores `data`.
         unsafe { (self.call)(self.data, this, args, cx, called) }
     }
 }

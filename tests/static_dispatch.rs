@@ -400,6 +400,61 @@ fn call_virtual_runs_most_derived_override() {
     );
 }
 
+// call_virtual's inlined path serves the method's own class and subclasses whose first
+// ancestors it records inline; deeper ones go out of line. Every (method's class, object's
+// class) pair of a chain ten classes deep gets the most derived override, an ancestor's
+// object the exact error, and a slot that only some levels add keeps its place.
+#[test]
+fn call_virtual_at_every_depth_of_a_deep_chain() {
+    let rt = Rt::new();
+    let mut chain: Vec<ClassRef<DynHost>> = Vec::new();
+    for depth in 0..10i64 {
+        let name = format!("L{depth}");
+        let mut builder = rt.class(&name);
+        builder = match chain.last() {
+            None => builder.virtual_method_body("who", 0, int(0)),
+            Some(base) => builder.base(base).override_method_body("who", int(depth)),
+        };
+        if depth == 3 {
+            builder = builder.virtual_method_body("added", 1, int(30));
+        }
+        chain.push(builder.define().unwrap());
+    }
+    for (level, declaring) in chain.iter().enumerate() {
+        let who = declaring.virtual_method("who").unwrap();
+        for (depth, class) in chain.iter().enumerate() {
+            let result = new(&rt, class).call_virtual(&who, &[], &mut ());
+            if depth >= level {
+                assert_eq!(
+                    result.unwrap(),
+                    Value::Int(depth as i64),
+                    "L{level}.who on L{depth}"
+                );
+            } else {
+                assert_eq!(
+                    result.unwrap_err().to_string(),
+                    format!("Unable to cast object of type 'L{depth}' to type 'L{level}'."),
+                );
+            }
+        }
+    }
+    let added = chain[3].virtual_method("added").unwrap();
+    let deepest = new(&rt, &chain[9]);
+    assert_eq!(
+        deepest
+            .call_virtual(&added, &[Value::Nil], &mut ())
+            .unwrap(),
+        Value::Int(30)
+    );
+    assert_eq!(
+        deepest
+            .call_virtual(&added, &[], &mut ())
+            .unwrap_err()
+            .to_string(),
+        "Method 'L9.added' takes 1 argument(s) but was called with 0."
+    );
+}
+
 // Issue 2 §5: call_virtual on an object whose class does not derive from the method's class.
 #[test]
 fn call_virtual_on_unrelated_object_is_invalid_cast() {
