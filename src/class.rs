@@ -381,19 +381,20 @@ impl<H: Host> ClassData<H> {
     /// the rest (`Object::call_virtual_slow`: deep subclasses, live reload, errors).
     #[inline(always)]
     pub(crate) fn virtual_entry(&self, method: &ClassMethodRef<H>) -> Entry<'_, H> {
-        let exact = self.virtual_gate.load(Ordering::Relaxed) == method.class_uid;
-        let shallow_subclass = || {
-            method.class_depth < DISPLAY
-                && self.display[method.class_depth] == method.class_uid
-                && self.forward.load(Ordering::Relaxed).is_null()
-        };
-        if exact || shallow_subclass() {
+        if self.virtual_gate.load(Ordering::Relaxed) == method.class_uid {
+            // The method's own class (uids are never reused; a closed gate is 0, no uid):
+            // its entry, kept in the reference.
+            return method.entry;
+        }
+        let shallow_subclass = method.class_depth < DISPLAY
+            && self.display[method.class_depth] == method.class_uid
+            && self.forward.load(Ordering::Relaxed).is_null();
+        if shallow_subclass {
             debug_assert!(method.slot < self.virtual_entries.len());
-            // SAFETY: invariant "virtual entries" (one per vtable slot): this class is the
-            // method's class (uids are never reused; a closed gate is 0, no uid) or derives
-            // from it, and a subclass's vtable starts with its ancestors' slots, so the
-            // method's slot, a slot of its class's vtable (`ClassRef::virtual_method`), is
-            // in bounds.
+            // SAFETY: invariant "virtual entries" (one per vtable slot): this class derives
+            // from the method's class, and a subclass's vtable starts with its ancestors'
+            // slots, so the method's slot, a slot of its class's vtable
+            // (`ClassRef::virtual_method`), is in bounds.
             return *unsafe { self.virtual_entries.get_unchecked(method.slot) };
         }
         Entry::route(crate::dispatch::call_virtual_route::<H>)
@@ -536,6 +537,7 @@ impl<H: Host> ClassRef<H> {
                 arity: self.0.vtable[slot].arity,
                 class_uid: self.0.uid,
                 class_depth: self.0.depth,
+                entry: self.0.virtual_entries[slot],
             })
             .ok_or_else(|| Error::MissingMember {
                 type_name: self.0.name.clone(),
@@ -643,6 +645,11 @@ pub struct ClassMethodRef<H: Host> {
     pub(crate) arity: usize,
     pub(crate) class_uid: u64,
     pub(crate) class_depth: usize,
+    /// The class's own entry for the slot (its body, or the route for an abstract slot),
+    /// copied here so that a call on an instance of exactly this class reads it from the
+    /// reference (no load through the class's table). It borrows the body that `class`
+    /// keeps alive for as long as this reference exists (invariant "virtual entries").
+    entry: Entry<'static, H>,
 }
 
 impl<H: Host> Clone for ClassMethodRef<H> {
@@ -653,6 +660,7 @@ impl<H: Host> Clone for ClassMethodRef<H> {
             arity: self.arity,
             class_uid: self.class_uid,
             class_depth: self.class_depth,
+            entry: self.entry,
         }
     }
 }
