@@ -5,7 +5,7 @@ use crate::error::{Error, InvalidOperation};
 use crate::hook;
 use crate::host::Host;
 use crate::object::Object;
-use crate::types::{has_variance, CastTarget, TypeView};
+use crate::types::{CastTarget, TypeView};
 
 impl<H: Host> Object<H> {
     /// C# `obj is T`: whether the object is of type `target`, asking the class's hook
@@ -94,26 +94,26 @@ impl<H: Host> Object<H> {
     }
 
     /// A cast the inlined exact check did not answer. A hooked class asked about an
-    /// interface without variant parameters (B2, its usual case) goes straight to the hook,
-    /// inlined into the caller too (one call and one stack frame fewer on every hook
-    /// cast); the rest is `cast_by_metadata_then_hook`, out of line.
+    /// interface without variant parameters of its own runtime (B2, its usual case) goes
+    /// straight to the hook, inlined into the caller too, after one compare (see
+    /// `ClassData::hook_for_cast`); the rest is `cast_by_metadata_then_hook`, out of line.
     #[inline(always)]
     fn cast_beyond_exact(
         &self,
         view: TypeView<'_, H>,
         cx: &mut H::Context,
     ) -> Result<(), Error<H::Error>> {
-        // A class taken over (live reload) takes the out-of-line path.
-        let Some(class) = self.direct_class() else {
-            return self.cast_by_metadata_then_hook(view, cx);
-        };
-        if let (TypeView::Interface(iface), Some(hook)) = (view, &class.hook) {
-            // The exact match was checked inline; without variant parameters no variance
-            // match exists either, so the metadata has said no (B1). A type of another
-            // runtime takes the long way, which refuses it without asking the hook (B6).
-            if !has_variance(iface.data()) && iface.data().runtime == class.runtime {
+        if let TypeView::Interface(iface) = view {
+            // A class taken over (live reload) has its hook gate closed: out of line.
+            let class = self.own_class_data();
+            if let Some(hook) = class.hook_for_cast(iface.data()) {
+                // The exact match was checked inline; without variant parameters no
+                // variance match exists either, so the metadata has said no (B1), and the
+                // interface is of the class's runtime (B6).
                 let answer = hook::nested(&class.name, iface, || {
-                    hook.is_interface_implemented(self, iface, true, cx)
+                    // SAFETY: invariant "thin hook pointer": `hook` was copied from the
+                    // class's own hook, which the class (borrowed through `self`) keeps.
+                    unsafe { hook.is_interface_implemented(self, iface, true, cx) }
                 });
                 return match answer {
                     Ok(true) => Ok(()),

@@ -16,7 +16,7 @@ use crate::call_site::SiteRegistry;
 use crate::default_methods::{most_specific_default_indexed, DefaultResolution, Overrides};
 use crate::dispatch_cache::DispatchCache;
 use crate::error::{Error, InvalidOperation};
-use crate::hook::{DynamicCastable, Hook};
+use crate::hook::{DynamicCastable, Hook, HookEntry};
 use crate::host::{Body, CallResult, Entry, Host};
 use crate::interface::{InterfaceData, InterfaceRef, MemberKind, MethodKey, MethodRef, TypeExpr};
 use crate::reload::Grace;
@@ -190,6 +190,14 @@ pub(crate) struct ClassData<H: Host> {
     /// from the class instead of three; others go through `interface_index`.
     primary_interface: PrimaryInterface<H>,
     pub(crate) hook: Option<Hook<H>>,
+    /// The cast fast path's one compare (rule B2): the class's runtime id while it has a
+    /// hook and has not been taken over (live reload closes it to 0, as the other gates),
+    /// else 0. An interface's `hook_cast_key` equals it exactly when the interface belongs
+    /// to that runtime and has no variant parameters (so an exact miss of the metadata is
+    /// the metadata's whole answer): then the cast asks `hook_entry` straight away.
+    hook_gate: std::sync::atomic::AtomicU64,
+    /// `hook`'s thin entry point (a never-called one without a hook).
+    hook_entry: HookEntry<H>,
     /// Present exactly when `hook` is: the per-type cache of dynamic resolutions (rule D1).
     /// Boxed, so that a class without a hook does not carry the cache's inline tables.
     pub(crate) dispatch_cache: Option<Box<DispatchCache<H>>>,
@@ -253,6 +261,7 @@ impl<H: Host> ClassData<H> {
     pub(crate) fn close_fast_paths(&self) {
         self.primary_interface.gate.store(0, Ordering::Release);
         self.virtual_gate.store(0, Ordering::Release);
+        self.hook_gate.store(0, Ordering::Release);
         if let Some(cache) = &self.dispatch_cache {
             cache.flush();
         }
@@ -398,6 +407,14 @@ impl<H: Host> ClassData<H> {
             return *unsafe { self.virtual_entries.get_unchecked(method.slot) };
         }
         Entry::route(crate::dispatch::call_virtual_route::<H>)
+    }
+
+    /// The hook a cast asks about `iface` straight after the inlined exact check missed,
+    /// when one compare settles that the hook is the whole remaining answer (see
+    /// `hook_gate`); `None` sends the cast out of line.
+    #[inline(always)]
+    pub(crate) fn hook_for_cast(&self, iface: &InterfaceData<H>) -> Option<HookEntry<H>> {
+        (iface.hook_cast_key == self.hook_gate.load(Ordering::Relaxed)).then_some(self.hook_entry)
     }
 
     /// The body serving `key` when the class implements `key`'s interface exactly (not
@@ -1281,6 +1298,8 @@ impl<H: Host> ClassBuilder<H> {
             primary_interface: primary_interface(listed, base_data, &implemented),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
+            hook_gate: std::sync::atomic::AtomicU64::new(if hook.is_some() { runtime } else { 0 }),
+            hook_entry: hook.as_ref().map_or_else(HookEntry::none, Hook::entry),
             hook,
             forward: AtomicPtr::new(std::ptr::null_mut()),
             grace,
@@ -1350,6 +1369,8 @@ pub(crate) fn root_class<H: Host>(
         interfaces: Box::new([]),
         primary_interface: PrimaryInterface::new(InterfaceIndex::empty(), 0),
         hook: None,
+        hook_gate: std::sync::atomic::AtomicU64::new(0),
+        hook_entry: HookEntry::none(),
         dispatch_cache: None,
         forward: AtomicPtr::new(std::ptr::null_mut()),
         grace,

@@ -120,15 +120,104 @@ pub trait DynamicCastable<H: Host>: Send + Sync + 'static {
 /// for the hook's type and the hook's address, as [`Body`](crate::Body) keeps for bodies.
 /// A cast then calls it without reading the `Arc<dyn>`'s vtable for the hook's alignment
 /// and working out its offset in the allocation. A hook given as an `Arc<dyn>`
-/// ([`ClassBuilder::shared_hook`](crate::ClassBuilder::shared_hook)) has no known type,
-/// and is called through the trait object.
+/// ([`ClassBuilder::shared_hook`](crate::ClassBuilder::shared_hook)) is wrapped in
+/// [`SharedHook`], a hook of a known type that calls through the trait object, so every
+/// hook has a thin entry point.
 ///
 /// Invariant **thin hook pointer**: `data` points at the hook inside `owner`'s allocation,
 /// `thin` was instantiated for its type, and both are set together (only in `new`) and
 /// copied together with `owner` (only in `clone`), so every copy owns the hook it reads.
 pub(crate) struct Hook<H: Host> {
-    thin: Option<(IsImplementedThin<H>, *const ())>,
+    thin: HookEntry<H>,
     owner: Arc<dyn DynamicCastable<H>>,
+    /// What `same_as` compares: the hook the embedder gave (for a shared hook, its own
+    /// `Arc`'s, not the wrapper's).
+    identity: *const (),
+}
+
+/// A hook's thin entry point and the hook's address, copied where a cast reads it
+/// (`ClassData::hook_entry`).
+pub(crate) struct HookEntry<H: Host> {
+    thin: IsImplementedThin<H>,
+    data: *const (),
+}
+
+impl<H: Host> Clone for HookEntry<H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<H: Host> Copy for HookEntry<H> {}
+// SAFETY: as for `Hook`: `data` only points at a hook, which is `Send + Sync`.
+unsafe impl<H: Host> Send for HookEntry<H> {}
+// SAFETY: see `Send`.
+unsafe impl<H: Host> Sync for HookEntry<H> {}
+
+impl<H: Host> HookEntry<H> {
+    /// The entry of a class without a hook: answers "no" (never called: a class's hook
+    /// gate is closed when it has no hook).
+    pub(crate) fn none() -> Self {
+        HookEntry {
+            thin: never_implemented::<H>,
+            data: std::ptr::null(),
+        }
+    }
+
+    /// Calls the hook's `is_interface_implemented`.
+    ///
+    /// # Safety
+    ///
+    /// The hook this entry was copied from ([`Hook::entry`]) must be alive (invariant
+    /// "thin hook pointer"; a class keeps its hook while it is borrowed).
+    #[inline(always)]
+    pub(crate) unsafe fn is_interface_implemented(
+        self,
+        obj: &Object<H>,
+        iface: &InterfaceRef<H>,
+        throw_if_not_implemented: bool,
+        cx: &mut H::Context,
+    ) -> Result<bool, Error<H::Error>> {
+        // SAFETY: the caller's contract: `data` points at the live hook `thin` was
+        // instantiated for.
+        unsafe { (self.thin)(self.data, obj, iface, throw_if_not_implemented, cx) }
+    }
+}
+
+/// [`HookEntry::none`]'s entry point.
+fn never_implemented<H: Host>(
+    _: *const (),
+    _: &Object<H>,
+    _: &InterfaceRef<H>,
+    _: bool,
+    _: &mut H::Context,
+) -> Result<bool, Error<H::Error>> {
+    Ok(false)
+}
+
+/// A hook given as a trait object ([`ClassBuilder::shared_hook`](crate::ClassBuilder::shared_hook)),
+/// as a hook of a known type: its thin entry point calls through the trait object.
+struct SharedHook<H: Host>(Arc<dyn DynamicCastable<H>>);
+
+impl<H: Host> DynamicCastable<H> for SharedHook<H> {
+    fn is_interface_implemented(
+        &self,
+        obj: &Object<H>,
+        iface: &InterfaceRef<H>,
+        throw_if_not_implemented: bool,
+        cx: &mut H::Context,
+    ) -> Result<bool, Error<H::Error>> {
+        self.0
+            .is_interface_implemented(obj, iface, throw_if_not_implemented, cx)
+    }
+
+    fn get_interface_implementation(
+        &self,
+        obj: &Object<H>,
+        iface: &InterfaceRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<Option<TypeRef<H>>, Error<H::Error>> {
+        self.0.get_interface_implementation(obj, iface, cx)
+    }
 }
 
 /// The thin entry point of `is_interface_implemented`: `data` is the hook's address.
@@ -170,26 +259,35 @@ impl<H: Host> Hook<H> {
         let owner = Arc::new(hook);
         let data = Arc::as_ptr(&owner).cast::<()>();
         Hook {
-            thin: Some((is_implemented_thin::<H, T>, data)),
+            thin: HookEntry {
+                thin: is_implemented_thin::<H, T>,
+                data,
+            },
             owner,
+            identity: data,
         }
     }
 
-    /// A hook shared as a trait object: calls go through the trait object.
+    /// A hook shared as a trait object: wrapped, so it has a thin entry point too.
     pub(crate) fn shared(hook: Arc<dyn DynamicCastable<H>>) -> Self {
+        let identity = Arc::as_ptr(&hook).cast::<()>();
         Hook {
-            thin: None,
-            owner: hook,
+            identity,
+            ..Hook::new(SharedHook(hook))
         }
     }
 
     /// Whether `self` and `other` are copies of one hook (live reload's "same definition").
     pub(crate) fn same_as(&self, other: &Self) -> bool {
-        std::ptr::addr_eq(Arc::as_ptr(&self.owner), Arc::as_ptr(&other.owner))
+        std::ptr::eq(self.identity, other.identity)
     }
 
-    /// [`DynamicCastable::is_interface_implemented`], through the thin entry point when
-    /// there is one.
+    /// The thin entry point, for a class to keep next to its hook gate.
+    pub(crate) fn entry(&self) -> HookEntry<H> {
+        self.thin
+    }
+
+    /// [`DynamicCastable::is_interface_implemented`], through the thin entry point.
     #[inline(always)]
     pub(crate) fn is_interface_implemented(
         &self,
@@ -198,13 +296,11 @@ impl<H: Host> Hook<H> {
         throw_if_not_implemented: bool,
         cx: &mut H::Context,
     ) -> Result<bool, Error<H::Error>> {
-        match self.thin {
-            // SAFETY: invariant "thin hook pointer" (see the type's docs): `data` points
-            // at the hook `self.owner` keeps alive while `self` is borrowed.
-            Some((thin, data)) => unsafe { thin(data, obj, iface, throw_if_not_implemented, cx) },
-            None => self
-                .owner
-                .is_interface_implemented(obj, iface, throw_if_not_implemented, cx),
+        // SAFETY: invariant "thin hook pointer" (see the type's docs): `data` points at the
+        // hook `self.owner` keeps alive while `self` is borrowed.
+        unsafe {
+            self.thin
+                .is_interface_implemented(obj, iface, throw_if_not_implemented, cx)
         }
     }
 
@@ -231,6 +327,7 @@ impl<H: Host> Clone for Hook<H> {
         Hook {
             thin: self.thin,
             owner: self.owner.clone(),
+            identity: self.identity,
         }
     }
 }
