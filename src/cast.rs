@@ -74,13 +74,14 @@ impl<H: Host> Object<H> {
     where
         T: CastTarget<H> + ?Sized,
     {
-        // Inlined: an interface the class implements exactly, the common case. The rest
-        // (class targets, variance, the hook, the error) is out of line.
+        // Inlined: an interface the class implements exactly, the common case, and the
+        // hook of a hooked class. The rest (class targets, variance, the error) is out of
+        // line.
         let view = target.view();
-        if self.implements_exactly(view) {
-            return Ok(self);
+        if !self.implements_exactly(view) {
+            self.cast_beyond_exact(view, cx)?;
         }
-        self.cast_beyond_exact(view, cx).map(|()| self)
+        Ok(self)
     }
 
     /// Fast path of B1: the class implements exactly the target interface.
@@ -110,16 +111,11 @@ impl<H: Host> Object<H> {
                 // The exact match was checked inline; without variant parameters no
                 // variance match exists either, so the metadata has said no (B1), and the
                 // interface is of the class's runtime (B6).
-                let answer = hook::nested(&class.name, iface, || {
+                return hook::nested(&class.name, iface, || {
                     // SAFETY: invariant "thin hook pointer": `hook` was copied from the
                     // class's own hook, which the class (borrowed through `self`) keeps.
-                    unsafe { hook.is_interface_implemented(self, iface, true, cx) }
+                    unsafe { hook.cast(self, iface, cx) }
                 });
-                return match answer {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(self.invalid_cast(view)),
-                    Err(e) => Err(e),
-                };
             }
         }
         self.cast_by_metadata_then_hook(view, cx)

@@ -135,11 +135,49 @@ pub(crate) struct Hook<H: Host> {
     identity: *const (),
 }
 
-/// A hook's thin entry point and the hook's address, copied where a cast reads it
+/// A hook's thin entry points and the hook's address, copied where a cast reads them
 /// (`ClassData::hook_entry`).
 pub(crate) struct HookEntry<H: Host> {
     thin: IsImplementedThin<H>,
+    /// The whole of a cast's hook step (B2–B4): asks with `throw = true` and turns "no"
+    /// into the cast's error inside the call, so the inlined cast keeps nothing live
+    /// across it (which would cost its caller's loop a register).
+    cast: CastThin<H>,
     data: *const (),
+}
+
+/// [`HookEntry::cast`]: `data` is the hook's address.
+type CastThin<H> = unsafe fn(
+    *const (),
+    &Object<H>,
+    &InterfaceRef<H>,
+    &mut <H as Host>::Context,
+) -> Result<(), Error<<H as Host>::Error>>;
+
+/// The cast entry point for a hook of type `T`.
+///
+/// # Safety
+///
+/// As [`is_implemented_thin`]: `data` must point to a live `T`.
+unsafe fn cast_thin<H: Host, T: DynamicCastable<H>>(
+    data: *const (),
+    obj: &Object<H>,
+    iface: &InterfaceRef<H>,
+    cx: &mut H::Context,
+) -> Result<(), Error<H::Error>> {
+    // SAFETY: the caller's contract (invariant "thin hook pointer").
+    let hook = unsafe { &*data.cast::<T>() };
+    match hook.is_interface_implemented(obj, iface, true, cx) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(hook_said_no(obj, iface)),
+        Err(e) => Err(e),
+    }
+}
+
+/// B4: the error of a cast the hook answered "no".
+#[cold]
+fn hook_said_no<H: Host>(obj: &Object<H>, iface: &InterfaceRef<H>) -> Error<H::Error> {
+    Error::invalid_cast(&obj.class_data().name, &iface.data().name)
 }
 
 impl<H: Host> Clone for HookEntry<H> {
@@ -159,6 +197,7 @@ impl<H: Host> HookEntry<H> {
     pub(crate) fn none() -> Self {
         HookEntry {
             thin: never_implemented::<H>,
+            cast: never_castable::<H>,
             data: std::ptr::null(),
         }
     }
@@ -181,6 +220,35 @@ impl<H: Host> HookEntry<H> {
         // instantiated for.
         unsafe { (self.thin)(self.data, obj, iface, throw_if_not_implemented, cx) }
     }
+}
+
+impl<H: Host> HookEntry<H> {
+    /// A cast's hook step: `Ok` when the hook answers yes, the cast's error when it answers
+    /// no, the hook's own error as it is.
+    ///
+    /// # Safety
+    ///
+    /// As [`is_interface_implemented`](Self::is_interface_implemented).
+    #[inline(always)]
+    pub(crate) unsafe fn cast(
+        self,
+        obj: &Object<H>,
+        iface: &InterfaceRef<H>,
+        cx: &mut H::Context,
+    ) -> Result<(), Error<H::Error>> {
+        // SAFETY: the caller's contract.
+        unsafe { (self.cast)(self.data, obj, iface, cx) }
+    }
+}
+
+/// [`HookEntry::none`]'s cast entry point.
+fn never_castable<H: Host>(
+    _: *const (),
+    obj: &Object<H>,
+    iface: &InterfaceRef<H>,
+    _: &mut H::Context,
+) -> Result<(), Error<H::Error>> {
+    Err(hook_said_no(obj, iface))
 }
 
 /// [`HookEntry::none`]'s entry point.
@@ -261,6 +329,7 @@ impl<H: Host> Hook<H> {
         Hook {
             thin: HookEntry {
                 thin: is_implemented_thin::<H, T>,
+                cast: cast_thin::<H, T>,
                 data,
             },
             owner,
@@ -371,25 +440,26 @@ pub(crate) fn nested<H: Host, R>(
     iface: &InterfaceRef<H>,
     call: impl FnOnce() -> Result<R, Error<H::Error>>,
 ) -> Result<R, Error<H::Error>> {
-    // Hook calls nest LIFO on one thread (panics unwind LIFO too), so leaving restores the
-    // count this call found: a store of a known value, no second read-modify-write.
-    struct Leave(usize);
+    // Leaving takes the count back down by one (hook calls nest LIFO on one thread, and
+    // panics unwind LIFO too). A decrement rather than a store of the count found on
+    // entry: nothing stays live in a register across the hook's call, which in an inlined
+    // cast cost the caller's loop a spilled register.
+    struct Leave;
     impl Drop for Leave {
         #[inline]
         fn drop(&mut self) {
             // try_with: a hook may run from another thread-local's destructor.
-            let _ = HOOK_DEPTH.try_with(|d| d.set(self.0));
+            let _ = HOOK_DEPTH.try_with(|d| d.set(d.get().wrapping_sub(1)));
         }
     }
-    let outer = HOOK_DEPTH
+    let depth = HOOK_DEPTH
         .try_with(|d| {
-            let outer = d.get();
-            d.set(outer + 1);
-            outer
+            let depth = d.get().wrapping_add(1);
+            d.set(depth);
+            depth
         })
-        .unwrap_or(0);
-    let _leave = Leave(outer);
-    let depth = outer + 1;
+        .unwrap_or(1);
+    let _leave = Leave;
     if depth > max_hook_depth() {
         return Err(too_deep(type_name, iface));
     }
