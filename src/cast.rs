@@ -121,6 +121,9 @@ impl<H: Host> Object<H> {
         self.cast_by_metadata_then_hook(view, cx)
     }
 
+    // Cold: the casts a caller makes in a loop are exact or go to the hook inline; marking
+    // the rest unlikely keeps the register allocator from paying for it in those loops.
+    #[cold]
     #[inline(never)]
     fn cast_by_metadata_then_hook(
         &self,
