@@ -900,7 +900,11 @@ impl<H: Host> InterfaceTemplate<H> {
             depth,
             nesting: generic.as_ref().map_or(0, |g| generic_depth(&g.args) + 1),
             has_variant_params,
-            hook_cast_key: if has_variant_params { u64::MAX } else { runtime },
+            hook_cast_key: if has_variant_params {
+                u64::MAX
+            } else {
+                runtime
+            },
             generic,
             // A runtime already dropped: the sites take the form that is right either way.
             live_reload: weak_runtime.upgrade().is_none_or(|rt| rt.has_live_reload()),

@@ -359,3 +359,89 @@ fn a_panic_deep_in_nested_hooks_restores_the_nesting_count() {
     let limit = dynacast::hook::max_hook_depth();
     assert_eq!(calls.load(Ordering::SeqCst), panic_at + limit);
 }
+
+/// Casts the object it is asked about to the interface it is asked about (so it asks
+/// itself again through `Object::cast`'s inlined hook step), panicking on its `panic_at`-th
+/// call (0: never); answers "no" at `answer_at`-th call instead of recursing (0: never).
+struct CastsItself {
+    calls: Arc<AtomicUsize>,
+    panic_at: usize,
+    answer_at: usize,
+}
+
+impl DynamicCastable<DynHost> for CastsItself {
+    fn is_interface_implemented(
+        &self,
+        obj: &DynObject,
+        iface: &Iface,
+        _: bool,
+        cx: &mut (),
+    ) -> Result<bool, DynError> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call == self.panic_at {
+            panic!("cast hook panics {call} deep");
+        }
+        if call == self.answer_at {
+            return Ok(false);
+        }
+        obj.cast(iface, cx).map(|_| true)
+    }
+}
+
+// `Object::cast` asks a hooked class's hook on its inlined path (one compare, then the
+// hook's own cast entry point, which counts the nesting): the limit, its exact error, a
+// "no" turned into the cast's error, and the count restored after errors and panics.
+#[test]
+fn cast_asks_the_hook_with_nesting_limit_error_and_restored_count() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, _) = many(&rt, 1);
+    let limit = dynacast::hook::max_hook_depth();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let define = |name: &str, panic_at, answer_at| {
+        rt.class(name)
+            .hook(CastsItself {
+                calls: calls.clone(),
+                panic_at,
+                answer_at,
+            })
+            .define()
+            .unwrap()
+    };
+
+    let endless = rt.new_object(&define("Endless", 0, 0), Value::Nil).unwrap();
+    let err = endless.cast(&many, &mut ()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string()),
+        (
+            "InvalidOperation",
+            format!("Hook calls nested more than {limit} deep asking type 'Endless' about 'IMany': the hook recurses without end.")
+        )
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), limit);
+    endless.cast(&many, &mut ()).unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 2 * limit, "the count unwound");
+
+    calls.store(0, Ordering::SeqCst);
+    let says_no = rt.new_object(&define("SaysNo", 0, 3), Value::Nil).unwrap();
+    let err = says_no.cast(&many, &mut ()).unwrap_err();
+    assert_eq!(
+        (err.kind(), err.to_string()),
+        (
+            "InvalidCast",
+            "Unable to cast object of type 'SaysNo' to type 'IMany'.".to_string()
+        )
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    calls.store(0, Ordering::SeqCst);
+    let panics = rt.new_object(&define("Panics", 5, 0), Value::Nil).unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| panics.cast(&many, &mut ())));
+    let payload = caught.expect_err("the panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("cast hook panics 5 deep")
+    );
+    // Five levels unwound: the next recursion gets the whole depth again, not limit - 5.
+    panics.cast(&many, &mut ()).unwrap_err();
+    assert_eq!(calls.load(Ordering::SeqCst), 5 + limit);
+}
