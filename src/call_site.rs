@@ -276,16 +276,16 @@ fn first_entry_release() -> Ordering {
 /// assert_eq!(site.state(), CallSiteState::Monomorphic);
 /// # Ok::<(), dynacast::DynError>(())
 /// ```
-// `repr(C)`: what the monomorphic hit reads (the arity, the first entry) leads, in one
-// cache line.
+// `repr(C)`: the method first, so that its address (what the hit passes to the body as
+// `Called`) is the site's own; then what the monomorphic hit reads, side by side.
 #[repr(C)]
 pub struct CallSite<H: Host> {
+    method: MethodRef<H>,
     /// The method's arity if it is virtual (see `MethodRef::virtual_arity`), copied so
     /// the fast path is one compare on the site itself.
     virtual_arity: usize,
     /// The first inline entry as the monomorphic hit reads it.
     first: FirstEntry<H>,
-    method: MethodRef<H>,
     /// The entries, inline, in a runtime without live reload: filled in order, each at
     /// most once; readers stop at the first empty one.
     entries: [OnceLock<SiteEntry<H>>; CALL_SITE_ENTRIES],
