@@ -74,14 +74,32 @@ impl<H: Host> Object<H> {
     where
         T: CastTarget<H> + ?Sized,
     {
-        // Inlined: an interface the class implements exactly, the common case, and the
-        // hook of a hooked class. The rest (class targets, variance, the error) is out of
-        // line.
+        // Inlined: an interface the class implements exactly (its primary one, else a scan
+        // of the rest), the common case, and the hook of a hooked class that implements no
+        // interface (then its metadata has said no: B1). The rest (class targets,
+        // variance, hooked classes with interfaces, errors) is out of line.
         let view = target.view();
-        if !self.implements_exactly(view) {
-            self.cast_beyond_exact(view, cx)?;
+        if let TypeView::Interface(iface) = view {
+            // A class taken over (live reload) has its gates closed: out of line.
+            let class = self.own_class_data();
+            let uid = iface.uid();
+            let primary = class.primary_gate();
+            if uid == primary {
+                return Ok(self);
+            }
+            if let Some(hook) = class.hook_for_cast(iface.data()) {
+                hook::nested(&class.name, iface, || {
+                    // SAFETY: invariant "thin hook pointer": `hook` was copied from the
+                    // class's own hook, which the class (borrowed through `self`) keeps.
+                    unsafe { hook.cast(self, iface, cx) }
+                })?;
+                return Ok(self);
+            }
+            if primary != 0 && class.implements_other_exactly(uid) {
+                return Ok(self);
+            }
         }
-        Ok(self)
+        self.cast_by_metadata_then_hook(view, cx).map(|()| self)
     }
 
     /// Fast path of B1: the class implements exactly the target interface.
@@ -92,33 +110,6 @@ impl<H: Host> Object<H> {
             TypeView::Interface(iface) => self.own_class_data().implements_exactly(iface.uid()),
             TypeView::Class(_) => false,
         }
-    }
-
-    /// A cast the inlined exact check did not answer. A hooked class asked about an
-    /// interface without variant parameters of its own runtime (B2, its usual case) goes
-    /// straight to the hook, inlined into the caller too, after one compare (see
-    /// `ClassData::hook_for_cast`); the rest is `cast_by_metadata_then_hook`, out of line.
-    #[inline(always)]
-    fn cast_beyond_exact(
-        &self,
-        view: TypeView<'_, H>,
-        cx: &mut H::Context,
-    ) -> Result<(), Error<H::Error>> {
-        if let TypeView::Interface(iface) = view {
-            // A class taken over (live reload) has its hook gate closed: out of line.
-            let class = self.own_class_data();
-            if let Some(hook) = class.hook_for_cast(iface.data()) {
-                // The exact match was checked inline; without variant parameters no
-                // variance match exists either, so the metadata has said no (B1), and the
-                // interface is of the class's runtime (B6).
-                return hook::nested(&class.name, iface, || {
-                    // SAFETY: invariant "thin hook pointer": `hook` was copied from the
-                    // class's own hook, which the class (borrowed through `self`) keeps.
-                    unsafe { hook.cast(self, iface, cx) }
-                });
-            }
-        }
-        self.cast_by_metadata_then_hook(view, cx)
     }
 
     // Cold: the casts a caller makes in a loop are exact or go to the hook inline; marking

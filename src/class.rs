@@ -191,10 +191,11 @@ pub(crate) struct ClassData<H: Host> {
     primary_interface: PrimaryInterface<H>,
     pub(crate) hook: Option<Hook<H>>,
     /// The cast fast path's one compare (rule B2): the class's runtime id while it has a
-    /// hook and has not been taken over (live reload closes it to 0, as the other gates),
-    /// else 0. An interface's `hook_cast_key` equals it exactly when the interface belongs
-    /// to that runtime and has no variant parameters (so an exact miss of the metadata is
-    /// the metadata's whole answer): then the cast asks `hook_entry` straight away.
+    /// hook, implements no interface in its metadata, and has not been taken over (live
+    /// reload closes it to 0, as the other gates); else 0. An interface's `runtime` equals
+    /// it exactly when the interface belongs to that runtime: the metadata, with no
+    /// interface at all, has said no (B1: no exact and no variance match), so the cast
+    /// asks `hook_entry` straight away.
     hook_gate: std::sync::atomic::AtomicU64,
     /// `hook`'s thin entry point (a never-called one without a hook).
     hook_entry: HookEntry<H>,
@@ -346,7 +347,21 @@ impl<H: Host> ClassData<H> {
         // The primary interface first (one compare), as on the static call's path; no
         // primary means no interface at all (see `primary_interface`).
         let primary = self.primary_interface.gate();
-        uid == primary || (primary != 0 && self.interface_position(uid).is_some())
+        uid == primary || (primary != 0 && self.implements_other_exactly(uid))
+    }
+
+    /// The primary interface's uid as the fast paths compare it (0: no interface, or a
+    /// class taken over).
+    #[inline(always)]
+    pub(crate) fn primary_gate(&self) -> u64 {
+        self.primary_interface.gate()
+    }
+
+    /// Whether the class implements interface `uid` exactly, other than through the primary
+    /// interface's gate.
+    #[inline(always)]
+    pub(crate) fn implements_other_exactly(&self, uid: u64) -> bool {
+        self.interface_position(uid).is_some()
     }
 
     /// Whether the class implements a variance-compatible instantiation of `iface`.
@@ -414,7 +429,7 @@ impl<H: Host> ClassData<H> {
     /// `hook_gate`); `None` sends the cast out of line.
     #[inline(always)]
     pub(crate) fn hook_for_cast(&self, iface: &InterfaceData<H>) -> Option<HookEntry<H>> {
-        (iface.hook_cast_key == self.hook_gate.load(Ordering::Relaxed)).then_some(self.hook_entry)
+        (iface.runtime == self.hook_gate.load(Ordering::Relaxed)).then_some(self.hook_entry)
     }
 
     /// The body serving `key` when the class implements `key`'s interface exactly (not
@@ -1281,6 +1296,11 @@ impl<H: Host> ClassBuilder<H> {
             None
         };
         let hook = self.hook.or_else(|| base_data.hook.clone());
+        let hook_gate = if hook.is_some() && implemented.is_empty() {
+            runtime
+        } else {
+            0
+        };
         Ok(ClassData {
             uid,
             runtime,
@@ -1298,7 +1318,7 @@ impl<H: Host> ClassBuilder<H> {
             primary_interface: primary_interface(listed, base_data, &implemented),
             interfaces: implemented.into_boxed_slice(),
             dispatch_cache: hook.as_ref().map(|_| Box::new(DispatchCache::new())),
-            hook_gate: std::sync::atomic::AtomicU64::new(if hook.is_some() { runtime } else { 0 }),
+            hook_gate: std::sync::atomic::AtomicU64::new(hook_gate),
             hook_entry: hook.as_ref().map_or_else(HookEntry::none, Hook::entry),
             hook,
             forward: AtomicPtr::new(std::ptr::null_mut()),

@@ -93,10 +93,6 @@ pub(crate) struct InterfaceData<H: Host> {
     /// can a class implement it through variance. Precomputed so that the cast and dispatch
     /// paths test one flag instead of following `generic` to the definition's variances.
     pub(crate) has_variant_params: bool,
-    /// Compared with a class's hook gate by the cast fast path (`ClassData::hook_for_cast`):
-    /// the runtime's id, or `u64::MAX` (no runtime's) for an interface with variant
-    /// parameters, which a class may implement through variance.
-    pub(crate) hook_cast_key: u64,
     /// How deep generic instantiations nest in this type: 0 for a plain interface, else 1 +
     /// the deepest argument's (bounded by [`MAX_GENERIC_NESTING`]).
     pub(crate) nesting: usize,
@@ -880,12 +876,6 @@ impl<H: Host> InterfaceTemplate<H> {
         } else {
             (Overrides::default(), Box::default())
         };
-        let has_variant_params = generic.as_ref().is_some_and(|g| {
-            g.definition
-                .variances()
-                .iter()
-                .any(|v| *v != Variance::Invariant)
-        });
         Ok(InterfaceData {
             uid,
             runtime,
@@ -899,12 +889,12 @@ impl<H: Host> InterfaceTemplate<H> {
             dynamic_castable_implementation: self.marked,
             depth,
             nesting: generic.as_ref().map_or(0, |g| generic_depth(&g.args) + 1),
-            has_variant_params,
-            hook_cast_key: if has_variant_params {
-                u64::MAX
-            } else {
-                runtime
-            },
+            has_variant_params: generic.as_ref().is_some_and(|g| {
+                g.definition
+                    .variances()
+                    .iter()
+                    .any(|v| *v != Variance::Invariant)
+            }),
             generic,
             // A runtime already dropped: the sites take the form that is right either way.
             live_reload: weak_runtime.upgrade().is_none_or(|rt| rt.has_live_reload()),

@@ -445,3 +445,44 @@ fn cast_asks_the_hook_with_nesting_limit_error_and_restored_count() {
     panics.cast(&many, &mut ()).unwrap_err();
     assert_eq!(calls.load(Ordering::SeqCst), 5 + limit);
 }
+
+// A hooked class that also implements an interface in its metadata takes the cast's
+// out-of-line path (its hook gate is closed): its own interface never asks the hook, any
+// other asks it on every attempt.
+#[test]
+fn a_hooked_class_with_interfaces_asks_its_hook_only_about_the_others() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, imp) = many(&rt, 1);
+    let own = rt.interface("IOwn").define().unwrap();
+    let other = rt.interface("IOther").define().unwrap();
+    let (hook, casts, _) = ServeAll::new(&imp);
+    let class = rt
+        .class("Mixed")
+        .implement(&own)
+        .hook(hook)
+        .define()
+        .unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    obj.cast(&own, &mut ()).unwrap();
+    assert!(obj.is_instance_of(&own, &mut ()).unwrap());
+    assert_eq!(
+        casts.load(Ordering::SeqCst),
+        0,
+        "metadata answers first (B1)"
+    );
+    obj.cast(&many, &mut ()).unwrap();
+    assert!(obj.is_instance_of(&many, &mut ()).unwrap());
+    assert_eq!(
+        casts.load(Ordering::SeqCst),
+        2,
+        "every other cast asks (B2-B3)"
+    );
+    obj.cast(&other, &mut ()).unwrap();
+    assert_eq!(casts.load(Ordering::SeqCst), 3);
+    // A subclass inherits the hook and the interface: the same answers.
+    let sub = rt.class("MixedSub").base(&class).define().unwrap();
+    let sub_obj = rt.new_object(&sub, Value::Nil).unwrap();
+    sub_obj.cast(&own, &mut ()).unwrap();
+    sub_obj.cast(&other, &mut ()).unwrap();
+    assert_eq!(casts.load(Ordering::SeqCst), 4);
+}
