@@ -106,34 +106,32 @@ pub(crate) struct PrimaryInterface<H: Host> {
     /// What a static call through the primary interface calls, one entry per slot: the
     /// slot's body (owned by `index.bodies`), or the route to the slow path that reports
     /// why the slot has none. Invariant **primary entries**: exactly one entry per method
-    /// slot of the interface whose uid `index.uid` is (`new` checks it), so a slot of a
-    /// method of that interface is always in bounds (see `ClassData::fast_entry`).
+    /// slot of the interface whose uid `index.uid` is (`new` builds them so), so a slot of
+    /// a method of that interface is always in bounds (see `ClassData::fast_entry`).
     entries: Box<[Entry<'static, H>]>,
     index: InterfaceIndex<H>,
 }
 
 impl<H: Host> PrimaryInterface<H> {
     fn new(index: InterfaceIndex<H>, slot_count: usize) -> Self {
-        let entries: Box<[Entry<'static, H>]> = index
-            .bodies
-            .iter()
-            .map(|body| match body {
+        debug_assert_eq!(
+            index.bodies.len(),
+            slot_count,
+            "one body slot per method slot"
+        );
+        // Invariant "primary entries": exactly `slot_count` entries, by construction (a
+        // slot the index has no body for routes to the slow path, which reports why).
+        let entries: Box<[Entry<'static, H>]> = (0..slot_count)
+            .map(|slot| match index.bodies.get(slot) {
                 // SAFETY: the entry borrows a body of `index.bodies`, which lives in the
                 // same `PrimaryInterface` and is never replaced: the entries are only read
                 // through `&self` (`ClassData::fast_entry` shortens `'static` to that).
-                Some(body) => unsafe { body.entry_unbounded() },
-                None => Entry::route(crate::dispatch::beyond_fast_entry::<H>),
+                Some(Some(body)) => unsafe { body.entry_unbounded() },
+                _ => Entry::route(crate::dispatch::beyond_fast_entry::<H>),
             })
             .collect();
-        // Invariant "primary entries" (an empty index has uid 0, which no method has).
-        let gate = if entries.len() == slot_count {
-            index.uid
-        } else {
-            0
-        };
-        debug_assert_eq!(gate, index.uid, "primary entries: one per slot");
         PrimaryInterface {
-            gate: std::sync::atomic::AtomicU64::new(gate),
+            gate: std::sync::atomic::AtomicU64::new(index.uid),
             entries,
             index,
         }
