@@ -331,3 +331,47 @@ fn bodies_run_from_rust_survive_identity_rebuilds_errors_and_nesting() {
         );
     }
 }
+
+// A Lua body called from Rust returns what Lua returned, typed as mlua types it: nil,
+// booleans, integers (also at their limits), floats (an integral float stays a float),
+// and values that live in Lua (strings, tables, functions), which take the other path.
+#[test]
+fn a_lua_body_called_from_rust_returns_each_type_as_mlua_types_it() {
+    let (lua, rt) = lua_with(
+        r#"
+        IAnswer = dynacast.interface("IAnswer", {
+            methods = { answer = function(self, i) return self.answers[i] end },
+        })
+        Answerer = dynacast.class("Answerer", { implements = { IAnswer } })
+        answerer = Answerer:new()
+        answerer.answers = {
+            [1] = nil, [2] = true, [3] = false, [4] = 42, [5] = math.maxinteger,
+            [6] = math.mininteger, [7] = 2.5, [8] = 3.0, [9] = -0.0, [10] = "forty-two",
+            [11] = { 42 }, [12] = print,
+        }
+        "#,
+    );
+    let obj = lua_to_object(&lua, &lua.globals().get::<Value>("answerer").unwrap()).unwrap();
+    let answer = rt
+        .lookup("IAnswer")
+        .unwrap()
+        .as_interface()
+        .unwrap()
+        .method("answer")
+        .unwrap();
+    let mut cx = lua.clone();
+    let mut call = |i: i64| obj.call(&answer, &[Value::Integer(i)], &mut cx).unwrap();
+    assert_eq!(call(1), Value::Nil);
+    assert_eq!(call(2), Value::Boolean(true));
+    assert_eq!(call(3), Value::Boolean(false));
+    assert_eq!(call(4), Value::Integer(42));
+    assert_eq!(call(5), Value::Integer(i64::MAX));
+    assert_eq!(call(6), Value::Integer(i64::MIN));
+    assert_eq!(call(7), Value::Number(2.5));
+    assert!(matches!(call(8), Value::Number(n) if n == 3.0));
+    assert!(matches!(call(9), Value::Number(n) if n == 0.0 && n.is_sign_negative()));
+    assert!(matches!(call(10), Value::String(s) if s == "forty-two"));
+    let table = call(11);
+    assert_eq!(table.as_table().unwrap().get::<i64>(1).unwrap(), 42);
+    assert!(matches!(call(12), Value::Function(_)));
+}

@@ -67,6 +67,8 @@ pub(crate) enum First<'a> {
 }
 
 enum Outcome {
+    /// A nil, boolean or number result, read straight off the stack ([`Primitive`]).
+    Primitive(Primitive),
     Returned(Value),
     Raised(Value, Option<String>),
     NoTable,
@@ -152,6 +154,12 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
                 }
             }
             let status = ffi::lua_pcall(state, nargs, 1, top + 1);
+            if status == ffi::LUA_OK {
+                if let Some(value) = primitive_at_top(state) {
+                    ffi::lua_settop(state, top);
+                    return Ok(Outcome::Primitive(value));
+                }
+            }
             // (The result is at the top, above the identity table when there is one.)
             let value = raw.pop::<Value>();
             let outcome = if status == ffi::LUA_OK {
@@ -170,6 +178,57 @@ fn call_raw(lua: &Lua, f: Callee<'_>, first: First<'_>, args: &[Value]) -> mlua:
     })
 }
 
+/// A result that needs no reference into Lua: nil, a boolean or a number.
+///
+/// Read straight off the stack and turned into a [`Value`] only where the call's result is
+/// returned (`Primitive::into_value`), instead of mlua's `pop::<Value>` and the moves of
+/// the `Value` inside `Outcome` that follow it: copying a value right after it was written
+/// cost a store-forwarding stall (16-byte loads over narrower stores) of about a tenth of
+/// a call from Rust whose Lua body returns a number.
+#[derive(Clone, Copy)]
+enum Primitive {
+    Nil,
+    Boolean(bool),
+    Integer(ffi::lua_Integer),
+    Number(ffi::lua_Number),
+}
+
+impl Primitive {
+    /// What mlua's `pop::<Value>` makes of the same Lua value (an integer stays
+    /// `Value::Integer`).
+    #[inline(always)]
+    fn into_value(self) -> Value {
+        match self {
+            Primitive::Nil => Value::Nil,
+            Primitive::Boolean(b) => Value::Boolean(b),
+            Primitive::Integer(i) => Value::Integer(i),
+            Primitive::Number(n) => Value::Number(n),
+        }
+    }
+}
+
+/// The value at the top of `state`'s stack when it is nil, a boolean or a number; `None`
+/// for other types.
+///
+/// # Safety
+///
+/// `state` must be a valid state with at least one value on its stack.
+unsafe fn primitive_at_top(state: *mut ffi::lua_State) -> Option<Primitive> {
+    // SAFETY: the caller's contract: index -1 is a valid stack slot; these reads run no
+    // Lua code and do not change the stack.
+    unsafe {
+        match ffi::lua_type(state, -1) {
+            ffi::LUA_TNIL => Some(Primitive::Nil),
+            ffi::LUA_TBOOLEAN => Some(Primitive::Boolean(ffi::lua_toboolean(state, -1) != 0)),
+            ffi::LUA_TNUMBER if ffi::lua_isinteger(state, -1) != 0 => {
+                Some(Primitive::Integer(ffi::lua_tointeger(state, -1)))
+            }
+            ffi::LUA_TNUMBER => Some(Primitive::Number(ffi::lua_tonumber(state, -1))),
+            _ => None,
+        }
+    }
+}
+
 /// [`call_raw`] with its first argument given: its first result, or the value it raised.
 pub(crate) fn call_protected(
     lua: &Lua,
@@ -179,6 +238,7 @@ pub(crate) fn call_protected(
 ) -> Result<Value, LuaError> {
     let first = first.map_or(First::None, First::Value);
     match call_raw(lua, f, first, args)? {
+        Outcome::Primitive(p) => Ok(p.into_value()),
         Outcome::Returned(v) => Ok(v),
         Outcome::Raised(v, traceback) => Err(LuaError::raised(lua, v, traceback)),
         Outcome::NoTable => Err(mlua::Error::runtime("no first argument").into()),
@@ -205,6 +265,7 @@ fn call_on_object(
     args: &[Value],
 ) -> Result<Value, Error<LuaError>> {
     match call_raw(lua, f, First::Object(obj.payload().id()), args)? {
+        Outcome::Primitive(p) => return Ok(p.into_value()),
         Outcome::Returned(v) => return Ok(v),
         Outcome::Raised(v, traceback) => return Err(LuaError::raised(lua, v, traceback).into()),
         Outcome::NoTable => {}
