@@ -770,13 +770,25 @@ impl dynacast::DynamicCastable<crate::fixtures::LoomHost> for TrackedHook {
 /// `data` and `owner` are set together in `Hook::new` and copied together in `clone`, and
 /// a cast borrows the class (so its hook) for the call.
 pub fn thin_hook_owner() -> usize {
+    thin_hook_owner_of("thin_hook_owner", false)
+}
+
+/// [`thin_hook_owner`] for a hook given as an `Arc<dyn>` (`ClassBuilder::shared_hook`),
+/// which the engine wraps in a typed forwarder so that it too has a thin entry point: the
+/// wrapper's `Arc` must be owned and freed exactly as a typed hook's is, and free the
+/// host's hook with it.
+pub fn thin_shared_hook_owner() -> usize {
+    thin_hook_owner_of("thin_shared_hook_owner", true)
+}
+
+fn thin_hook_owner_of(name: &'static str, shared: bool) -> usize {
     explore(
-        "thin_hook_owner",
+        name,
         &[
             "the class's own hook was called last",
             "the subclass's copy was called last",
         ],
-        |cov: &Coverage| {
+        move |cov: &Coverage| {
             let rt = dynacast::Runtime::<crate::fixtures::LoomHost>::new();
             let j = rt.interface("J").define().expect("J");
             let other = rt.interface("Other").define().expect("Other");
@@ -784,7 +796,12 @@ pub fn thin_hook_owner() -> usize {
                 serves: j.uid(),
                 _alive: loom::alloc::Track::new(()),
             };
-            let base = rt.class("Hooked").hook(hook).define().expect("Hooked");
+            let base = if shared {
+                rt.class("Hooked").shared_hook(Arc::new(hook))
+            } else {
+                rt.class("Hooked").hook(hook)
+            };
+            let base = base.define().expect("Hooked");
             let sub = rt.class("Sub").base(&base).define().expect("Sub");
             let done = Arc::new(AtomicUsize::new(0));
             let actors: Vec<_> = [&base, &sub]
@@ -806,7 +823,7 @@ pub fn thin_hook_owner() -> usize {
                 assert_eq!(
                     *answers,
                     (true, false),
-                    "thin_hook_owner: a hook gave a wrong answer"
+                    "{name}: a hook gave a wrong answer"
                 );
             }
             cov.saw(if seen[0].1 > seen[1].1 {

@@ -92,3 +92,8 @@ fn thin_hook_owner() {
 fn call_site_first_entry() {
     models::call_site_first_entry();
 }
+
+#[test]
+fn thin_shared_hook_owner() {
+    models::thin_shared_hook_owner();
+}

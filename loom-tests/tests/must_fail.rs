@@ -156,3 +156,11 @@ fn leak_hook_owner_breaks_thin_hook_owner() {
 fn relaxed_first_entry_breaks_call_site_first_entry() {
     broken(Variant::RelaxedFirstEntry, models::call_site_first_entry);
 }
+
+/// A copy of a class's shared hook (its typed wrapper) that keeps one count of the
+/// wrapper's `Arc` too many: the wrapper and the host's hook outlive every handle.
+#[test]
+#[should_panic(expected = "Allocation leaked")]
+fn leak_hook_owner_breaks_thin_shared_hook_owner() {
+    broken(Variant::LeakHookOwner, models::thin_shared_hook_owner);
+}
