@@ -486,3 +486,37 @@ fn a_hooked_class_with_interfaces_asks_its_hook_only_about_the_others() {
     sub_obj.cast(&other, &mut ()).unwrap();
     assert_eq!(casts.load(Ordering::SeqCst), 4);
 }
+
+/// A panic deep in nested hooks restores the nesting count (as above) also when the
+/// outermost call is `cast`'s inlined hook step and the hook was given as an `Arc<dyn>`
+/// (called through its typed wrapper's thin entry point).
+#[test]
+fn a_panic_in_a_shared_hook_under_cast_restores_the_nesting_count() {
+    let rt = Runtime::<DynHost>::new();
+    let (many, _) = many(&rt, 1);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let panic_at = 3;
+    let hook: Arc<dyn DynamicCastable<DynHost>> = Arc::new(PanicsDeep {
+        calls: calls.clone(),
+        panic_at,
+    });
+    let class = rt.class("PanicsShared").shared_hook(hook).define().unwrap();
+    let obj = rt.new_object(&class, Value::Nil).unwrap();
+    let caught = catch_unwind(AssertUnwindSafe(|| obj.cast(&many, &mut ()).map(|_| ())));
+    let payload = caught.expect_err("the panic reaches the caller");
+    assert_eq!(
+        payload.downcast_ref::<String>().map(String::as_str),
+        Some("hook panics 3 deep")
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), panic_at);
+    let err = obj.cast(&many, &mut ()).unwrap_err();
+    let limit = dynacast::hook::max_hook_depth();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Hook calls nested more than {limit} deep asking type 'PanicsShared' about \
+             'IMany': the hook recurses without end."
+        )
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), panic_at + limit);
+}
