@@ -512,6 +512,12 @@ impl<H: Host> ClassRef<H> {
         self.0.hook.is_some()
     }
 
+    /// The address of the class's hook as the embedder gave it (the `Arc`'s, for a shared
+    /// hook), if the class has one.
+    pub(crate) fn hook_identity(&self) -> Option<*const ()> {
+        self.0.hook.as_ref().map(|h| h.identity())
+    }
+
     /// The runtime the class belongs to, for hooks and embedder code that have an object
     /// but no runtime at hand (`obj.class().runtime()`; a body has
     /// [`Call::runtime`](crate::Call::runtime)). Classes keep only a weak handle (no cycle

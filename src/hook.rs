@@ -351,6 +351,12 @@ impl<H: Host> Hook<H> {
         std::ptr::eq(self.identity, other.identity)
     }
 
+    /// The address of the hook the embedder gave (see `identity`): a binding finds its own
+    /// hooks by it.
+    pub(crate) fn identity(&self) -> *const () {
+        self.identity
+    }
+
     /// The thin entry point, for a class to keep next to its hook gate.
     pub(crate) fn entry(&self) -> HookEntry<H> {
         self.thin

@@ -4,7 +4,7 @@
 
 #[path = "common/lua.rs"]
 mod common_lua;
-use common_lua::lua_with;
+use common_lua::{lua_with, run};
 
 use dynacast::lua::LuaHost;
 use dynacast::Runtime;
@@ -262,5 +262,191 @@ fn a_hook_table_may_take_its_functions_from_its_metatable() {
     assert_eq!(
         (cast, hello.as_str(), counted),
         (true, "Hello World from InheritedHook", 1)
+    );
+}
+
+#[test]
+fn a_cast_a_lua_hook_decides_answers_alike_from_lua_and_through_the_engine() {
+    // `obj:is(T)` and `obj:cast(T)` call a hook written in Lua from the prelude; the
+    // `dynacast.is` / `dynacast.cast` functions go through the engine. Same answers, same
+    // errors, one hook call per attempt either way.
+    let (lua, _rt) = greeter();
+    run(
+        &lua,
+        r##"
+        local o = DynamicCastable:new()
+        local function both(f)
+            hook.is_interface_implemented = f
+            local before = calls.is_interface_implemented
+            local a, b = o:is(IGreet), dynacast.is(o, IGreet)
+            return a, b, calls.is_interface_implemented - before
+        end
+        local function count(f) return function(...) calls.is_interface_implemented = calls.is_interface_implemented + 1; return f(...) end end
+        -- Any true value is yes, nil and false are no: always a boolean.
+        assert(select("#", both(count(function() return 1 end))) == 3)
+        local a, b, n = both(count(function() return {} end))
+        assert(a == true and b == true and n == 2, tostring(a))
+        a, b, n = both(count(function() end))
+        assert(a == false and b == false and n == 2)
+        -- No function: no; a cast fails with the engine's error and the caller's line.
+        a, b, n = both(nil)
+        assert(a == false and b == false and n == 0)
+        local ok, e = pcall(function() return o:cast(IGreet) end) -- line 19
+        assert(not ok and getmetatable(e) == dynacast.Error and e.kind == "InvalidCast", tostring(e))
+        assert(e.message == "Unable to cast object of type 'DynamicCastable' to type 'IGreet'.", e.message)
+        assert(e.where == "script:19", e.where)
+        local ok2, e2 = pcall(function() return dynacast.cast(o, IGreet) end) -- line 23
+        assert(not ok2 and e2.kind == e.kind and e2.message == e.message and e2.where == "script:23")
+        -- A hook that says no to a cast: the same error.
+        hook.is_interface_implemented = function(self, iface, throw) assert(throw == true) return false end
+        ok, e = pcall(function() return o:cast(IGreet) end) -- line 27
+        assert(not ok and e.kind == "InvalidCast" and e.where == "script:27", tostring(e))
+        -- Something that is no function: the engine's error, from both.
+        hook.is_interface_implemented = 42
+        ok, e = pcall(o.is, o, IGreet)
+        ok2, e2 = pcall(dynacast.is, o, IGreet)
+        assert(not ok and not ok2 and getmetatable(e) == dynacast.Error, tostring(e))
+        assert(e.kind == e2.kind and e.message == e2.message, e.message .. " / " .. e2.message)
+        ok, e = pcall(o.cast, o, IGreet)
+        assert(not ok and e.kind == e2.kind and e.message == e2.message)
+        -- A raised value reaches the caller unchanged, from both.
+        local raised = {}
+        hook.is_interface_implemented = function() error(raised) end
+        for _, f in ipairs({ o.is, o.cast, dynacast.is, dynacast.cast }) do
+            ok, e = pcall(f, o, IGreet)
+            assert(not ok and rawequal(e, raised))
+        end
+        -- Yes again: a cast returns the object.
+        hook.is_interface_implemented = function() return true end
+        assert(rawequal(o:cast(IGreet), o) and rawequal(dynacast.cast(o, IGreet), o))
+        "##,
+    );
+}
+
+#[test]
+fn a_lua_hooks_error_keeps_its_frames() {
+    // SAFETY: the script uses `debug` only to read a traceback.
+    let lua = unsafe {
+        Lua::unsafe_new_with(
+            mlua::StdLib::ALL_SAFE | mlua::StdLib::DEBUG,
+            mlua::LuaOptions::default(),
+        )
+    };
+    dynacast::lua::install(&lua, &Runtime::<LuaHost>::new()).unwrap();
+    run(
+        &lua,
+        r#"
+        local I = dynacast.interface("I")
+        local P = dynacast.class("P", { hook = {
+            is_interface_implemented = function(self, iface)
+                local t = nil
+                return t.field -- line 6
+            end,
+        } })
+        local p = P:new()
+        for _, f in ipairs({ p.is, p.cast }) do
+            local ok, tb = xpcall(f, debug.traceback, p, I)
+            assert(not ok and tb:find("script:6: attempt to index a nil value", 1, true), tb)
+            assert(tb:find("\n%s*script:6: in "), tb)
+        end
+        "#,
+    );
+}
+
+#[test]
+fn a_lua_hook_that_asks_itself_without_end_fails_cleanly() {
+    // No engine crossing, so no hook nesting count (`max_hook_depth`): Lua's own stack
+    // limit stops it, with Lua's error; the class's casts work afterwards.
+    let (lua, _rt) = greeter();
+    run(
+        &lua,
+        r#"
+        local o = DynamicCastable:new()
+        local depth, forever = 0, true
+        hook.is_interface_implemented = function(self, iface)
+            depth = depth + 1
+            if forever then return self:is(iface) end
+            return true
+        end
+        local ok, e = pcall(o.is, o, IGreet)
+        assert(not ok and type(e) == "string" and e:find("stack overflow", 1, true), tostring(e))
+        assert(depth > 1000, depth)
+        forever, depth = false, 0
+        assert(o:is(IGreet) == true and depth == 1)
+        "#,
+    );
+}
+
+#[test]
+fn a_rust_hook_on_a_class_used_from_lua_runs_on_every_cast() {
+    use dynacast::{DynamicCastable, Error, InterfaceRef, Object, TypeRef};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct Counted(Arc<AtomicUsize>);
+    impl DynamicCastable<LuaHost> for Counted {
+        fn is_interface_implemented(
+            &self,
+            _: &Object<LuaHost>,
+            iface: &InterfaceRef<LuaHost>,
+            _: bool,
+            _: &mut Lua,
+        ) -> Result<bool, Error<dynacast::lua::LuaError>> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(iface.name() == "IGreet")
+        }
+        fn get_interface_implementation(
+            &self,
+            _: &Object<LuaHost>,
+            _: &InterfaceRef<LuaHost>,
+            _: &mut Lua,
+        ) -> Result<Option<TypeRef<LuaHost>>, Error<dynacast::lua::LuaError>> {
+            Ok(None)
+        }
+    }
+    let (lua, rt) = greeter();
+    let seen = Arc::new(AtomicUsize::new(0));
+    rt.class("RustHooked")
+        .hook(Counted(seen.clone()))
+        .define()
+        .unwrap();
+    run(
+        &lua,
+        r#"
+        local o = dynacast.lookup("RustHooked"):new()
+        local I2 = dynacast.interface("IOther")
+        assert(o:is(IGreet) and o:is(IGreet) and not o:is(I2))
+        assert(rawequal(o:cast(IGreet), o))
+        local ok, e = pcall(o.cast, o, I2)
+        assert(not ok and e.kind == "InvalidCast", tostring(e))
+        "#,
+    );
+    assert_eq!(seen.load(Ordering::Relaxed), 5);
+}
+
+#[test]
+fn a_lua_hook_asked_by_obj_is_may_yield_and_one_asked_through_the_engine_may_not() {
+    let (lua, _rt) = greeter();
+    run(
+        &lua,
+        r#"
+        hook.is_interface_implemented = function(self, iface, throw)
+            local answer = coroutine.yield("asking")
+            return answer
+        end
+        local o = DynamicCastable:new()
+        for _, f in ipairs({ o.is, o.cast }) do
+            local co = coroutine.wrap(function() return f(o, IGreet) end)
+            assert(co() == "asking")
+            assert(co(true) ~= false)
+        end
+        local co = coroutine.create(function() return o:is(IGreet) end)
+        assert(select(2, coroutine.resume(co)) == "asking")
+        local ok, answer = coroutine.resume(co, false)
+        assert(ok and answer == false)
+        -- Through the engine (a Rust frame in between), the hook cannot yield.
+        local ok2, e = coroutine.resume(coroutine.create(function() return dynacast.is(o, IGreet) end))
+        assert(not ok2 and tostring(e):find("yield across", 1, true), tostring(e))
+        "#,
     );
 }

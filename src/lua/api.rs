@@ -403,15 +403,36 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
     raw.raw_set(
         "static_answer",
         status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
-            let class = binding(lua)?.object_of(lua, &obj)?.current_class();
+            let b = binding(lua)?;
+            let class = b.object_of(lua, &obj)?.current_class();
             // The metadata's answer holds for every object of the class, for good; without
-            // a hook it is also the final answer. Otherwise the hook decides, every time.
+            // a hook it is also the final answer. Otherwise the hook decides, every time:
+            // a hook written in Lua, asked about an interface of this runtime, is called
+            // by the prelude (its holder table is the answer); any other through the
+            // engine (nil), which also refuses a type of another runtime.
             Ok(if class.as_type().is_assignable_to(&t.0) {
-                Some(true)
+                Value::Boolean(true)
             } else if !class.has_hook() {
-                Some(false)
+                Value::Boolean(false)
+            } else if t.0.as_interface().is_some() && t.0.runtime_id() == b.runtime_id {
+                match b.lua_hook_of(&class) {
+                    Some(hook) => Value::Table(hook.holder(lua)?),
+                    None => Value::Nil,
+                }
             } else {
-                None
+                Value::Nil
+            })
+        })?,
+    )?;
+    raw.raw_set(
+        "cast_failed",
+        status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
+            // The engine's error for a cast its hook answered no to (rule B4), for the
+            // casts the prelude makes with a Lua hook.
+            let class = binding(lua)?.object_of(lua, &obj)?.current_class();
+            Err::<Value, _>(Error::InvalidCast {
+                object_type: class.name().into(),
+                target_type: t.0.name().into(),
             })
         })?,
     )?;

@@ -331,6 +331,11 @@ impl LuaHook {
         })
     }
 
+    /// The holder table: `[1]` is the hook table.
+    pub(crate) fn holder(&self, lua: &Lua) -> mlua::Result<Table> {
+        lua.registry_value(&self.holder)
+    }
+
     /// From now on, the hook reads `table`.
     pub(crate) fn read(&self, lua: &Lua, table: Table) -> mlua::Result<()> {
         lua.registry_value::<Table>(&self.holder)?.raw_set(1, table)

@@ -93,10 +93,13 @@
 //! A body written in Lua that a script reaches through `obj:m()`, `I.m(obj)`, a handle
 //! `I:method("m")(obj)` or `dynacast.call(obj, handle, ...)` is called from Lua, so it may
 //! yield and it nests as deep as Lua calls do (tests: 1,000 levels). What runs *inside* a
-//! crossing of Rust cannot yield ("attempt to yield across a C-call boundary"): a hook (it
-//! runs inside the engine's resolution or cast, so the *first* call per class through an
-//! interface a hook serves cannot yield, the cached ones can), a class method's handle, a
-//! body written in Rust, and a method called from Rust (an embedder's function included).
+//! crossing of Rust cannot yield ("attempt to yield across a C-call boundary"): a hook the
+//! engine runs (`get_interface_implementation`, inside the engine's resolution, so the
+//! *first* call per class through an interface a hook serves cannot yield, the cached ones
+//! can; `is_interface_implemented` reached through `dynacast.is`/`dynacast.cast` or from
+//! Rust), a class method's handle, a body written in Rust, and a method called from Rust
+//! (an embedder's function included). `obj:is(T)` and `obj:cast(T)` call a hook written in
+//! Lua from Lua (see Hooks): it may yield.
 //! Each nested crossing takes one of Lua's 200 C levels, so calls that cross Rust nest
 //! about 190 deep, then fail with a clean "C stack overflow" error (tests: 180 nest). Each
 //! crossing also takes Rust stack (about 16 KiB in a debug build, about 3.4 KiB optimized),
@@ -113,6 +116,17 @@
 //! every call. `is_interface_implemented` runs on **every** cast the metadata does not
 //! answer. `get_interface_implementation` is asked once per (class, method): its answer is
 //! cached for the class (rule D1); failures are not.
+//!
+//! `obj:is(T)` and `obj:cast(T)` call a hook written in Lua straight from Lua, as the
+//! engine would (the function read anew, one call per attempt, with `throw`; any true
+//! value is yes; a missing function is no), so a hook cast costs about one Lua call more
+//! than a metadata one, keeps the hook's frames in a traceback, and may yield.
+//! `dynacast.is`/`dynacast.cast` and casts from Rust go through the engine: same answers,
+//! counts and errors. Two differences follow from not crossing the engine: the engine's
+//! hook nesting limit ([`max_hook_depth`](crate::hook::max_hook_depth)) does not count these
+//! calls, so a hook that asks itself without end fails with Lua's own "stack overflow"
+//! error; and `error(msg, 2)` in a hook names the binding's line that called it (a hook has
+//! no script caller: use `error(msg)` or `error(value, 0)`).
 //!
 //! # Live reload
 //!

@@ -63,12 +63,16 @@ local object_methods = { is = api.is, cast = api.cast, call = api.call, class = 
 
 -- Casts the class metadata answers (rule B1) are the same for every object of the class,
 -- for good: they are kept per class and answered in Lua. A cast the metadata does not
--- answer on a class with a hook goes to the engine every time, so the hook runs on every
--- attempt (rule B2-B3). Only types (not type names, which a redefinition can move) are
--- keys.
+-- answer on a class with a hook asks the hook on every attempt (rules B2-B3): a hook
+-- written in Lua is called from here, straight (its kept answer is the hook's holder
+-- table, whose [1] is the hook table, which a reload may replace); any other hook through
+-- the engine. Only types (not type names, which a redefinition can move) are keys.
 local static_answer = wrap(raw.static_answer)
+local cast_failed = raw.cast_failed
 local ENGINE = {} -- kept answer: "ask the engine (and so the hook), every time"
-local answers = setmetatable({}, { __mode = "k" }) -- class metatable -> { [type] = bool }
+local answers = setmetatable({}, { __mode = "k" }) -- class metatable -> { [type] = answer }
+-- The kept answer of `obj`'s class for `t`, found or made; nil for what no answer is kept
+-- for (a value that is no object, a type given by name).
 local function known_answer(obj, t)
   local mt = getmetatable(obj)
   if mt == nil or type(t) ~= "userdata" then
@@ -82,15 +86,14 @@ local function known_answer(obj, t)
   local a = known[t]
   if a == nil then
     a = static_answer(obj, t)
-    known[t] = a == nil and ENGINE or a
-  end
-  if a == ENGINE then
-    return nil
+    if a == nil then
+      a = ENGINE
+    end
+    known[t] = a
   end
   return a
 end
--- The engine's answers, raised like `wrap`'s but without its variadic frames: every cast
--- a hook answers comes this way.
+-- The engine's answers, raised like `wrap`'s but without its variadic frames.
 local raw_is, raw_cast = raw.api.is, raw.api.cast
 local function engine_is(obj, t)
   local ok, answer = raw_is(obj, t)
@@ -106,31 +109,61 @@ local function engine_cast(obj, t)
   end
   error(answer, 0)
 end
-object_methods.is = function(obj, t)
-  local mt, a = getmetatable(obj), nil
-  local known = mt ~= nil and answers[mt] or nil
-  if known ~= nil then
-    a = known[t]
+-- A cast a Lua hook decides, as the engine makes it (`LuaHook`): the hook table's
+-- function read anew (through its metatable too), called with (object, type, throw); a
+-- missing function answers no; what is no function gets the engine's error. A value the
+-- hook raises reaches the caller unchanged, its frames intact. No engine crossing, so no
+-- hook nesting count: a hook that asks itself without end fails with Lua's own "stack
+-- overflow" error. The function last found to be one is kept in the holder's [2], so the
+-- casts in a loop (see `class_object_method`) check it with a comparison, not `type`.
+local function hook_is(holder, obj, t)
+  local f = holder[1].is_interface_implemented
+  if type(f) == "function" then
+    holder[2] = f
+    if f(obj, t, false) then
+      return true
+    end
+    return false
+  elseif f == nil then
+    return false
   end
-  if a == nil then
-    a = known_answer(obj, t)
+  return engine_is(obj, t)
+end
+local function hook_cast(holder, obj, t)
+  local f = holder[1].is_interface_implemented
+  if type(f) == "function" then
+    holder[2] = f
+    if f(obj, t, true) then
+      return obj
+    end
+  elseif f ~= nil then
+    return engine_cast(obj, t)
   end
-  if a == nil or a == ENGINE then
+  local _, e = cast_failed(obj, t)
+  error(e, 0)
+end
+-- `obj:is(T)`, `obj:cast(T)` given a kept answer `a` (nil: none is kept).
+local function answer_is(a, obj, t)
+  if a == true or a == false then
+    return a
+  elseif a == nil or a == ENGINE then
     return engine_is(obj, t)
   end
-  return a
+  return hook_is(a, obj, t)
 end
-object_methods.cast = function(obj, t)
-  local mt = getmetatable(obj)
-  local known = mt ~= nil and answers[mt] or nil
-  local a = known ~= nil and known[t] or nil
+local function answer_cast(a, obj, t)
   if a == true then
     return obj
+  elseif a == false or a == nil or a == ENGINE then
+    return engine_cast(obj, t)
   end
-  if a == nil and known_answer(obj, t) then
-    return obj
-  end
-  return engine_cast(obj, t)
+  return hook_cast(a, obj, t)
+end
+object_methods.is = function(obj, t)
+  return answer_is(known_answer(obj, t), obj, t)
+end
+object_methods.cast = function(obj, t)
+  return answer_cast(known_answer(obj, t), obj, t)
 end
 
 -- `obj:is(T)` and `obj:cast(T)` as found on the objects of one class: the kept answers of
@@ -146,6 +179,7 @@ local function class_object_method(key, methods, mt)
     known = setmetatable({}, { __mode = "k" })
     answers[mt] = known
   end
+  -- The kept answers inline, a Lua hook's call too (see `hook_is`).
   if key == "is" then
     return function(obj, t)
       if objects.methods_of[obj] == methods then
@@ -154,14 +188,38 @@ local function class_object_method(key, methods, mt)
           return a
         elseif a == ENGINE then
           return engine_is(obj, t)
+        elseif a ~= nil then
+          local f = a[1].is_interface_implemented
+          if f == a[2] and f ~= nil then
+            if f(obj, t, false) then
+              return true
+            end
+            return false
+          end
+          return hook_is(a, obj, t)
         end
       end
       return generic(obj, t)
     end
   end
   return function(obj, t)
-    if objects.methods_of[obj] == methods and known[t] == true then
-      return obj
+    if objects.methods_of[obj] == methods then
+      local a = known[t]
+      if a == true then
+        return obj
+      elseif a ~= nil and a ~= false and a ~= ENGINE then
+        local f = a[1].is_interface_implemented
+        if f == a[2] and f ~= nil then
+          if f(obj, t, true) then
+            return obj
+          end
+          local _, e = cast_failed(obj, t)
+          error(e, 0)
+        end
+        return hook_cast(a, obj, t)
+      elseif a ~= nil then
+        return engine_cast(obj, t)
+      end
     end
     return generic(obj, t)
   end

@@ -169,7 +169,11 @@ pub(crate) fn hook_for(
             hook.read(lua, table)?;
             (hook, changed)
         }
-        None => (Arc::new(LuaHook::new(lua, table)?), false),
+        None => {
+            let hook = Arc::new(LuaHook::new(lua, table)?);
+            b.remember_lua_hook(&hook);
+            (hook, false)
+        }
     };
     let get_implementation = match get_implementation {
         Value::Nil => None,
