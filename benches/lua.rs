@@ -10,7 +10,7 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use dynacast::lua::{install, lua_to_object, LuaHost, LuaType};
+use dynacast::lua::{install, lua_to_object, LuaHost};
 use dynacast::{MethodRef, Object, Runtime};
 use mlua::{Function, Lua, UserData, UserDataMethods, Value};
 
@@ -23,14 +23,13 @@ IGreetImpl = dynacast.interface("IGreetImpl", {
     bases = { IGreet }, implementation = true,
     overrides = { hello = function(self) return 1 end },
 })
-Proxy = dynacast.class("Proxy", {
-    hook = {
-        is_interface_implemented = function(self, iface) return iface == IGreet end,
-        get_interface_implementation = function(self, iface)
-            if iface == IGreet then return IGreetImpl end
-        end,
-    },
-})
+Proxy_hook = {
+    is_interface_implemented = function(self, iface) return iface == IGreet end,
+    get_interface_implementation = function(self, iface)
+        if iface == IGreet then return IGreetImpl end
+    end,
+}
+Proxy = dynacast.class("Proxy", { hook = Proxy_hook })
 Static = dynacast.class("Static", {
     implements = { IGreet }, methods = { hello = function(self) return 1 end },
 })
@@ -51,7 +50,12 @@ loops = {
   setmetatable = function(n) local mt, s = plain_mt, setmetatable; for _ = 1, n do s({ x = 1 }, mt) end end,
   -- floors (reported, no target): what a path cannot go below in plain Lua
   two_calls = function(n) local o, m = plain, plain_hello; for _ = 1, n do m(o) end end,
-  hook_floor = function(n) local o, I, f = proxy, IGreet, hook_floor_fn; for _ = 1, n do f(o, I) end end,
+  -- a hook cast as plain Lua would make it: a function that calls the hook function
+  hook_floor = function(n)
+    local o, I, hook = proxy, IGreet, Proxy_hook
+    local function is(obj, t) if hook.is_interface_implemented(obj, t, false) then return true end return false end
+    for _ = 1, n do is(o, I) end
+  end,
   -- paths
   method_call = function(n) local o = static; for _ = 1, n do o:hello() end end,
   interface_call = function(n) local o, m = static, IGreet.hello; for _ = 1, n do m(o) end end,
@@ -112,21 +116,6 @@ impl Fixture {
             lua.create_function(|_, f: Function| f.call::<Value>(()))?,
         )?;
         lua.load(SETUP).exec()?;
-        // The least a hook cast's crossings need through mlua: Lua → Rust with the object
-        // and the type, the object's handle found in a weak table and the type checked,
-        // then Rust → Lua calling the hook function with (object, type, true).
-        let handles: mlua::Table = lua
-            .load(r#"return setmetatable({ [proxy] = userdata }, { __mode = "k" })"#)
-            .eval()?;
-        let hook: Function = lua
-            .load("return function(self, iface, throw) return iface == IGreet end")
-            .eval()?;
-        let floor = lua.create_function(move |_, (obj, t): (mlua::Table, mlua::AnyUserData)| {
-            let _handle: mlua::AnyUserData = handles.raw_get(&obj)?;
-            let _type = t.borrow::<LuaType>()?;
-            hook.call::<bool>((obj, t, true))
-        })?;
-        lua.globals().set("hook_floor_fn", floor)?;
         let static_value: Value = lua.globals().get("static")?;
         let static_obj = lua_to_object(&lua, &static_value)?;
         let greet = rt.lookup("IGreet").and_then(|t| t.as_interface().cloned());
