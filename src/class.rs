@@ -109,8 +109,16 @@ pub(crate) struct PrimaryInterface<H: Host> {
     /// slot of the interface whose uid `index.uid` is (`new` builds them so), so a slot of
     /// a method of that interface is always in bounds (see `ClassData::fast_entry`).
     entries: Box<[Entry<'static, H>]>,
+    /// The first [`INLINE_SLOTS`] entries again, in the class itself: a static call of one
+    /// of those slots (the usual case: most interfaces are small) reads its entry without
+    /// the load of `entries`' pointer. Slots past the interface's methods route, and are
+    /// never read.
+    inline: [Entry<'static, H>; INLINE_SLOTS],
     index: InterfaceIndex<H>,
 }
+
+/// How many primary-interface entries a class keeps inline (`PrimaryInterface::inline`).
+pub(crate) const INLINE_SLOTS: usize = 8;
 
 impl<H: Host> PrimaryInterface<H> {
     fn new(index: InterfaceIndex<H>, slot_count: usize) -> Self {
@@ -130,9 +138,14 @@ impl<H: Host> PrimaryInterface<H> {
                 _ => Entry::route(crate::dispatch::beyond_fast_entry::<H>),
             })
             .collect();
+        let inline = std::array::from_fn(|slot| match entries.get(slot) {
+            Some(entry) => *entry,
+            None => Entry::route(crate::dispatch::beyond_fast_entry::<H>),
+        });
         PrimaryInterface {
             gate: std::sync::atomic::AtomicU64::new(index.uid),
             entries,
+            inline,
             index,
         }
     }
@@ -375,15 +388,21 @@ impl<H: Host> ClassData<H> {
     #[inline(always)]
     pub(crate) fn fast_entry(&self, method: &MethodRef<H>) -> Entry<'_, H> {
         let key = method.key;
+        let slot = key.slot as usize;
         if key.iface == self.primary_interface.gate() {
-            let entries = &self.primary_interface.entries;
-            debug_assert!((key.slot as usize) < entries.len());
+            let primary = &self.primary_interface;
+            // Most interfaces are small: their entries are in the class itself, one load
+            // nearer than `entries` (the slot test is a compare of a register).
+            if slot < INLINE_SLOTS {
+                return primary.inline[slot];
+            }
+            debug_assert!(slot < primary.entries.len());
             // SAFETY: invariant "primary entries": the gate is the uid of the interface
             // the entries were built for (or 0, which no interface has), one entry per
             // method slot; `key.slot` is a method slot of interface `key.iface`
             // (`MethodRef::new` takes it from that interface's method table, and uids
             // are never reused), so it is in bounds.
-            return *unsafe { entries.get_unchecked(key.slot as usize) };
+            return *unsafe { primary.entries.get_unchecked(slot) };
         }
         // A hooked class's usual case: the resolution in its home slot of the per-type
         // cache (D1). A hit implies the metadata does not implement the interface (C1):
@@ -514,6 +533,7 @@ impl<H: Host> ClassRef<H> {
 
     /// The address of the class's hook as the embedder gave it (the `Arc`'s, for a shared
     /// hook), if the class has one.
+    #[cfg(feature = "lua")]
     pub(crate) fn hook_identity(&self) -> Option<*const ()> {
         self.0.hook.as_ref().map(|h| h.identity())
     }

@@ -353,6 +353,7 @@ impl<H: Host> Hook<H> {
 
     /// The address of the hook the embedder gave (see `identity`): a binding finds its own
     /// hooks by it.
+    #[cfg(feature = "lua")]
     pub(crate) fn identity(&self) -> *const () {
         self.identity
     }

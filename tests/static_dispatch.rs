@@ -1043,3 +1043,44 @@ fn default_body_calls_back_through_this() {
         Value::Int(20)
     );
 }
+
+// A class keeps its primary interface's first slots inline (class.rs, `INLINE_SLOTS`) and
+// the rest behind a pointer: every slot of a wide primary interface, on either side of
+// that line, calls its own body, on the class and on a subclass; defaults included.
+#[test]
+fn every_slot_of_a_wide_primary_interface_calls_its_own_body() {
+    let rt = Rt::new();
+    let mut wide = rt.interface("IWide");
+    for i in 0..20i64 {
+        let name = format!("m{i}");
+        wide = if i % 7 == 3 {
+            wide.default_method_body(&name, 0, int(1000 + i))
+        } else {
+            wide.abstract_method(&name, 0)
+        };
+    }
+    let wide = wide.define().unwrap();
+    let mut class = rt.class("Wide").implement(&wide);
+    for i in (0..20i64).filter(|i| i % 7 != 3) {
+        class = class.virtual_method_body(&format!("m{i}"), 0, int(i));
+    }
+    let class = class.define().unwrap();
+    let sub = rt
+        .class("WideSub")
+        .base(&class)
+        .override_method_body("m9", int(-9))
+        .define()
+        .unwrap();
+    let (obj, sub_obj) = (new(&rt, &class), new(&rt, &sub));
+    for i in 0..20i64 {
+        let own = if i % 7 == 3 { 1000 + i } else { i };
+        let name = format!("m{i}");
+        assert_eq!(call(&obj, &wide, &name).unwrap(), Value::Int(own), "{name}");
+        let overridden = if i == 9 { -9 } else { own };
+        assert_eq!(
+            call(&sub_obj, &wide, &name).unwrap(),
+            Value::Int(overridden),
+            "{name} on the subclass"
+        );
+    }
+}
