@@ -116,31 +116,40 @@ end
 -- hook nesting count: a hook that asks itself without end fails with Lua's own "stack
 -- overflow" error. The function last found to be one is kept in the holder's [2], so the
 -- casts in a loop (see `class_object_method`) check it with a comparison, not `type`.
-local function hook_is(holder, obj, t)
+-- The hook's answer (true or false), or nil when its entry is no function.
+local function ask_hook(holder, obj, t, throw)
   local f = holder[1].is_interface_implemented
   if type(f) == "function" then
     holder[2] = f
-    if f(obj, t, false) then
+    if f(obj, t, throw) then
       return true
     end
     return false
   elseif f == nil then
     return false
   end
-  return engine_is(obj, t)
+  return nil
 end
-local function hook_cast(holder, obj, t)
-  local f = holder[1].is_interface_implemented
-  if type(f) == "function" then
-    holder[2] = f
-    if f(obj, t, true) then
-      return obj
-    end
-  elseif f ~= nil then
-    return engine_cast(obj, t)
-  end
+-- The engine's error for a cast the hook said no to (rule B4).
+local function raise_cast_failed(obj, t)
   local _, e = cast_failed(obj, t)
   error(e, 0)
+end
+local function hook_is(holder, obj, t)
+  local a = ask_hook(holder, obj, t, false)
+  if a == nil then
+    return engine_is(obj, t)
+  end
+  return a
+end
+local function hook_cast(holder, obj, t)
+  local a = ask_hook(holder, obj, t, true)
+  if a then
+    return obj
+  elseif a == nil then
+    return engine_cast(obj, t)
+  end
+  raise_cast_failed(obj, t)
 end
 -- `obj:is(T)`, `obj:cast(T)` given a kept answer `a` (nil: none is kept).
 local function answer_is(a, obj, t)
@@ -213,8 +222,7 @@ local function class_object_method(key, methods, mt)
           if f(obj, t, true) then
             return obj
           end
-          local _, e = cast_failed(obj, t)
-          error(e, 0)
+          raise_cast_failed(obj, t)
         end
         return hook_cast(a, obj, t)
       elseif a ~= nil then
