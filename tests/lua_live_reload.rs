@@ -482,3 +482,44 @@ fn a_runtime_without_live_reload_refuses_a_flush_from_lua() {
         "#,
     );
 }
+
+/// A reload that edits a hook's cast answer: `obj:is` and `obj:cast` (which call a Lua
+/// hook from Lua, reading the class's hook table anew) follow it at the next cast, one
+/// hook call per cast.
+#[test]
+fn an_edited_cast_answer_reaches_live_objects_at_the_next_cast() {
+    let (lua, _rt) = state();
+    let module = |answer: &str| {
+        format!(
+            r#"
+            IGreet = dynacast.interface("IGreet", {{ methods = {{ hello = 0 }} }})
+            Proxy = dynacast.class("Proxy", {{ hook = {{
+                is_interface_implemented = function(self, iface, throw)
+                    asked = asked + 1
+                    return {answer}
+                end,
+            }} }})
+            "#
+        )
+    };
+    lua.globals().set("V1", module("true")).unwrap();
+    lua.globals().set("V2", module("false")).unwrap();
+    run(&lua, "reload(V1)");
+    let (answers, asked): (Vec<bool>, i64) = eval(
+        &lua,
+        r#"
+        local p = Proxy:new()
+        local function casts() return p:is(IGreet), (pcall(p.cast, p, IGreet)) end
+        local out = { casts() }
+        reload(V2)
+        local a, b = casts()
+        out[3], out[4] = a, b
+        reload(V1)
+        a, b = casts()
+        out[5], out[6] = a, b
+        return out, asked
+        "#,
+    );
+    assert_eq!(answers, [true, true, false, false, true, true]);
+    assert_eq!(asked, 6);
+}
