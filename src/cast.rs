@@ -129,7 +129,7 @@ impl<H: Host> Object<H> {
 
     /// B4: the error of a cast that failed.
     #[cold]
-    fn invalid_cast(&self, view: TypeView<'_, H>) -> Error<H::Error> {
+    pub(crate) fn invalid_cast(&self, view: TypeView<'_, H>) -> Error<H::Error> {
         let target_name = match view {
             TypeView::Class(c) => &c.data().name,
             TypeView::Interface(i) => &i.data().name,

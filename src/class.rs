@@ -531,11 +531,10 @@ impl<H: Host> ClassRef<H> {
         self.0.hook.is_some()
     }
 
-    /// The address of the class's hook as the embedder gave it (the `Arc`'s, for a shared
-    /// hook), if the class has one.
+    /// The class's hook as the embedder gave it, if it has one and it is a `T`.
     #[cfg(feature = "lua")]
-    pub(crate) fn hook_identity(&self) -> Option<*const ()> {
-        self.0.hook.as_ref().map(|h| h.identity())
+    pub(crate) fn hook_as<T: DynamicCastable<H>>(&self) -> Option<&T> {
+        self.0.hook.as_ref()?.downcast_ref()
     }
 
     /// The runtime the class belongs to, for hooks and embedder code that have an object

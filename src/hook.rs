@@ -31,6 +31,7 @@
 //!   dynamic-castable-implementation, assignable to the requested interface; otherwise the
 //!   call fails with `InvalidCast` (no type) or `InvalidOperation` (rule C3).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ use crate::error::{Error, InvalidOperation};
 use crate::host::Host;
 use crate::interface::InterfaceRef;
 use crate::object::Object;
-use crate::types::TypeRef;
+use crate::types::{TypeRef, TypeView};
 
 /// A class's dynamic-castable hook. Attach it with
 /// [`ClassBuilder::hook`](crate::ClassBuilder::hook); subclasses inherit it. See the
@@ -78,7 +79,7 @@ use crate::types::TypeRef;
 ///
 /// [`get_interface_implementation`]: DynamicCastable::get_interface_implementation
 /// [`is_interface_implemented`]: DynamicCastable::is_interface_implemented
-pub trait DynamicCastable<H: Host>: Send + Sync + 'static {
+pub trait DynamicCastable<H: Host>: Any + Send + Sync {
     /// Whether `obj` should be treated as implementing `iface`. `throw_if_not_implemented`
     /// is `false` for [`Object::is_instance_of`] and `true` for [`Object::cast`]; with
     /// `true`, the hook may return its own error, which reaches the caller unchanged.
@@ -169,15 +170,9 @@ unsafe fn cast_thin<H: Host, T: DynamicCastable<H>>(
     let hook = unsafe { &*data.cast::<T>() };
     match hook.is_interface_implemented(obj, iface, true, cx) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(hook_said_no(obj, iface)),
+        Ok(false) => Err(obj.invalid_cast(TypeView::Interface(iface))),
         Err(e) => Err(e),
     }
-}
-
-/// B4: the error of a cast the hook answered "no".
-#[cold]
-fn hook_said_no<H: Host>(obj: &Object<H>, iface: &InterfaceRef<H>) -> Error<H::Error> {
-    Error::invalid_cast(&obj.class_data().name, &iface.data().name)
 }
 
 impl<H: Host> Clone for HookEntry<H> {
@@ -220,9 +215,7 @@ impl<H: Host> HookEntry<H> {
         // instantiated for.
         unsafe { (self.thin)(self.data, obj, iface, throw_if_not_implemented, cx) }
     }
-}
 
-impl<H: Host> HookEntry<H> {
     /// A cast's hook step: `Ok` when the hook answers yes, the cast's error when it answers
     /// no, the hook's own error as it is.
     ///
@@ -248,7 +241,7 @@ fn never_castable<H: Host>(
     iface: &InterfaceRef<H>,
     _: &mut H::Context,
 ) -> Result<(), Error<H::Error>> {
-    Err(hook_said_no(obj, iface))
+    Err(obj.invalid_cast(TypeView::Interface(iface)))
 }
 
 /// [`HookEntry::none`]'s entry point.
@@ -351,11 +344,17 @@ impl<H: Host> Hook<H> {
         std::ptr::eq(self.identity, other.identity)
     }
 
-    /// The address of the hook the embedder gave (see `identity`): a binding finds its own
-    /// hooks by it.
+    /// The hook the embedder gave, if it is a `T` (a binding finds its own hooks so).
     #[cfg(feature = "lua")]
-    pub(crate) fn identity(&self) -> *const () {
-        self.identity
+    pub(crate) fn downcast_ref<T: DynamicCastable<H>>(&self) -> Option<&T> {
+        let owner: &dyn Any = &*self.owner;
+        match owner.downcast_ref::<SharedHook<H>>() {
+            Some(shared) => {
+                let given: &dyn Any = &*shared.0;
+                given.downcast_ref::<T>()
+            }
+            None => owner.downcast_ref::<T>(),
+        }
     }
 
     /// The thin entry point, for a class to keep next to its hook gate.

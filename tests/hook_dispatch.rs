@@ -309,13 +309,28 @@ fn endless_hook_recursion_is_an_error_not_a_stack_overflow() {
     assert_eq!(calls.load(Ordering::SeqCst), 3 * limit);
 }
 
-/// Asks about the object it is asked about, and panics on its `panic_at`-th call.
-struct PanicsDeep {
+/// Asks about the object and interface it is asked about again, through `is_instance_of`
+/// (or `Object::cast`'s inlined hook step when `by_cast`), counting its calls; panics on
+/// its `panic_at`-th call and answers "no" on its `answer_at`-th instead (0: never).
+struct AsksItself {
     calls: Arc<AtomicUsize>,
     panic_at: usize,
+    answer_at: usize,
+    by_cast: bool,
 }
 
-impl DynamicCastable<DynHost> for PanicsDeep {
+impl AsksItself {
+    fn new(calls: &Arc<AtomicUsize>, panic_at: usize, answer_at: usize, by_cast: bool) -> Self {
+        AsksItself {
+            calls: calls.clone(),
+            panic_at,
+            answer_at,
+            by_cast,
+        }
+    }
+}
+
+impl DynamicCastable<DynHost> for AsksItself {
     fn is_interface_implemented(
         &self,
         obj: &DynObject,
@@ -324,10 +339,18 @@ impl DynamicCastable<DynHost> for PanicsDeep {
         cx: &mut (),
     ) -> Result<bool, DynError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        let kind = if self.by_cast { "cast hook" } else { "hook" };
         if call == self.panic_at {
-            panic!("hook panics {call} deep");
+            panic!("{kind} panics {call} deep");
         }
-        obj.is_instance_of(iface, cx)
+        if call == self.answer_at {
+            return Ok(false);
+        }
+        if self.by_cast {
+            obj.cast(iface, cx).map(|_| true)
+        } else {
+            obj.is_instance_of(iface, cx)
+        }
     }
 }
 
@@ -339,10 +362,7 @@ fn a_panic_deep_in_nested_hooks_restores_the_nesting_count() {
     let panic_at = 5;
     let class = rt
         .class("PanicsDeep")
-        .hook(PanicsDeep {
-            calls: calls.clone(),
-            panic_at,
-        })
+        .hook(AsksItself::new(&calls, panic_at, 0, false))
         .define()
         .unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
@@ -360,34 +380,6 @@ fn a_panic_deep_in_nested_hooks_restores_the_nesting_count() {
     assert_eq!(calls.load(Ordering::SeqCst), panic_at + limit);
 }
 
-/// Casts the object it is asked about to the interface it is asked about (so it asks
-/// itself again through `Object::cast`'s inlined hook step), panicking on its `panic_at`-th
-/// call (0: never); answers "no" at `answer_at`-th call instead of recursing (0: never).
-struct CastsItself {
-    calls: Arc<AtomicUsize>,
-    panic_at: usize,
-    answer_at: usize,
-}
-
-impl DynamicCastable<DynHost> for CastsItself {
-    fn is_interface_implemented(
-        &self,
-        obj: &DynObject,
-        iface: &Iface,
-        _: bool,
-        cx: &mut (),
-    ) -> Result<bool, DynError> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
-        if call == self.panic_at {
-            panic!("cast hook panics {call} deep");
-        }
-        if call == self.answer_at {
-            return Ok(false);
-        }
-        obj.cast(iface, cx).map(|_| true)
-    }
-}
-
 // `Object::cast` asks a hooked class's hook on its inlined path (one compare, then the
 // hook's own cast entry point, which counts the nesting): the limit, its exact error, a
 // "no" turned into the cast's error, and the count restored after errors and panics.
@@ -399,11 +391,7 @@ fn cast_asks_the_hook_with_nesting_limit_error_and_restored_count() {
     let calls = Arc::new(AtomicUsize::new(0));
     let define = |name: &str, panic_at, answer_at| {
         rt.class(name)
-            .hook(CastsItself {
-                calls: calls.clone(),
-                panic_at,
-                answer_at,
-            })
+            .hook(AsksItself::new(&calls, panic_at, answer_at, true))
             .define()
             .unwrap()
     };
@@ -496,10 +484,8 @@ fn a_panic_in_a_shared_hook_under_cast_restores_the_nesting_count() {
     let (many, _) = many(&rt, 1);
     let calls = Arc::new(AtomicUsize::new(0));
     let panic_at = 3;
-    let hook: Arc<dyn DynamicCastable<DynHost>> = Arc::new(PanicsDeep {
-        calls: calls.clone(),
-        panic_at,
-    });
+    let hook: Arc<dyn DynamicCastable<DynHost>> =
+        Arc::new(AsksItself::new(&calls, panic_at, 0, false));
     let class = rt.class("PanicsShared").shared_hook(hook).define().unwrap();
     let obj = rt.new_object(&class, Value::Nil).unwrap();
     let caught = catch_unwind(AssertUnwindSafe(|| obj.cast(&many, &mut ()).map(|_| ())));

@@ -4,7 +4,7 @@ use std::rc::Rc;
 
 use mlua::{FromLuaMulti, Function, IntoLua, Lua, MultiValue, Table, UserDataRef, Value, Variadic};
 
-use super::callback::body_id;
+use super::callback::{body_id, LuaHook};
 use super::define;
 use super::error::{bad_argument, error_metatable, error_value, foreign_state, LuaError};
 use super::handles::{
@@ -18,7 +18,7 @@ use crate::by_name::NamedMethod;
 use crate::error::Error;
 use crate::object::Object;
 use crate::runtime::Runtime;
-use crate::types::TypeRef;
+use crate::types::{CastTarget, TypeRef};
 
 type Result<T> = std::result::Result<T, Error<LuaError>>;
 type MethodArg = UserDataRef<LuaMethod>;
@@ -415,7 +415,7 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
             } else if !class.has_hook() {
                 Value::Boolean(false)
             } else if t.0.as_interface().is_some() && t.0.runtime_id() == b.runtime_id {
-                match b.lua_hook_of(&class) {
+                match class.hook_as::<LuaHook>() {
                     Some(hook) => Value::Table(hook.holder(lua)?),
                     None => Value::Nil,
                 }
@@ -429,11 +429,8 @@ pub fn install(lua: &Lua, rt: &Runtime<LuaHost>) -> mlua::Result<Table> {
         status_fn(lua, |lua, (obj, t): (Value, UserDataRef<LuaType>)| {
             // The engine's error for a cast its hook answered no to (rule B4), for the
             // casts the prelude makes with a Lua hook.
-            let class = binding(lua)?.object_of(lua, &obj)?.current_class();
-            Err::<Value, _>(Error::InvalidCast {
-                object_type: class.name().into(),
-                target_type: t.0.name().into(),
-            })
+            let obj = binding(lua)?.object_of(lua, &obj)?;
+            Err::<Value, _>(obj.invalid_cast(t.0.view()))
         })?,
     )?;
     raw.raw_set(

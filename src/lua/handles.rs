@@ -25,14 +25,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Mutex;
 
 use mlua::{
     ffi, AnyUserData, Function, Lua, LuaString, RegistryKey, Table, UserData, UserDataFields,
     UserDataMethods, Value, WeakLua,
 };
 
-use super::callback::LuaHook;
 use super::error::{bad_argument, foreign_state};
 use super::reload::ReloadState;
 use super::LuaHost;
@@ -106,11 +105,6 @@ pub(crate) struct Binding {
     pub(crate) bodies: Table,
     /// What live reload remembers (see `reload.rs`).
     pub(crate) reload: ReloadState,
-    /// The hooks written in Lua, by their address as a class keeps it (`hook_identity`):
-    /// the prelude calls them straight for the casts they decide. Weak: a class keeps its
-    /// hook, so an entry whose hook is gone is stale, and an address reused by another
-    /// allocation never upgrades.
-    lua_hooks: RefCell<LuaHooks>,
     /// The prelude's functions the binding calls (see `prelude.lua`).
     pub(crate) prelude: Table,
     pub(crate) error_mt: Table,
@@ -118,15 +112,6 @@ pub(crate) struct Binding {
     /// intern-table look-up on the cast path).
     pub(crate) is_implemented_key: LuaString,
     pub(crate) get_implementation_key: LuaString,
-}
-
-/// [`Binding::lua_hook_of`]'s index: hook address → hook.
-#[derive(Default)]
-struct LuaHooks {
-    by_identity: HashMap<usize, Weak<LuaHook>>,
-    /// The size at which stale entries are next dropped (twice the live ones after the
-    /// last pruning): pruning costs O(1) per hook defined, amortized.
-    prune_at: usize,
 }
 
 impl Binding {
@@ -158,38 +143,11 @@ impl Binding {
                 bodies
             },
             reload: ReloadState::default(),
-            lua_hooks: RefCell::default(),
             prelude,
             error_mt,
             is_implemented_key: lua.create_string("is_interface_implemented")?,
             get_implementation_key: lua.create_string("get_interface_implementation")?,
         })
-    }
-
-    /// Enters a hook written in Lua in [`Binding::lua_hook_of`]'s index. Stale entries are
-    /// dropped once they could outnumber the live ones, so the index stays linear in the
-    /// live hooks.
-    pub(crate) fn remember_lua_hook(&self, hook: &Arc<LuaHook>) {
-        let mut hooks = self.lua_hooks.borrow_mut();
-        let hooks = &mut *hooks;
-        if hooks.by_identity.len() >= hooks.prune_at {
-            hooks.by_identity.retain(|_, h| h.strong_count() > 0);
-            hooks.prune_at = (2 * hooks.by_identity.len()).max(64);
-        }
-        // (A replaced entry is a dead hook's: a `Weak`, whose drop runs no user code.)
-        hooks
-            .by_identity
-            .insert(Arc::as_ptr(hook) as usize, Arc::downgrade(hook));
-    }
-
-    /// The hook of `class`, if it is written in Lua.
-    pub(crate) fn lua_hook_of(&self, class: &ClassRef<LuaHost>) -> Option<Arc<LuaHook>> {
-        let identity = class.hook_identity()? as usize;
-        self.lua_hooks
-            .borrow()
-            .by_identity
-            .get(&identity)?
-            .upgrade()
     }
 
     /// Refuses a type of a runtime other than this state's.

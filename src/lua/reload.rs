@@ -169,11 +169,7 @@ pub(crate) fn hook_for(
             hook.read(lua, table)?;
             (hook, changed)
         }
-        None => {
-            let hook = Arc::new(LuaHook::new(lua, table)?);
-            b.remember_lua_hook(&hook);
-            (hook, false)
-        }
+        None => (Arc::new(LuaHook::new(lua, table)?), false),
     };
     let get_implementation = match get_implementation {
         Value::Nil => None,
